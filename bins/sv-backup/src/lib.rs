@@ -1,0 +1,36 @@
+//! `sv-backup`: age-encrypted, verifiable backups and trustworthy restores.
+//!
+//! `main.rs` parses arguments and calls [`run`]; this crate turns arguments into requests
+//! for the library crates and prints their reports.
+
+use clap::{Parser, Subcommand};
+use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
+
+/// Create, verify and restore age-encrypted backups of D1, KV, R2, DNS and Workers
+#[derive(Debug, Parser)]
+#[command(name = "sv-backup", version, about, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 the job failed, 2 bad usage, config or input.\nDocs: docs/sv-backup.md"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Completions(CompletionsArgs),
+}
+
+/// Runs one invocation of `sv-backup`.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    sv_cli::logging::init(&cli.global);
+    match cli.command {
+        Command::Completions(args) => {
+            args.print::<Cli>()?;
+            Ok(ExitStatus::Success)
+        }
+    }
+}

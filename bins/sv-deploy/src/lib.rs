@@ -1,0 +1,36 @@
+//! `sv-deploy`: ordered monorepo builds and health-gated gradual Worker rollouts with automatic rollback.
+//!
+//! `main.rs` parses arguments and calls [`run`]; this crate turns arguments into requests
+//! for the library crates and prints their reports.
+
+use clap::{Parser, Subcommand};
+use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
+
+/// Deploy the monorepo: ordered builds, gradual Worker rollouts with a health gate, automatic rollback
+#[derive(Debug, Parser)]
+#[command(name = "sv-deploy", version, about, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 the job failed, 2 bad usage, config or input.\nDocs: docs/sv-deploy.md"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Completions(CompletionsArgs),
+}
+
+/// Runs one invocation of `sv-deploy`.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    sv_cli::logging::init(&cli.global);
+    match cli.command {
+        Command::Completions(args) => {
+            args.print::<Cli>()?;
+            Ok(ExitStatus::Success)
+        }
+    }
+}
