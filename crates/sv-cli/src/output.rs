@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
-use anstyle::{AnsiColor, Style};
 use serde::Serialize;
+pub use sv_report::{Render, Styles, markdown_escape};
 
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -17,62 +17,6 @@ pub enum Format {
     Json,
     /// GitHub-flavoured Markdown for PR comments and job summaries
     Markdown,
-}
-
-/// A report that can be shown in every format.
-pub trait Render: Serialize {
-    /// Text for a terminal or a log; use `styles` for emphasis so `--no-color` works.
-    fn human(&self, styles: &Styles) -> String;
-    /// GitHub-flavoured Markdown.
-    fn markdown(&self) -> String;
-}
-
-/// Styling that is a no-op when colour is off.
-#[derive(Debug, Clone, Copy)]
-pub struct Styles {
-    enabled: bool,
-}
-
-impl Styles {
-    pub fn new(enabled: bool) -> Self {
-        Self { enabled }
-    }
-
-    /// No colour: what tests and snapshots use.
-    pub fn plain() -> Self {
-        Self::new(false)
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.enabled
-    }
-
-    pub fn paint(&self, style: Style, text: &str) -> String {
-        if self.enabled {
-            format!("{style}{text}{style:#}")
-        } else {
-            text.to_owned()
-        }
-    }
-
-    pub fn bold(&self, text: &str) -> String {
-        self.paint(Style::new().bold(), text)
-    }
-    pub fn dim(&self, text: &str) -> String {
-        self.paint(Style::new().dimmed(), text)
-    }
-    pub fn red(&self, text: &str) -> String {
-        self.paint(AnsiColor::Red.on_default(), text)
-    }
-    pub fn green(&self, text: &str) -> String {
-        self.paint(AnsiColor::Green.on_default(), text)
-    }
-    pub fn yellow(&self, text: &str) -> String {
-        self.paint(AnsiColor::Yellow.on_default(), text)
-    }
-    pub fn cyan(&self, text: &str) -> String {
-        self.paint(AnsiColor::Cyan.on_default(), text)
-    }
 }
 
 /// Where and how reports are written.
@@ -110,23 +54,6 @@ impl Output {
         out.write_all(text.as_bytes())?;
         out.flush()
     }
-}
-
-/// Escapes text for a Markdown table cell or inline text: specials become literal and
-/// newlines and pipes cannot break the table.
-pub fn markdown_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '~' | '!' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -175,14 +102,6 @@ mod tests {
         assert_eq!(
             Output::new(Format::Markdown, true).render(&r).unwrap(),
             "**3** healthy\n"
-        );
-    }
-
-    #[test]
-    fn markdown_escape_neutralises_specials() {
-        assert_eq!(
-            markdown_escape("a|b *c* <x>\n`d`"),
-            r"a\|b \*c\* \<x\> \`d\`"
         );
     }
 }
