@@ -24,7 +24,8 @@
 //!   (302 to `/_blobs/…?sig=…`, which needs no credentials and refuses an `Authorization` header)
 //!
 //! Lists page like GitHub (`per_page` default 30, max 100, `Link` with first/prev/next/last).
-//! Pull requests are issues flagged as such; commenting on an unknown number creates one.
+//! Pull requests are issues flagged as such; commenting on an unknown number creates one, and
+//! listing the comments of an unknown number answers `[]` (GitHub would say 404).
 //! Every authenticated request acts as `github-actions[bot]`.
 //!
 //! Test controls live under `/_admin/…` (see [`router`]).

@@ -285,7 +285,6 @@ async fn unknown_things_are_github_404s() {
     let emu = start(GithubState::new()).await;
     for path in [
         "/repos/o/r/issues/5",
-        "/repos/o/r/issues/5/comments",
         "/repos/o/r/issues/comments/123",
         "/repos/o/r/issues/abc",
         "/repos/o/r/actions/artifacts/42",
