@@ -137,6 +137,8 @@ pub fn router(state: GithubState) -> Router {
         .route("/_blobs/{owner}/{repo}/{id}/{file}", get(api::blob))
         .nest("/_admin", admin)
         .fallback(api::not_found)
+        // GitHub answers an unsupported method on a known path with a JSON 404, not a 405.
+        .method_not_allowed_fallback(api::not_found)
         .layer(axum::middleware::from_fn(api::base_layer))
         .with_state(state)
 }

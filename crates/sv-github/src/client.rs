@@ -200,8 +200,11 @@ impl GitHub {
                 Err(Error::Network { .. }) if !matches!(verb, Verb::Post) => Some(None),
                 _ => None,
             };
+            // A wait longer than we are willing to sleep (e.g. the hourly primary limit) is
+            // reported at once instead of sleeping and failing again.
+            let too_long = matches!(retry_after, Some(Some(after)) if after > self.retry.max_delay);
             match retry_after {
-                Some(after) if attempt < self.retry.max_retries => {
+                Some(after) if attempt < self.retry.max_retries && !too_long => {
                     let wait = self.retry.delay(attempt, after);
                     tracing::debug!(
                         operation,

@@ -172,6 +172,28 @@ async fn rate_limit_exhaustion_is_reported() {
 }
 
 #[tokio::test]
+async fn long_rate_limit_waits_fail_fast() {
+    let (base, hits) = scripted(vec![(
+        429,
+        vec![("retry-after", "3600")],
+        r#"{"message":"You have exceeded a secondary rate limit."}"#,
+    )])
+    .await;
+    let gh = client(&base, TOKEN).with_retry(fast_retries());
+    let e = gh.list_issue_comments(1).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::RateLimited { retry_after: Some(d), .. } if d.as_secs() == 3600),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("retry after 3600s"), "{e}");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "no point sleeping 30s to fail again"
+    );
+}
+
+#[tokio::test]
 async fn posts_are_not_repeated_after_a_server_error() {
     let (base, hits) = scripted(vec![(500, vec![], r#"{"message":"boom"}"#)]).await;
     let gh = client(&base, TOKEN).with_retry(fast_retries());

@@ -93,6 +93,10 @@ async fn emulator_shapes_parse_as_octocrab_models_and_prefix_is_kept() {
         assert_eq!(list.total_count, 2);
         assert_eq!(list.artifacts[1].workflow_run.as_ref().unwrap().id.0, 3);
     }
+    // sv-github itself with the prefix and no trailing slash (common.rs uses the slash form).
+    let gh = crate::common::client(&format!("http://{}/github", ctx.addr), "t");
+    assert_eq!(gh.list_issue_comments(pr).await.unwrap().len(), 25);
+    assert_eq!(gh.list_artifacts("").await.unwrap().len(), 2);
     // Every request reached the emulator under the prefix.
     assert!(
         ctx.state
