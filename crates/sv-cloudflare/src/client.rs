@@ -757,9 +757,19 @@ impl Part {
     }
 }
 
+/// Builds the form. Names and filenames go out verbatim (`name="lib/util.js"`), as browsers and
+/// wrangler's FormData send them: reqwest's default percent-encoding would turn `/` into an
+/// RFC 2231 `name*=` parameter that multipart parsers (the API's included) do not read.
 fn build_form(parts: &[Part]) -> Result<reqwest::multipart::Form, Error> {
-    let mut form = reqwest::multipart::Form::new();
+    let mut form = reqwest::multipart::Form::new().percent_encode_noop();
     for p in parts {
+        for value in std::iter::once(&p.name).chain(p.filename.as_ref()) {
+            if value.contains(['"', '\r', '\n']) {
+                return Err(Error::invalid(format!(
+                    "multipart part name {value:?} contains a quote or line break"
+                )));
+            }
+        }
         let len = u64::try_from(p.data.len()).unwrap_or(u64::MAX);
         let mut part =
             reqwest::multipart::Part::stream_with_length(reqwest::Body::from(p.data.clone()), len);

@@ -102,7 +102,7 @@ where
                 };
                 let req = make(base)?.query("page", page).query("per_page", per_page);
                 let (list, info): (S, _) = client.call_with_info(req).await?;
-                let items = list.into_items();
+                let mut items = list.into_items();
                 let next = match info {
                     _ if items.is_empty() => None,
                     None => None,
@@ -114,6 +114,8 @@ where
                                 got = info.page,
                                 "server ignored the page parameter; stopping"
                             );
+                            // Not the page we asked for but a repeat: drop it and stop.
+                            items.clear();
                             None
                         } else if let Some(total_pages) = info.total_pages {
                             (page < total_pages).then_some(page + 1)
