@@ -127,7 +127,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Request budget (default: the process-wide [`RateLimiter::shared`]).
+    /// Request budget. Default: [`RateLimiter::for_base_url`] — the process-wide Cloudflare
+    /// budget for `*.cloudflare.com`, none for other hosts (the emulator, test servers), so
+    /// that long end-to-end test runs are not throttled to 1,200 calls per 5 minutes.
     #[must_use]
     pub fn rate_limit(mut self, limiter: RateLimiter) -> Self {
         self.limiter = Some(limiter);
@@ -182,6 +184,9 @@ impl ClientBuilder {
                 ))
             })?;
         let rng = Mutex::new(self.retry.rng());
+        let limiter = self
+            .limiter
+            .unwrap_or_else(|| RateLimiter::for_base_url(&base_url));
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -190,7 +195,7 @@ impl ClientBuilder {
                 account_id: self.account_id,
                 timeout: self.timeout,
                 retry: self.retry,
-                limiter: self.limiter.unwrap_or_else(RateLimiter::shared),
+                limiter,
                 breaker: CircuitBreaker::new(self.breaker),
                 external_breaker: CircuitBreaker::new(BreakerConfig {
                     failure_threshold: 0,
@@ -473,13 +478,13 @@ impl Client {
             .request(req.method.clone(), req.url.clone())
             .headers(req.headers.clone());
         if req.auth {
-            let mut value =
-                HeaderValue::try_from(format!("Bearer {}", self.inner.token.expose_secret()))
-                    .map_err(|_| {
-                        Error::config(
-                            "the Cloudflare API token contains characters not allowed in a header",
-                        )
-                    })?;
+            let token = req.bearer.as_ref().unwrap_or(&self.inner.token);
+            let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+                .map_err(|_| {
+                    Error::config(
+                        "the Cloudflare API token contains characters not allowed in a header",
+                    )
+                })?;
             value.set_sensitive(true);
             rb = rb.header(AUTHORIZATION, value);
         }
@@ -693,6 +698,8 @@ pub(crate) struct Request {
     /// Not a Cloudflare API call (pre-signed storage URL): bypasses the API budget and the
     /// breaker, which guard the API only.
     pub external: bool,
+    /// A bearer other than the API token (the Pages upload JWT).
+    pub bearer: Option<SecretString>,
 }
 
 pub(crate) enum Body {
@@ -800,6 +807,7 @@ impl Request {
             auth: true,
             presigned: false,
             external: false,
+            bearer: None,
         }
     }
 
@@ -901,6 +909,12 @@ impl Request {
         self.auth = false;
         self.presigned = true;
         self.external = true;
+        self
+    }
+
+    /// Authenticate with `token` instead of the API token.
+    pub(crate) fn bearer(mut self, token: SecretString) -> Self {
+        self.bearer = Some(token);
         self
     }
 

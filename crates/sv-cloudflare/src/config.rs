@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use url::Url;
 
 use crate::Error;
@@ -80,11 +80,6 @@ impl ClientConfig {
             token,
             account_id,
         }
-    }
-
-    /// Whether a token is present (it always is once constructed; kept for symmetry in checks).
-    pub fn has_token(&self) -> bool {
-        !self.token.expose_secret().is_empty()
     }
 }
 

@@ -26,7 +26,7 @@ pub struct GraphQlError {
 impl GraphQlError {
     /// Whether this looks like a permissions problem. Cloudflare's exact codes are not in
     /// ENDPOINTS.md; we check `extensions.code` for `authz`/`unauthorized` and the message for
-    /// "not authorized" [inferred].
+    /// "not authorized" (inferred, unverified).
     pub fn is_authorization(&self) -> bool {
         let code = self
             .extensions

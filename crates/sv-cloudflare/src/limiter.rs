@@ -7,8 +7,8 @@
 //! waits until the oldest of them leaves the window.
 //!
 //! A `RateLimiter` is a handle: clones share one budget. [`RateLimiter::shared`] returns the
-//! process-wide budget every [`crate::Client`] uses unless told otherwise, so all tasks (and all
-//! clients) of one process draw from the same 1,200.
+//! process-wide budget every [`crate::Client`] talking to `*.cloudflare.com` uses unless told
+//! otherwise, so all tasks (and all clients) of one process draw from the same 1,200.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -74,6 +74,23 @@ impl RateLimiter {
     pub fn shared() -> Self {
         static SHARED: OnceLock<RateLimiter> = OnceLock::new();
         SHARED.get_or_init(Self::cloudflare).clone()
+    }
+
+    /// The default budget for an API root: [`Self::shared`] when the host is Cloudflare's
+    /// (`cloudflare.com` or a subdomain), [`Self::unlimited`] otherwise. Cloudflare's limit is
+    /// Cloudflare's; an emulator on `127.0.0.1` enforces (or injects) its own.
+    pub fn for_base_url(base_url: &url::Url) -> Self {
+        let host = base_url.host_str().unwrap_or_default().to_ascii_lowercase();
+        if host == "cloudflare.com" || host.ends_with(".cloudflare.com") {
+            Self::shared()
+        } else {
+            Self::unlimited()
+        }
+    }
+
+    /// Whether this limiter never waits.
+    pub fn is_unlimited(&self) -> bool {
+        self.inner.is_none()
     }
 
     /// No limit at all (for tests and for non-Cloudflare URLs).
@@ -191,6 +208,27 @@ mod tests {
         let start = Instant::now();
         limiter.acquire().await;
         assert!(start.elapsed() >= Duration::from_secs(3));
+    }
+
+    #[test]
+    fn default_budget_depends_on_the_host() {
+        let cf = url::Url::parse("https://api.cloudflare.com/client/v4").unwrap();
+        let fed = url::Url::parse("https://api.fed.cloudflare.com/client/v4").unwrap();
+        let local = url::Url::parse("http://127.0.0.1:8787/client/v4").unwrap();
+        let lookalike = url::Url::parse("https://evilcloudflare.com/client/v4").unwrap();
+        assert!(!RateLimiter::for_base_url(&cf).is_unlimited());
+        assert!(!RateLimiter::for_base_url(&fed).is_unlimited());
+        assert!(RateLimiter::for_base_url(&local).is_unlimited());
+        assert!(RateLimiter::for_base_url(&lookalike).is_unlimited());
+        // Both Cloudflare clients draw from the one process-wide budget.
+        let (a, b) = (
+            RateLimiter::for_base_url(&cf),
+            RateLimiter::for_base_url(&fed),
+        );
+        match (&a.inner, &b.inner) {
+            (Some(x), Some(y)) => assert!(Arc::ptr_eq(x, y)),
+            _ => panic!("expected limited budgets"),
+        }
     }
 
     #[tokio::test]

@@ -1,9 +1,11 @@
 //! Cloudflare Pages, kept minimal: projects (list/get/create/delete), deployments
-//! (list/get/create) and the direct-upload token (ENDPOINTS.md §11). The asset-store upload
-//! (`/pages/assets/*`, authenticated with the upload JWT) is not implemented here yet.
+//! (list/get/create), the direct-upload token and the asset-store calls of the direct-upload
+//! flow (ENDPOINTS.md §11). Computing asset hashes (BLAKE3 over base64 + extension, as wrangler
+//! does) is the caller's job.
 
 use std::collections::BTreeMap;
 
+use base64::Engine;
 use bytes::Bytes;
 use futures::Stream;
 use secrecy::SecretString;
@@ -118,6 +120,32 @@ pub struct NewPagesDeployment {
     pub files: BTreeMap<String, Bytes>,
 }
 
+/// One file for the asset store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PagesAsset {
+    /// The file's hash (its key in the store).
+    pub hash: String,
+    /// MIME type.
+    pub content_type: String,
+    /// The bytes.
+    pub content: Bytes,
+}
+
+impl std::fmt::Debug for PagesAsset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PagesAsset")
+            .field("hash", &self.hash)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.content.len())
+            .finish()
+    }
+}
+
+/// Files per asset upload request.
+pub const ASSET_UPLOAD_MAX_FILES: usize = 2_000;
+/// Base64 bytes per asset upload request (40 MiB).
+pub const ASSET_UPLOAD_MAX_BYTES: usize = 40 * 1024 * 1024;
+
 /// Pages endpoints; see [`Client::pages`].
 #[derive(Debug, Clone, Copy)]
 pub struct PagesApi<'a> {
@@ -225,6 +253,84 @@ impl PagesApi<'_> {
             .multipart(parts)
             .idempotency(Idempotency::Unsafe);
         self.client.call(req).await
+    }
+
+    /// `POST /pages/assets/check-missing` (authenticated with the upload JWT): which of these
+    /// hashes the store lacks. A read: retried.
+    pub async fn check_missing_assets(
+        &self,
+        jwt: &SecretString,
+        hashes: &[String],
+    ) -> Result<Vec<String>, Error> {
+        let url = self.client.url(&["pages", "assets", "check-missing"])?;
+        let req = Request::post(url)
+            .json(&serde_json::json!({ "hashes": hashes }))?
+            .bearer(jwt.clone())
+            .idempotency(Idempotency::Safe);
+        let missing: Option<Vec<String>> = self.client.call(req).await?;
+        Ok(missing.unwrap_or_default())
+    }
+
+    /// `POST /pages/assets/upload` in batches of at most 2,000 files and 40 MiB of base64.
+    /// Content-addressed, so repeating a batch is harmless: retried. Returns the request count.
+    pub async fn upload_assets(
+        &self,
+        jwt: &SecretString,
+        assets: &[PagesAsset],
+    ) -> Result<usize, Error> {
+        let url = self.client.url(&["pages", "assets", "upload"])?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut batches: Vec<Vec<serde_json::Value>> = Vec::new();
+        let mut current = Vec::new();
+        let mut bytes = 0;
+        for asset in assets {
+            let value = b64.encode(&asset.content);
+            if value.len() > ASSET_UPLOAD_MAX_BYTES {
+                return Err(Error::invalid(format!(
+                    "Pages asset {} is larger than one upload request may be",
+                    asset.hash
+                )));
+            }
+            if !current.is_empty()
+                && (current.len() >= ASSET_UPLOAD_MAX_FILES
+                    || bytes + value.len() > ASSET_UPLOAD_MAX_BYTES)
+            {
+                batches.push(std::mem::take(&mut current));
+                bytes = 0;
+            }
+            bytes += value.len();
+            current.push(serde_json::json!({
+                "key": asset.hash,
+                "value": value,
+                "metadata": { "contentType": asset.content_type },
+                "base64": true,
+            }));
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+        for batch in &batches {
+            let req = Request::post(url.clone())
+                .json(batch)?
+                .bearer(jwt.clone())
+                .idempotency(Idempotency::Safe);
+            self.client.call_unit(req).await?;
+        }
+        Ok(batches.len())
+    }
+
+    /// `POST /pages/assets/upsert-hashes`: mark all of the deployment's hashes as in use.
+    pub async fn upsert_asset_hashes(
+        &self,
+        jwt: &SecretString,
+        hashes: &[String],
+    ) -> Result<(), Error> {
+        let url = self.client.url(&["pages", "assets", "upsert-hashes"])?;
+        let req = Request::post(url)
+            .json(&serde_json::json!({ "hashes": hashes }))?
+            .bearer(jwt.clone())
+            .idempotency(Idempotency::Safe);
+        self.client.call_unit(req).await
     }
 
     /// `GET …/projects/{name}/upload-token`: the JWT that authenticates asset uploads. It is a

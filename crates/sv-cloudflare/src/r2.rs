@@ -77,7 +77,7 @@ pub struct BucketFilter {
     pub jurisdiction: Option<String>,
 }
 
-/// CORS configuration of a bucket. Shape per the current API (`{rules:[…]}`) [OAS-new]; unknown
+/// CORS configuration of a bucket. Shape per the current API (`{rules:[…]}`, tagged OAS-new in ENDPOINTS.md); unknown
 /// fields are kept in `extra` so a read-modify-write does not drop them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CorsConfig {
@@ -120,7 +120,7 @@ pub struct CorsAllowed {
     pub headers: Vec<String>,
 }
 
-/// Lifecycle configuration of a bucket (`{rules:[…]}`) [OAS-new]. Transitions are kept as JSON:
+/// Lifecycle configuration of a bucket (`{rules:[…]}`, OAS-new). Transitions are kept as JSON:
 /// the planner compares them as data.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LifecycleConfig {
@@ -387,6 +387,22 @@ impl R2Api<'_> {
     ) -> Result<R2Bucket, Error> {
         let url = self.bucket_url(&[name])?;
         let req = Request::get(url).header_opt(JURISDICTION_HEADER, jurisdiction)?;
+        self.client.call(req).await
+    }
+
+    /// `PATCH …/r2/buckets/{bucket}` with `cf-r2-storage-class`: change the default storage
+    /// class (the one mutable bucket property besides CORS/lifecycle).
+    pub async fn set_bucket_storage_class(
+        &self,
+        name: &str,
+        jurisdiction: Option<&str>,
+        storage_class: &str,
+    ) -> Result<R2Bucket, Error> {
+        let url = self.bucket_url(&[name])?;
+        let req = Request::patch(url)
+            .header(STORAGE_CLASS_HEADER, storage_class)?
+            .header_opt(JURISDICTION_HEADER, jurisdiction)?
+            .idempotency(crate::retry::Idempotency::Safe);
         self.client.call(req).await
     }
 

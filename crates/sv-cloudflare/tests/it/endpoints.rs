@@ -653,3 +653,57 @@ async fn zone_lookup_walks_up_the_hostname() {
         Some(ACCOUNT)
     );
 }
+
+#[tokio::test]
+async fn pages_asset_calls_use_the_upload_jwt() {
+    let server = TestServer::start(|seen, _| {
+        if seen.api_path().ends_with("/upload-token") {
+            Reply::ok(json!({"jwt": "upload.jwt.value"}))
+        } else if seen.api_path() == "/pages/assets/check-missing" {
+            Reply::ok(json!(["h2"]))
+        } else {
+            Reply::ok(json!(null))
+        }
+    })
+    .await;
+    let client = server.client();
+    let jwt = client.pages().upload_token("site").await.unwrap();
+    assert!(!format!("{jwt:?}").contains("upload.jwt.value"));
+    let missing = client
+        .pages()
+        .check_missing_assets(&jwt, &["h1".into(), "h2".into()])
+        .await
+        .unwrap();
+    assert_eq!(missing, ["h2"]);
+    let asset = sv_cloudflare::pages::PagesAsset {
+        hash: "h2".into(),
+        content_type: "text/html".into(),
+        content: Bytes::from_static(b"<h1>hi</h1>"),
+    };
+    let requests = client.pages().upload_assets(&jwt, &[asset]).await.unwrap();
+    assert_eq!(requests, 1);
+    client
+        .pages()
+        .upsert_asset_hashes(&jwt, &["h1".into(), "h2".into()])
+        .await
+        .unwrap();
+
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {}", crate::support::TOKEN).as_str())
+    );
+    for s in &seen[1..] {
+        assert_eq!(
+            s.header("authorization"),
+            Some("Bearer upload.jwt.value"),
+            "{}",
+            s.path
+        );
+    }
+    assert_eq!(
+        seen[2].json(),
+        json!([{"key": "h2", "value": "PGgxPmhpPC9oMT4=", "metadata": {"contentType": "text/html"}, "base64": true}])
+    );
+    assert_eq!(seen[3].api_path(), "/pages/assets/upsert-hashes");
+}

@@ -58,3 +58,44 @@ async fn twelve_requests_from_four_tasks_respect_five_per_window() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_with_retry_after_holds_back_every_task_sharing_the_budget() {
+    let server = TestServer::start(|seen, i| {
+        if i == 0 {
+            assert_eq!(seen.api_path(), "/zones/first");
+            Reply::err(429, 971, "rate limited").header("retry-after", "1")
+        } else {
+            Reply::ok(json!({"id": "z", "name": "example.com", "status": "active"}))
+        }
+    })
+    .await;
+    let client = server
+        .builder()
+        .rate_limit(RateLimiter::new(1_000, Duration::from_secs(60)))
+        .build()
+        .unwrap();
+    let first = {
+        let c = client.clone();
+        tokio::spawn(async move { c.zones().get("first").await.unwrap() })
+    };
+    // Let the first call receive its 429 before the second task starts.
+    while server.count() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    client.zones().get("second").await.unwrap();
+    first.await.unwrap();
+
+    let seen = server.seen();
+    let throttled_at = seen[0].at;
+    let second = seen
+        .iter()
+        .find(|s| s.api_path() == "/zones/second")
+        .unwrap();
+    assert!(
+        second.at - throttled_at >= Duration::from_millis(950),
+        "another task called {:?} after the 429",
+        second.at - throttled_at
+    );
+}
