@@ -348,6 +348,8 @@ impl Client {
                     Ok(p) => p,
                     Err(refused) => {
                         tracing::warn!(
+                            method = %req.method,
+                            url = %req.redacted_url(),
                             retry_in_ms = duration_ms(refused.retry_in),
                             "circuit breaker open: failing fast"
                         );
@@ -457,7 +459,10 @@ impl Client {
                         policy.backoff(attempt, &mut *rng)
                     }
                 };
+                // The span is debug-level; repeat what was called so the line stands alone.
                 tracing::info!(
+                    method = %req.method,
+                    url = %req.redacted_url(),
                     attempt,
                     max_attempts = policy.max_attempts,
                     delay_ms = duration_ms(delay),

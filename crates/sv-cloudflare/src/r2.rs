@@ -77,8 +77,8 @@ pub struct BucketFilter {
     pub jurisdiction: Option<String>,
 }
 
-/// CORS configuration of a bucket. Shape per the current API (`{rules:[…]}`, tagged OAS-new in ENDPOINTS.md); unknown
-/// fields are kept in `extra` so a read-modify-write does not drop them.
+/// CORS configuration of a bucket. Shape per the current API (`{rules:[…]}`, tagged OAS-new
+/// in ENDPOINTS.md); unknown fields are kept in `extra` so a read-modify-write does not drop them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CorsConfig {
     /// Rules.

@@ -143,3 +143,16 @@ async fn config_debug_hides_the_token() {
         .unwrap();
     assert_eq!(client.base_url().path(), "/client/v4");
 }
+
+#[test]
+fn an_https_client_builds_with_the_ring_provider_and_the_shared_budget() {
+    // Building must not panic for want of a rustls provider, and must not touch the network.
+    let base = sv_cloudflare::Url::parse(sv_cloudflare::DEFAULT_BASE_URL).unwrap();
+    let client = sv_cloudflare::Client::builder(base, SecretString::from(TOKEN))
+        .build()
+        .unwrap();
+    assert!(!client.rate_limiter().is_unlimited());
+    assert_eq!(client.base_url().as_str(), sv_cloudflare::DEFAULT_BASE_URL);
+    // A second install is harmless.
+    assert!(!sv_cloudflare::install_crypto_provider());
+}
