@@ -287,9 +287,13 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.0.kind {
-            NodeKind::Scalar(s) if s.interpolated || resolve(s) != Resolved::Null => visitor
-                .visit_str(&s.text)
-                .map_err(|e| self.locate(e)),
+            NodeKind::Scalar(s)
+                if s.interpolated || (!s.typed && resolve(s) != Resolved::Null) =>
+            {
+                visitor
+                    .visit_str(&s.text)
+                    .map_err(|e| self.locate(e))
+            }
             _ => self.any(visitor),
         }
     }
@@ -479,6 +483,7 @@ mod tests {
             plain: true,
             interpolated: false,
             secrets: vec![],
+            typed: false,
         };
         assert_eq!(resolve(&s("~")), Resolved::Null);
         assert_eq!(resolve(&s("-12")), Resolved::Int(-12));

@@ -485,7 +485,7 @@ fn toml_tree(text: &str, path: &Path) -> Result<Node, Error> {
                     i64::from_str_radix(i.as_str(), i.radix())
                         .map_or_else(|_| i.to_string(), |v| v.to_string())
                 };
-                Node::scalar(digits, true, mark)
+                Node::typed_scalar(digits, mark)
             }
             DeValue::Float(f) => {
                 let t = f.as_str();
@@ -495,9 +495,9 @@ fn toml_tree(text: &str, path: &Path) -> Result<Node, Error> {
                     "nan" | "-nan" => ".nan".to_owned(),
                     other => other.to_owned(),
                 };
-                Node::scalar(t, true, mark)
+                Node::typed_scalar(t, mark)
             }
-            DeValue::Boolean(b) => Node::scalar(b.to_string(), true, mark),
+            DeValue::Boolean(b) => Node::typed_scalar(b.to_string(), mark),
             DeValue::Datetime(d) => Node::scalar(d.to_string(), false, mark),
             DeValue::Array(items) => Node {
                 kind: NodeKind::Seq(
@@ -535,7 +535,19 @@ fn jsonc_tree(text: &str, path: &Path) -> Result<Node, Error> {
     let parsed = jsonc_parser::parse_to_ast(
         text,
         &jsonc_parser::CollectOptions::default(),
-        &jsonc_parser::ParseOptions::default(),
+        // JSONC as wrangler reads it: JSON plus comments and trailing commas, nothing looser.
+        &jsonc_parser::ParseOptions {
+            allow_comments: true,
+            allow_trailing_commas: true,
+            allow_loose_object_property_names: false,
+            allow_missing_commas: false,
+            allow_single_quoted_strings: false,
+            allow_hexadecimal_numbers: false,
+            allow_unary_plus_numbers: false,
+            allow_bare_decimal_point_numbers: false,
+            allow_non_finite_numbers: false,
+            allow_extended_string_escapes: false,
+        },
     )
     .map_err(|e| Error::Syntax {
         location: Location::new(path, e.line_display(), e.column_display()),
@@ -544,11 +556,11 @@ fn jsonc_tree(text: &str, path: &Path) -> Result<Node, Error> {
     fn convert(value: &Value<'_>, text: &str) -> Node {
         match value {
             Value::StringLit(s) => Node::scalar(s.value.as_ref(), false, node::mark_at(text, s.range.start)),
-            Value::NumberLit(n) => Node::scalar(n.value, true, node::mark_at(text, n.range.start)),
+            Value::NumberLit(n) => Node::typed_scalar(n.value, node::mark_at(text, n.range.start)),
             Value::BooleanLit(b) => {
-                Node::scalar(b.value.to_string(), true, node::mark_at(text, b.range.start))
+                Node::typed_scalar(b.value.to_string(), node::mark_at(text, b.range.start))
             }
-            Value::NullKeyword(n) => Node::scalar("null", true, node::mark_at(text, n.range.start)),
+            Value::NullKeyword(n) => Node::typed_scalar("null", node::mark_at(text, n.range.start)),
             Value::Array(a) => Node {
                 kind: NodeKind::Seq(a.elements.iter().map(|v| convert(v, text)).collect()),
                 mark: node::mark_at(text, a.range.start),
@@ -624,7 +636,7 @@ binding = "SESSIONS"
         let kv = &top.kv_namespaces[0];
         assert_eq!(
             kv.location.as_ref().unwrap().to_string(),
-            "w/wrangler.toml:10:1"
+            "w/wrangler.toml:9:1"
         );
         let staging = c.resolve(Some("staging")).unwrap();
         assert_eq!(staging.name, "api-staging");
@@ -634,7 +646,7 @@ binding = "SESSIONS"
         assert_eq!(staging.kv_namespaces.len(), 1);
         assert_eq!(
             staging.kv_namespaces[0].location.as_ref().unwrap().line,
-            26
+            24
         );
         let e = c.resolve(Some("prod")).unwrap_err();
         assert!(e.to_string().contains("no `env.prod` section"), "{e}");
