@@ -141,10 +141,9 @@ impl NodeDe<'_> {
                 };
                 let value = visitor.visit_seq(&mut access)?;
                 if access.iter.len() > 0 {
-                    return Err(self.locate(de::Error::invalid_length(
-                        access.len,
-                        &"fewer elements",
-                    )));
+                    return Err(
+                        self.locate(de::Error::invalid_length(access.len, &"fewer elements"))
+                    );
                 }
                 Ok(value)
             }
@@ -287,12 +286,8 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.0.kind {
-            NodeKind::Scalar(s)
-                if s.interpolated || (!s.typed && resolve(s) != Resolved::Null) =>
-            {
-                visitor
-                    .visit_str(&s.text)
-                    .map_err(|e| self.locate(e))
+            NodeKind::Scalar(s) if s.interpolated || (!s.typed && resolve(s) != Resolved::Null) => {
+                visitor.visit_str(&s.text).map_err(|e| self.locate(e))
             }
             _ => self.any(visitor),
         }
@@ -370,9 +365,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let result = match &self.0.kind {
-            NodeKind::Scalar(s) => {
-                visitor.visit_enum(IntoDeserializer::<DeError>::into_deserializer(s.text.as_str()))
-            }
+            NodeKind::Scalar(s) => visitor.visit_enum(
+                IntoDeserializer::<DeError>::into_deserializer(s.text.as_str()),
+            ),
             NodeKind::Map(entries) if entries.len() == 1 => {
                 let (key, value) = &entries[0];
                 visitor.visit_enum(EnumAccess { key, value })
@@ -464,7 +459,8 @@ mod tests {
 
     #[test]
     fn externally_tagged_enums() {
-        let v = de("name: a\ncount: 1\ninner: {}\nkind: { github_issue: { labels: [x] } }\n").unwrap();
+        let v =
+            de("name: a\ncount: 1\ninner: {}\nkind: { github_issue: { labels: [x] } }\n").unwrap();
         assert_eq!(
             v.kind,
             Some(Kind::GithubIssue {
@@ -473,7 +469,11 @@ mod tests {
         );
         let e = de("name: a\ncount: 1\ninner: {}\nkind: { slak: x }\n").unwrap_err();
         assert_eq!(e.mark, Some(Mark { line: 4, column: 9 }));
-        assert!(e.message.starts_with("unknown variant `slak`"), "{}", e.message);
+        assert!(
+            e.message.starts_with("unknown variant `slak`"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -150,13 +150,19 @@ impl Environment {
 
     /// Resources of one kind, in address order.
     pub fn resources_of(&self, kind: ResourceKind) -> impl Iterator<Item = &Resource> {
-        self.resources.values().filter(move |r| r.address.kind() == kind)
+        self.resources
+            .values()
+            .filter(move |r| r.address.kind() == kind)
     }
 
     /// Whether `actor` may run `op` here (GitHub logins compare case-insensitively).
     #[must_use]
     pub fn may(&self, actor: &str, op: Operation) -> bool {
-        match self.allowed_actors.as_ref().and_then(|a| a.for_operation(op)) {
+        match self
+            .allowed_actors
+            .as_ref()
+            .and_then(|a| a.for_operation(op))
+        {
             None => true,
             Some(list) => list.iter().any(|a| a.eq_ignore_ascii_case(actor)),
         }
@@ -193,14 +199,20 @@ impl Environment {
     /// The health maintenance window in force at `at`, if any.
     #[must_use]
     pub fn maintenance_at(&self, at: DateTime<Utc>) -> Option<&TimeWindow> {
-        self.config.health.maintenance.iter().find(|w| w.contains(at))
+        self.config
+            .health
+            .maintenance
+            .iter()
+            .find(|w| w.contains(at))
     }
 
     /// Whether destroying or replacing `address` must be refused (`lifecycle.prevent_destroy`,
     /// else `protect` for data stores). Unknown addresses are not protected.
     #[must_use]
     pub fn prevents_destroy(&self, address: &ResourceAddress) -> bool {
-        self.resources.get(address).is_some_and(|r| r.prevent_destroy)
+        self.resources
+            .get(address)
+            .is_some_and(|r| r.prevent_destroy)
     }
 
     /// Resources in creation order: each wave depends only on earlier waves, so a wave's
@@ -237,7 +249,10 @@ impl Environment {
             .map(|(n, w)| (n.clone(), w.depends_on.iter().cloned().collect()))
             .collect();
         graph::waves(&deps).map_err(|cycle| {
-            Error::invalid(None, format!("workspace dependency cycle: {}", cycle.join(" -> ")))
+            Error::invalid(
+                None,
+                format!("workspace dependency cycle: {}", cycle.join(" -> ")),
+            )
         })
     }
 }
@@ -309,6 +324,7 @@ pub(crate) fn build(src: &Sources<'_>, spec: EnvSpec<'_>) -> Result<Environment,
         ctx: &ctx,
         config: &config,
         prefix: &spec.prefix,
+        base_prefix: &env.prefix,
         zone: zone.as_deref(),
         protect: named && env.protect,
         resources: BTreeMap::new(),
@@ -330,8 +346,16 @@ pub(crate) fn build(src: &Sources<'_>, spec: EnvSpec<'_>) -> Result<Environment,
         prefix: spec.prefix,
         zone,
         protect: named && env.protect,
-        allowed_actors: if named { env.allowed_actors.clone() } else { None },
-        freeze: if named { env.freeze.clone() } else { Vec::new() },
+        allowed_actors: if named {
+            env.allowed_actors.clone()
+        } else {
+            None
+        },
+        freeze: if named {
+            env.freeze.clone()
+        } else {
+            Vec::new()
+        },
         account_id: env.account_id.clone().or_else(|| config.account_id.clone()),
         config,
         resources,
@@ -340,10 +364,24 @@ pub(crate) fn build(src: &Sources<'_>, spec: EnvSpec<'_>) -> Result<Environment,
     Ok(environment)
 }
 
+/// A route or custom domain to add.
+struct NewRoute<'a> {
+    pattern: &'a str,
+    custom_domain: bool,
+    script_top: &'a str,
+    zone: Option<String>,
+    source: RouteSource,
+    location: Location,
+    decl: Option<Vec<Seg>>,
+}
+
 struct Builder<'a> {
     ctx: &'a Ctx<'a>,
     config: &'a Config,
     prefix: &'a str,
+    /// The prefix of the environment this one derives from (developer and preview
+    /// environments reuse its wrangler section, whose names carry that prefix).
+    base_prefix: &'a str,
     zone: Option<&'a str>,
     protect: bool,
     resources: BTreeMap<ResourceAddress, Resource>,
@@ -381,7 +419,7 @@ impl Builder<'_> {
     fn data_stores(&mut self) {
         let r = &self.config.resources;
         for (name, kv) in &r.kv {
-            let path = segs!["resources", "kv", name.as_str()];
+            let path = segs!["resources", "kv", name.as_str()].to_vec();
             self.add(
                 ResourceAddress::new(ResourceKind::Kv, name),
                 format!("{}{name}", self.prefix),
@@ -392,7 +430,7 @@ impl Builder<'_> {
             );
         }
         for (name, d1) in &r.d1 {
-            let path = segs!["resources", "d1", name.as_str()];
+            let path = segs!["resources", "d1", name.as_str()].to_vec();
             self.add(
                 ResourceAddress::new(ResourceKind::D1, name),
                 format!("{}{name}", self.prefix),
@@ -403,7 +441,7 @@ impl Builder<'_> {
             );
         }
         for (name, r2) in &r.r2 {
-            let path = segs!["resources", "r2", name.as_str()];
+            let path = segs!["resources", "r2", name.as_str()].to_vec();
             self.add(
                 ResourceAddress::new(ResourceKind::R2, name),
                 format!("{}{name}", self.prefix),
@@ -417,7 +455,7 @@ impl Builder<'_> {
 
     fn pages(&mut self) {
         for (name, p) in &self.config.resources.pages {
-            let path = segs!["resources", "pages", name.as_str()];
+            let path = segs!["resources", "pages", name.as_str()].to_vec();
             self.add(
                 ResourceAddress::new(ResourceKind::Pages, name),
                 format!("{}{name}", self.prefix),
@@ -448,7 +486,7 @@ impl Builder<'_> {
             ));
         }
         for (i, rec) in records.iter().enumerate() {
-            let path = segs!["resources", "dns", i];
+            let path = segs!["resources", "dns", i].to_vec();
             self.add(
                 ResourceAddress::new(ResourceKind::Dns, rec.address_name()),
                 self.fqdn(&rec.name),
@@ -491,12 +529,17 @@ impl Builder<'_> {
                 format!("{}{top}", self.prefix)
             };
             names::worker_script(&deployed).map_err(|m| {
-                Error::invalid(Some(wr.name_location()), format!("invalid worker name {}: {m}", quote(&deployed)))
+                Error::invalid(
+                    Some(wr.name_location()),
+                    format!("invalid worker name {}: {m}", quote(&deployed)),
+                )
             })?;
             if let Some(other) = by_name.insert(top.clone(), workspace.clone()) {
                 return Err(Error::invalid(
                     Some(wr.name_location()),
-                    format!("worker `{top}` is defined by both workspace `{other}` and workspace `{workspace}`"),
+                    format!(
+                        "worker `{top}` is defined by both workspace `{other}` and workspace `{workspace}`"
+                    ),
                 ));
             }
             let mut definition = definition;
@@ -523,7 +566,10 @@ impl Builder<'_> {
             let mut deps = BTreeSet::new();
             for b in &worker.definition.kv_namespaces {
                 let found = self.config.resources.kv.iter().find(|(name, kv)| {
-                    kv.binding.clone().unwrap_or_else(|| names::default_binding(name)) == b.binding
+                    kv.binding
+                        .clone()
+                        .unwrap_or_else(|| names::default_binding(name))
+                        == b.binding
                 });
                 match found {
                     Some((name, _)) => {
@@ -543,12 +589,18 @@ impl Builder<'_> {
                 }
             }
             for b in &worker.definition.d1_databases {
-                let found = self.config.resources.d1.iter().find(|(name, d1)| match &d1.binding {
-                    Some(binding) => *binding == b.binding,
-                    None => b.database_name.as_deref().is_some_and(|dn| {
-                        dn == name.as_str() || dn == format!("{}{name}", self.prefix)
-                    }),
-                });
+                let found = self
+                    .config
+                    .resources
+                    .d1
+                    .iter()
+                    .find(|(name, d1)| match &d1.binding {
+                        Some(binding) => *binding == b.binding,
+                        None => b
+                            .database_name
+                            .as_deref()
+                            .is_some_and(|dn| self.names_match(dn, name)),
+                    });
                 match found {
                     Some((name, _)) => {
                         deps.insert(ResourceAddress::new(ResourceKind::D1, name));
@@ -568,10 +620,15 @@ impl Builder<'_> {
                 }
             }
             for b in &worker.definition.r2_buckets {
-                let found = self.config.resources.r2.iter().find(|(name, r2)| match &r2.binding {
-                    Some(binding) => *binding == b.binding,
-                    None => b.bucket_name == name.as_str() || b.bucket_name == format!("{}{name}", self.prefix),
-                });
+                let found = self
+                    .config
+                    .resources
+                    .r2
+                    .iter()
+                    .find(|(name, r2)| match &r2.binding {
+                        Some(binding) => *binding == b.binding,
+                        None => self.names_match(&b.bucket_name, name),
+                    });
                 match found {
                     Some((name, _)) => {
                         deps.insert(ResourceAddress::new(ResourceKind::R2, name));
@@ -597,6 +654,14 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// Whether a wrangler database/bucket name refers to the sv resource `name`: as written,
+    /// or with this (or the base) environment's prefix.
+    fn names_match(&self, wrangler_name: &str, name: &str) -> bool {
+        wrangler_name == name
+            || wrangler_name == format!("{}{name}", self.prefix)
+            || wrangler_name == format!("{}{name}", self.base_prefix)
+    }
+
     fn resources_of(&self, kind: ResourceKind) -> Vec<Resource> {
         self.resources
             .values()
@@ -613,16 +678,16 @@ impl Builder<'_> {
             .collect()
     }
 
-    fn add_route(
-        &mut self,
-        pattern: &str,
-        custom_domain: bool,
-        script_top: &str,
-        zone: Option<String>,
-        source: RouteSource,
-        location: Location,
-        decl: Option<Vec<Seg>>,
-    ) -> Result<(), Error> {
+    fn add_route(&mut self, new: NewRoute<'_>) -> Result<(), Error> {
+        let NewRoute {
+            pattern,
+            custom_domain,
+            script_top,
+            zone,
+            source,
+            location,
+            decl,
+        } = new;
         let kind = if custom_domain {
             ResourceKind::Domain
         } else {
@@ -632,7 +697,10 @@ impl Builder<'_> {
         if let Some(existing) = self.resources.get(&address) {
             return Err(Error::invalid(
                 Some(location),
-                format!("`{address}` is declared twice (also at {})", existing.location),
+                format!(
+                    "`{address}` is declared twice (also at {})",
+                    existing.location
+                ),
             ));
         }
         let zone = zone.or_else(|| self.zone.map(str::to_owned));
@@ -662,7 +730,14 @@ impl Builder<'_> {
         } else {
             ResourceSpec::Route(route)
         };
-        self.add(address.clone(), pattern.to_owned(), spec, None, location, decl);
+        self.add(
+            address.clone(),
+            pattern.to_owned(),
+            spec,
+            None,
+            location,
+            decl,
+        );
         if let Some(r) = self.resources.get_mut(&address) {
             r.depends_on.insert(worker);
         }
@@ -677,20 +752,20 @@ impl Builder<'_> {
             for r in &worker.definition.routes {
                 crate::validate::route_pattern(&r.pattern, r.custom_domain)
                     .map_err(|m| Error::invalid(Some(w.location.clone()), m))?;
-                self.add_route(
-                    &r.pattern,
-                    r.custom_domain,
-                    w.address.name(),
-                    r.zone_name.clone(),
-                    RouteSource::Wrangler,
-                    w.location.clone(),
-                    None,
-                )?;
+                self.add_route(NewRoute {
+                    pattern: &r.pattern,
+                    custom_domain: r.custom_domain,
+                    script_top: w.address.name(),
+                    zone: r.zone_name.clone(),
+                    source: RouteSource::Wrangler,
+                    location: w.location.clone(),
+                    decl: None,
+                })?;
             }
         }
         let routes = self.config.resources.worker_routes.clone();
         for (i, r) in routes.iter().enumerate() {
-            let path = segs!["resources", "worker_routes", i];
+            let path = segs!["resources", "worker_routes", i].to_vec();
             if !self.worker_names().contains(&r.script) {
                 return Err(self.ctx.err(
                     &segs!["resources", "worker_routes", i, "script"],
@@ -706,7 +781,15 @@ impl Builder<'_> {
                 ));
             }
             let location = self.ctx.loc(&path);
-            self.add_route(&r.pattern, r.custom_domain, &r.script, r.zone.clone(), RouteSource::SvYaml, location, Some(path))?;
+            self.add_route(NewRoute {
+                pattern: &r.pattern,
+                custom_domain: r.custom_domain,
+                script_top: &r.script,
+                zone: r.zone.clone(),
+                source: RouteSource::SvYaml,
+                location,
+                decl: Some(path),
+            })?;
         }
         Ok(())
     }
@@ -737,7 +820,13 @@ impl Builder<'_> {
                 if !self.resources.contains_key(target) {
                     // Developer and preview environments hold data stores and workers only.
                     if !named
-                        && !matches!(target.kind(), ResourceKind::Kv | ResourceKind::D1 | ResourceKind::R2 | ResourceKind::Worker)
+                        && !matches!(
+                            target.kind(),
+                            ResourceKind::Kv
+                                | ResourceKind::D1
+                                | ResourceKind::R2
+                                | ResourceKind::Worker
+                        )
                     {
                         continue;
                     }
@@ -777,7 +866,9 @@ impl Builder<'_> {
             if let Some(decl) = self.decl.get(from) {
                 let list = self.ctx.tree.at(decl).and_then(|n| n.get("depends_on"));
                 if let Some(crate::node::NodeKind::Seq(items)) = list.map(|n| &n.kind)
-                    && let Some(i) = items.iter().position(|n| n.as_str() == Some(&to.to_string()))
+                    && let Some(i) = items
+                        .iter()
+                        .position(|n| n.as_str() == Some(&to.to_string()))
                 {
                     let mut p = decl.clone();
                     p.extend([Seg::from("depends_on"), Seg::from(i)]);
@@ -807,7 +898,11 @@ impl Builder<'_> {
                     let content = rec.content.trim_end_matches('.').to_ascii_lowercase();
                     if let Some(host) = content.strip_suffix(".pages.dev") {
                         let project = host.rsplit('.').next().unwrap_or(host);
-                        if let Some(p) = by_name(ResourceKind::Pages, project) {
+                        let target = by_name(ResourceKind::Pages, project).or_else(|| {
+                            let a = ResourceAddress::new(ResourceKind::Pages, project);
+                            self.resources.contains_key(&a).then_some(a)
+                        });
+                        if let Some(p) = target {
                             edges.push((r.address.clone(), p));
                         }
                     }

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Orders `deps` (node → the nodes it depends on) into waves, or returns a cycle (its first
 /// node repeated at the end). Dependencies on nodes not in the map are ignored.
-pub(crate) fn waves<K: Ord + Clone>(deps: &BTreeMap<K, BTreeSet<K>>) -> Result<Vec<Vec<K>>, Vec<K>> {
+pub(crate) fn waves<K: Ord + Clone>(
+    deps: &BTreeMap<K, BTreeSet<K>>,
+) -> Result<Vec<Vec<K>>, Vec<K>> {
     let mut done: BTreeSet<K> = BTreeSet::new();
     let mut remaining: BTreeSet<K> = deps.keys().cloned().collect();
     let mut waves = Vec::new();
@@ -64,7 +66,9 @@ fn find_cycle<K: Ord + Clone>(deps: &BTreeMap<K, BTreeSet<K>>, remaining: &BTree
 mod tests {
     use super::*;
 
-    fn graph(edges: &[(&'static str, &[&'static str])]) -> BTreeMap<&'static str, BTreeSet<&'static str>> {
+    fn graph(
+        edges: &[(&'static str, &[&'static str])],
+    ) -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         edges
             .iter()
             .map(|(k, v)| (*k, v.iter().copied().collect()))
@@ -73,13 +77,28 @@ mod tests {
 
     #[test]
     fn independent_nodes_share_a_wave() {
-        let g = graph(&[("a", &[]), ("b", &[]), ("c", &["a", "b"]), ("d", &["c"]), ("e", &["a"])]);
-        assert_eq!(waves(&g).unwrap(), vec![vec!["a", "b"], vec!["c", "e"], vec!["d"]]);
+        let g = graph(&[
+            ("a", &[]),
+            ("b", &[]),
+            ("c", &["a", "b"]),
+            ("d", &["c"]),
+            ("e", &["a"]),
+        ]);
+        assert_eq!(
+            waves(&g).unwrap(),
+            vec![vec!["a", "b"], vec!["c", "e"], vec!["d"]]
+        );
     }
 
     #[test]
     fn cycles_are_reported_from_their_smallest_member() {
-        let g = graph(&[("x", &[]), ("b", &["c"]), ("c", &["d"]), ("d", &["b"]), ("a", &["b"])]);
+        let g = graph(&[
+            ("x", &[]),
+            ("b", &["c"]),
+            ("c", &["d"]),
+            ("d", &["b"]),
+            ("a", &["b"]),
+        ]);
         assert_eq!(waves(&g).unwrap_err(), vec!["b", "c", "d", "b"]);
         let g = graph(&[("a", &["a"])]);
         assert_eq!(waves(&g).unwrap_err(), vec!["a", "a"]);

@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(run("${EMPTY}", None).unwrap(), "");
         assert_eq!(run("${B:-dflt}", None).unwrap(), "dflt");
         assert_eq!(run("$${A} costs $5", None).unwrap(), "$${A} costs $5");
-        assert_eq!(run("$${A} costs $5", Some(&staging())).unwrap(), "${A} costs $5");
+        assert_eq!(
+            run("$${A} costs $5", Some(&staging())).unwrap(),
+            "${A} costs $5"
+        );
     }
 
     #[test]

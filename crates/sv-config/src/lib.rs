@@ -154,9 +154,14 @@ impl LoadedConfig {
             .map_or("", String::as_str)
     }
 
-    fn derived(&self, name: String, kind: EnvironmentKind, prefix: String) -> Result<Environment, Error> {
+    fn derived(
+        &self,
+        name: String,
+        kind: EnvironmentKind,
+        prefix: String,
+    ) -> Result<Environment, Error> {
         let base = self.base_environment().to_owned();
-        let over_path = segs!["environments", base.as_str(), "overrides"];
+        let over_path = segs!["environments", base.as_str(), "overrides"].to_vec();
         env::build(
             &env::Sources {
                 tree: &self.tree,
@@ -180,15 +185,23 @@ impl LoadedConfig {
     /// # Errors
     /// An invalid developer name, or a name that makes a resource name invalid.
     pub fn developer_environment(&self, developer: &str) -> Result<Environment, Error> {
-        names::identifier(developer)
-            .map_err(|m| Error::invalid(None, format!("invalid developer name {}: {m}", error::quote(developer))))?;
+        names::identifier(developer).map_err(|m| {
+            Error::invalid(
+                None,
+                format!("invalid developer name {}: {m}", error::quote(developer)),
+            )
+        })?;
         let prefix = self
             .config
             .onboarding
             .dev_prefix
             .replace("{developer}", developer);
-        names::prefix(&prefix)
-            .map_err(|m| Error::invalid(None, format!("invalid developer prefix {}: {m}", error::quote(&prefix))))?;
+        names::prefix(&prefix).map_err(|m| {
+            Error::invalid(
+                None,
+                format!("invalid developer prefix {}: {m}", error::quote(&prefix)),
+            )
+        })?;
         self.derived(
             format!("dev-{developer}"),
             EnvironmentKind::Developer {
@@ -209,8 +222,12 @@ impl LoadedConfig {
             .onboarding
             .preview_prefix
             .replace("{pr}", &pr.to_string());
-        names::prefix(&prefix)
-            .map_err(|m| Error::invalid(None, format!("invalid preview prefix {}: {m}", error::quote(&prefix))))?;
+        names::prefix(&prefix).map_err(|m| {
+            Error::invalid(
+                None,
+                format!("invalid preview prefix {}: {m}", error::quote(&prefix)),
+            )
+        })?;
         self.derived(format!("pr-{pr}"), EnvironmentKind::Preview { pr }, prefix)
     }
 }
@@ -282,7 +299,9 @@ pub fn load_str(text: &str, path: &Path, vars: &dyn VarSource) -> Result<LoadedC
         })?
         .ok_or_else(|| Error::Syntax {
             location: Location::new(path, 1, 1),
-            message: "the file is empty: expected a mapping with at least `project` and `environments`".into(),
+            message:
+                "the file is empty: expected a mapping with at least `project` and `environments`"
+                    .into(),
         })?;
     if !matches!(tree.kind, NodeKind::Map(_)) {
         return Err(Error::Shape {
@@ -302,7 +321,11 @@ pub fn load_str(text: &str, path: &Path, vars: &dyn VarSource) -> Result<LoadedC
         let full = root.join(rel);
         let loaded = wrangler::load(&full).map_err(|e| match e {
             Error::Read { source, .. } => Error::invalid(
-                Some(validate_loc(&tree, path, &segs!["workspaces", name.as_str(), "wrangler"])),
+                Some(validate_loc(
+                    &tree,
+                    path,
+                    &segs!["workspaces", name.as_str(), "wrangler"],
+                )),
                 format!("cannot read wrangler config `{}`: {source}", full.display()),
             ),
             other => other,
@@ -314,7 +337,11 @@ pub fn load_str(text: &str, path: &Path, vars: &dyn VarSource) -> Result<LoadedC
             for (ws, wr) in &wrangler {
                 if !wr.env.contains_key(section) {
                     return Err(Error::invalid(
-                        Some(validate_loc(&tree, path, &segs!["environments", env_name.as_str(), "wrangler_env"])),
+                        Some(validate_loc(
+                            &tree,
+                            path,
+                            &segs!["environments", env_name.as_str(), "wrangler_env"],
+                        )),
                         format!(
                             "wrangler config of workspace `{ws}` ({}) has no `env.{section}` section",
                             wr.path.display()
@@ -327,7 +354,7 @@ pub fn load_str(text: &str, path: &Path, vars: &dyn VarSource) -> Result<LoadedC
 
     let mut environments = BTreeMap::new();
     for name in config.environments.keys() {
-        let over_path = segs!["environments", name.as_str(), "overrides"];
+        let over_path = segs!["environments", name.as_str(), "overrides"].to_vec();
         let environment = env::build(
             &env::Sources {
                 tree: &tree,
@@ -372,7 +399,11 @@ pub fn schema() -> serde_json::Value {
 ///
 /// # Errors
 /// Syntax errors and unset variables, located.
-pub fn yaml_to_json(text: &str, path: &Path, vars: &dyn VarSource) -> Result<serde_json::Value, Error> {
+pub fn yaml_to_json(
+    text: &str,
+    path: &Path,
+    vars: &dyn VarSource,
+) -> Result<serde_json::Value, Error> {
     let mut tree = node::parse_yaml(text)
         .map_err(|e| Error::Syntax {
             location: Location::new(path, e.mark.line, e.mark.column),

@@ -19,7 +19,10 @@ use crate::units::{Duration, JsonPath, Percent, TimeWindow, string_type};
 /// The whole `sv.yaml`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "sv.yaml", description = "Configuration of the sv toolkit (sv-plan, sv-deploy, sv-health, sv-backup, sv-onboard).")]
+#[schemars(
+    title = "sv.yaml",
+    description = "Configuration of the sv toolkit (sv-plan, sv-deploy, sv-health, sv-backup, sv-onboard)."
+)]
 pub struct Config {
     /// Project name, available as `${project}`.
     pub project: String,
@@ -385,7 +388,9 @@ pub struct ObjectLifecycleRule {
 
 /// DNS record types Cloudflare accepts.
 #[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DnsType {
     A,
@@ -915,10 +920,7 @@ impl FromStr for BackupItem {
         }
         if s.contains('.') {
             let address: ResourceAddress = s.parse()?;
-            if matches!(
-                address.kind(),
-                ResourceKind::Route | ResourceKind::Domain
-            ) {
+            if matches!(address.kind(), ResourceKind::Route | ResourceKind::Domain) {
                 return Err(format!(
                     "{} cannot be backed up on its own (back up `workers` instead)",
                     quote(s)

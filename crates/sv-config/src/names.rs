@@ -110,7 +110,10 @@ pub fn identifier(name: &str) -> Result<(), String> {
     if (1..=32).contains(&name.len()) && first_ok && lower_alnum_hyphen(name, b"") {
         Ok(())
     } else {
-        Err("names are 1–32 lowercase letters, digits and hyphens, starting with a letter or digit".into())
+        Err(
+            "names are 1–32 lowercase letters, digits and hyphens, starting with a letter or digit"
+                .into(),
+        )
     }
 }
 

@@ -17,7 +17,7 @@ pub(crate) struct Mark {
     pub column: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Scalar {
     pub text: String,
     /// Plain (unquoted) scalars are resolved to null/bool/number by the YAML core schema.
@@ -29,6 +29,22 @@ pub(crate) struct Scalar {
     pub secrets: Vec<String>,
     /// From a typed format (JSON, TOML): an unquoted number or boolean is not a string.
     pub typed: bool,
+}
+
+/// Scalars holding values from environment variables print redacted.
+impl std::fmt::Debug for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: &dyn std::fmt::Debug = if self.secrets.is_empty() {
+            &self.text
+        } else {
+            &"[redacted]"
+        };
+        f.debug_struct("Scalar")
+            .field("text", text)
+            .field("plain", &self.plain)
+            .field("interpolated", &self.interpolated)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +93,7 @@ impl From<usize> for Seg {
 
 /// Builds a path from keys and indexes: `segs!["resources", "r2", name]`.
 macro_rules! segs {
-    ($($seg:expr),* $(,)?) => { vec![$($crate::node::Seg::from($seg)),*] };
+    ($($seg:expr),* $(,)?) => { [$($crate::node::Seg::from($seg)),*] };
 }
 pub(crate) use segs;
 
@@ -251,7 +267,11 @@ pub(crate) fn parse_yaml(text: &str) -> Result<Option<Node>, ParseError> {
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| ParseError {
             mark: mark_of(*e.marker()),
-            message: e.info().to_owned(),
+            message: if e.info() == "recursion limit exceeded" {
+                "nesting too deep (the YAML parser's recursion limit)".to_owned()
+            } else {
+                e.info().to_owned()
+            },
         })?;
         let mark = mark_of(span.start);
         let complete: Option<(Node, usize)> = match event {
@@ -284,10 +304,7 @@ pub(crate) fn parse_yaml(text: &str) -> Result<Option<Node>, ParseError> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 if let Some(tag) = tag {
-                    return Err(ParseError {
-                        mark,
-                        message: format!("YAML tags are not supported (found `{tag}`)"),
-                    });
+                    return Err(tag_error(&tag, mark));
                 }
                 nodes += 1;
                 if nodes > MAX_NODES {
@@ -298,10 +315,7 @@ pub(crate) fn parse_yaml(text: &str) -> Result<Option<Node>, ParseError> {
             }
             Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
                 if let Some(tag) = tag {
-                    return Err(ParseError {
-                        mark,
-                        message: format!("YAML tags are not supported (found `{tag}`)"),
-                    });
+                    return Err(tag_error(tag, mark));
                 }
                 nodes += 1;
                 if nodes > MAX_NODES {
@@ -393,6 +407,21 @@ pub(crate) fn parse_yaml(text: &str) -> Result<Option<Node>, ParseError> {
     Ok(root)
 }
 
+fn tag_error(tag: &saphyr_parser::Tag, mark: Mark) -> ParseError {
+    let shown = if tag.is_yaml_core_schema() {
+        format!("!!{}", tag.suffix)
+    } else {
+        tag.to_string()
+    };
+    ParseError {
+        mark,
+        message: format!(
+            "YAML tags are not supported (found {})",
+            crate::error::quote(&shown)
+        ),
+    }
+}
+
 fn too_many(mark: Mark) -> ParseError {
     ParseError {
         mark,
@@ -482,7 +511,13 @@ mod tests {
             Mark { line: 3, column: 3 }
         );
         let y = root.at(&segs!["a", "c", 1]).unwrap();
-        assert_eq!(y.mark, Mark { line: 3, column: 10 });
+        assert_eq!(
+            y.mark,
+            Mark {
+                line: 3,
+                column: 10
+            }
+        );
     }
 
     #[test]
@@ -545,8 +580,15 @@ mod tests {
 
     #[test]
     fn bracket_depth_ignores_strings_and_comments() {
-        assert_eq!(bracket_depth(r#"{"a": "[[[[", // [[[[
- "b": [1]}"#, false).0, 2);
+        assert_eq!(
+            bracket_depth(
+                r#"{"a": "[[[[", // [[[[
+ "b": [1]}"#,
+                false
+            )
+            .0,
+            2
+        );
         assert_eq!(bracket_depth("a = '[[[' # [[[\nb = [[1]]", true).0, 2);
     }
 }

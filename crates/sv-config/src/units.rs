@@ -303,9 +303,7 @@ fn parse_hhmm(s: &str) -> Option<(u32, u32)> {
 
 impl TimeWindow {
     fn minutes(point: &WindowPoint) -> u32 {
-        point
-            .weekday
-            .map_or(0, |d| d.num_days_from_monday() * 1440)
+        point.weekday.map_or(0, |d| d.num_days_from_monday() * 1440)
             + point.hour * 60
             + point.minute
     }
@@ -452,12 +450,10 @@ impl JsonPath {
     /// Looks the path up in a JSON document.
     #[must_use]
     pub fn lookup<'v>(&self, value: &'v serde_json::Value) -> Option<&'v serde_json::Value> {
-        self.steps()
-            .iter()
-            .try_fold(value, |v, step| match step {
-                JsonStep::Key(k) => v.get(k),
-                JsonStep::Index(i) => v.get(i),
-            })
+        self.steps().iter().try_fold(value, |v, step| match step {
+            JsonStep::Key(k) => v.get(k),
+            JsonStep::Index(i) => v.get(i),
+        })
     }
 }
 
@@ -468,13 +464,13 @@ fn parse_json_path(s: &str) -> Result<Vec<JsonStep>, String> {
             quote(s)
         )
     };
-    let mut rest = s.strip_prefix('$').ok_or_else(|| bad("must start with `$`"))?;
+    let mut rest = s
+        .strip_prefix('$')
+        .ok_or_else(|| bad("must start with `$`"))?;
     let mut steps = Vec::new();
     while !rest.is_empty() {
         if let Some(r) = rest.strip_prefix('.') {
-            let len = r
-                .find(|c: char| c == '.' || c == '[')
-                .unwrap_or(r.len());
+            let len = r.find(['.', '[']).unwrap_or(r.len());
             if len == 0 {
                 return Err(bad("empty key"));
             }

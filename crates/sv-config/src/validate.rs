@@ -57,7 +57,10 @@ fn rendered(s: &str) -> bool {
 /// Checks that do not depend on the resolved resources.
 pub(crate) fn config(ctx: &Ctx<'_>, cfg: &Config, prefix: &str) -> Result<(), Error> {
     names::identifier(&cfg.project).map_err(|m| {
-        ctx.err(&segs!["project"], format!("invalid project name {}: {m}", quote(&cfg.project)))
+        ctx.err(
+            &segs!["project"],
+            format!("invalid project name {}: {m}", quote(&cfg.project)),
+        )
     })?;
     environments(ctx, cfg)?;
     workspaces(ctx, cfg)?;
@@ -88,9 +91,13 @@ fn environments(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
         ));
     }
     for (name, env) in &cfg.environments {
-        let at = segs!["environments", name.as_str()];
-        names::identifier(name)
-            .map_err(|m| ctx.key_err(&at, format!("invalid environment name {}: {m}", quote(name))))?;
+        let at = segs!["environments", name.as_str()].to_vec();
+        names::identifier(name).map_err(|m| {
+            ctx.key_err(
+                &at,
+                format!("invalid environment name {}: {m}", quote(name)),
+            )
+        })?;
         names::prefix(&env.prefix).map_err(|m| {
             let mut p = at.clone();
             p.push("prefix".into());
@@ -111,10 +118,16 @@ fn environments(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
                 crate::model::AllowedActors::PerOperation(m) => m.values().collect(),
             };
             for actor in lists.into_iter().flatten() {
-                if actor.is_empty() || actor.len() > 100 || actor.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                if actor.is_empty()
+                    || actor.len() > 100
+                    || actor.chars().any(|c| c.is_whitespace() || c.is_control())
+                {
                     let mut p = at.clone();
                     p.push("allowed_actors".into());
-                    return Err(ctx.err(&p, format!("invalid actor {}: expected a GitHub login", quote(actor))));
+                    return Err(ctx.err(
+                        &p,
+                        format!("invalid actor {}: expected a GitHub login", quote(actor)),
+                    ));
                 }
             }
         }
@@ -125,7 +138,7 @@ fn environments(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
 fn workspaces(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
     let mut deps: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (name, ws) in &cfg.workspaces {
-        let at = segs!["workspaces", name.as_str()];
+        let at = segs!["workspaces", name.as_str()].to_vec();
         if let Some(pages) = &ws.pages
             && !cfg.resources.pages.contains_key(pages)
         {
@@ -152,7 +165,11 @@ fn workspaces(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
                 p.extend([Seg::from("depends_on"), Seg::from(i)]);
                 return Err(ctx.err(
                     &p,
-                    format!("unknown workspace {} ({})", quote(dep), known(cfg.workspaces.keys())),
+                    format!(
+                        "unknown workspace {} ({})",
+                        quote(dep),
+                        known(cfg.workspaces.keys())
+                    ),
                 ));
             }
         }
@@ -179,12 +196,12 @@ fn resources(ctx: &Ctx<'_>, cfg: &Config, prefix: &str) -> Result<(), Error> {
         }
     };
     let mut bindings: BTreeMap<String, String> = BTreeMap::new();
-    let mut check_binding = |kind: &str, name: &str, binding: Option<&String>, path: Vec<Seg>| {
+    let mut check_binding = |kind: &str, name: &str, binding: Option<&String>, path: &[Seg]| {
         if let Some(b) = binding {
             let key = format!("{kind}:{b}");
             if let Some(other) = bindings.insert(key, name.to_owned()) {
                 return Err(ctx.err(
-                    &path,
+                    path,
                     format!("binding `{b}` is used by both `{kind}.{other}` and `{kind}.{name}`"),
                 ));
             }
@@ -193,23 +210,47 @@ fn resources(ctx: &Ctx<'_>, cfg: &Config, prefix: &str) -> Result<(), Error> {
     };
     for (name, kv) in &r.kv {
         names::kv_title(&full(name)).map_err(|m| {
-            ctx.key_err(&segs!["resources", "kv", name.as_str()], format!("invalid KV namespace title {}: {m}", explain(name)))
+            ctx.key_err(
+                &segs!["resources", "kv", name.as_str()],
+                format!("invalid KV namespace title {}: {m}", explain(name)),
+            )
         })?;
-        check_binding("kv", name, kv.binding.as_ref(), segs!["resources", "kv", name.as_str(), "binding"])?;
+        check_binding(
+            "kv",
+            name,
+            kv.binding.as_ref(),
+            &segs!["resources", "kv", name.as_str(), "binding"],
+        )?;
     }
     for (name, d1) in &r.d1 {
         names::d1_database(&full(name)).map_err(|m| {
-            ctx.key_err(&segs!["resources", "d1", name.as_str()], format!("invalid D1 database name {}: {m}", explain(name)))
+            ctx.key_err(
+                &segs!["resources", "d1", name.as_str()],
+                format!("invalid D1 database name {}: {m}", explain(name)),
+            )
         })?;
-        check_binding("d1", name, d1.binding.as_ref(), segs!["resources", "d1", name.as_str(), "binding"])?;
+        check_binding(
+            "d1",
+            name,
+            d1.binding.as_ref(),
+            &segs!["resources", "d1", name.as_str(), "binding"],
+        )?;
     }
     for (name, r2) in &r.r2 {
         names::r2_bucket(&full(name)).map_err(|m| {
-            ctx.key_err(&segs!["resources", "r2", name.as_str()], format!("invalid R2 bucket name {}: {m}", explain(name)))
+            ctx.key_err(
+                &segs!["resources", "r2", name.as_str()],
+                format!("invalid R2 bucket name {}: {m}", explain(name)),
+            )
         })?;
-        check_binding("r2", name, r2.binding.as_ref(), segs!["resources", "r2", name.as_str(), "binding"])?;
+        check_binding(
+            "r2",
+            name,
+            r2.binding.as_ref(),
+            &segs!["resources", "r2", name.as_str(), "binding"],
+        )?;
         for (i, rule) in r2.cors.iter().enumerate() {
-            let at = segs!["resources", "r2", name.as_str(), "cors", i];
+            let at = segs!["resources", "r2", name.as_str(), "cors", i].to_vec();
             if rule.origins.is_empty() || rule.methods.is_empty() {
                 return Err(ctx.err(&at, "a CORS rule needs at least one origin and one method"));
             }
@@ -220,26 +261,41 @@ fn resources(ctx: &Ctx<'_>, cfg: &Config, prefix: &str) -> Result<(), Error> {
                 {
                     let mut p = at.clone();
                     p.extend([Seg::from("origins"), Seg::from(j)]);
-                    return Err(ctx.err(&p, format!("invalid CORS origin {}: expected `*` or `https://host`", quote(origin))));
+                    return Err(ctx.err(
+                        &p,
+                        format!(
+                            "invalid CORS origin {}: expected `*` or `https://host`",
+                            quote(origin)
+                        ),
+                    ));
                 }
             }
         }
         for (i, rule) in r2.lifecycle_rules.iter().enumerate() {
-            let at = segs!["resources", "r2", name.as_str(), "lifecycle_rules", i];
+            let at = segs!["resources", "r2", name.as_str(), "lifecycle_rules", i].to_vec();
             if rule.expire_days.is_none()
                 && rule.abort_multipart_days.is_none()
                 && rule.infrequent_access_days.is_none()
             {
                 return Err(ctx.err(&at, "a lifecycle rule needs an action: `expire_days`, `abort_multipart_days` or `infrequent_access_days`"));
             }
-            if [rule.expire_days, rule.abort_multipart_days, rule.infrequent_access_days].contains(&Some(0)) {
+            if [
+                rule.expire_days,
+                rule.abort_multipart_days,
+                rule.infrequent_access_days,
+            ]
+            .contains(&Some(0))
+            {
                 return Err(ctx.err(&at, "lifecycle days must be at least 1"));
             }
         }
     }
     for (name, pages) in &r.pages {
         names::pages_project(&full(name)).map_err(|m| {
-            ctx.key_err(&segs!["resources", "pages", name.as_str()], format!("invalid Pages project name {}: {m}", explain(name)))
+            ctx.key_err(
+                &segs!["resources", "pages", name.as_str()],
+                format!("invalid Pages project name {}: {m}", explain(name)),
+            )
         })?;
         for (i, domain) in pages.custom_domains.iter().enumerate() {
             if rendered(domain) {
@@ -254,15 +310,19 @@ fn resources(ctx: &Ctx<'_>, cfg: &Config, prefix: &str) -> Result<(), Error> {
     }
     let mut dns_addresses: BTreeMap<String, usize> = BTreeMap::new();
     for (i, rec) in r.dns.iter().enumerate() {
-        let at = segs!["resources", "dns", i];
+        let at = segs!["resources", "dns", i].to_vec();
         let field = |f: &str| {
             let mut p = at.clone();
             p.push(f.into());
             p
         };
         if rec.name != "@" && rendered(&rec.name) {
-            names::hostname(&rec.name)
-                .map_err(|m| ctx.err(&field("name"), format!("invalid DNS record name {}: {m}", quote(&rec.name))))?;
+            names::hostname(&rec.name).map_err(|m| {
+                ctx.err(
+                    &field("name"),
+                    format!("invalid DNS record name {}: {m}", quote(&rec.name)),
+                )
+            })?;
         }
         if rendered(&rec.content) {
             dns_content(rec.record_type, &rec.content)
@@ -271,19 +331,30 @@ fn resources(ctx: &Ctx<'_>, cfg: &Config, prefix: &str) -> Result<(), Error> {
         if rec.proxied == Some(true) && !rec.record_type.proxiable() {
             return Err(ctx.err(
                 &field("proxied"),
-                format!("{} records cannot be proxied; only A, AAAA and CNAME can", rec.record_type),
+                format!(
+                    "{} records cannot be proxied; only A, AAAA and CNAME can",
+                    rec.record_type
+                ),
             ));
         }
         if let Some(ttl) = rec.ttl
             && ttl != 1
             && !(30..=86_400).contains(&ttl)
         {
-            return Err(ctx.err(&field("ttl"), format!("invalid TTL {ttl}: expected 1 (automatic) or 30–86400 seconds")));
+            return Err(ctx.err(
+                &field("ttl"),
+                format!("invalid TTL {ttl}: expected 1 (automatic) or 30–86400 seconds"),
+            ));
         }
-        if matches!(rec.record_type, crate::model::DnsType::Mx | crate::model::DnsType::Srv | crate::model::DnsType::Uri)
-            && rec.priority.is_none()
+        if matches!(
+            rec.record_type,
+            crate::model::DnsType::Mx | crate::model::DnsType::Srv | crate::model::DnsType::Uri
+        ) && rec.priority.is_none()
         {
-            return Err(ctx.err(&at, format!("{} records need a `priority`", rec.record_type)));
+            return Err(ctx.err(
+                &at,
+                format!("{} records need a `priority`", rec.record_type),
+            ));
         }
         let address = rec.address_name();
         if let Some(first) = dns_addresses.insert(address.clone(), i) {
@@ -297,11 +368,14 @@ fn resources(ctx: &Ctx<'_>, cfg: &Config, prefix: &str) -> Result<(), Error> {
     }
     let mut patterns: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, route) in r.worker_routes.iter().enumerate() {
-        let at = segs!["resources", "worker_routes", i];
+        let at = segs!["resources", "worker_routes", i].to_vec();
         if let Some(first) = patterns.insert(&route.pattern, i) {
             return Err(ctx.err(
                 &at,
-                format!("duplicate worker route {} (also resources.worker_routes[{first}])", quote(&route.pattern)),
+                format!(
+                    "duplicate worker route {} (also resources.worker_routes[{first}])",
+                    quote(&route.pattern)
+                ),
             ));
         }
         if rendered(&route.pattern) {
@@ -315,15 +389,26 @@ fn resources(ctx: &Ctx<'_>, cfg: &Config, prefix: &str) -> Result<(), Error> {
 /// Checks a route pattern (`host/path*`) or a custom domain (a bare hostname).
 pub(crate) fn route_pattern(pattern: &str, custom_domain: bool) -> Result<(), String> {
     if pattern.contains("://") {
-        return Err(format!("invalid route {}: leave out the scheme (`api.example.com/*`)", quote(pattern)));
+        return Err(format!(
+            "invalid route {}: leave out the scheme (`api.example.com/*`)",
+            quote(pattern)
+        ));
     }
     let host = pattern.split('/').next().unwrap_or_default();
     if custom_domain && pattern.contains(['/', '*']) {
-        return Err(format!("invalid custom domain {}: expected a hostname without path or wildcard", quote(pattern)));
+        return Err(format!(
+            "invalid custom domain {}: expected a hostname without path or wildcard",
+            quote(pattern)
+        ));
     }
-    let host_check = host.strip_prefix('*').map_or(host, |h| h.strip_prefix('.').unwrap_or(h));
+    let host_check = host
+        .strip_prefix('*')
+        .map_or(host, |h| h.strip_prefix('.').unwrap_or(h));
     if host_check.is_empty() {
-        return Err(format!("invalid route {}: it has no hostname", quote(pattern)));
+        return Err(format!(
+            "invalid route {}: it has no hostname",
+            quote(pattern)
+        ));
     }
     names::hostname(host_check).map_err(|m| format!("invalid route {}: {m}", quote(pattern)))
 }
@@ -334,43 +419,62 @@ fn dns_content(t: crate::model::DnsType, content: &str) -> Result<(), String> {
         return Err("DNS record content is empty".into());
     }
     match t {
-        DnsType::A if content.parse::<std::net::Ipv4Addr>().is_err() => {
-            Err(format!("invalid A record content {}: expected an IPv4 address", quote(content)))
-        }
-        DnsType::Aaaa if content.parse::<std::net::Ipv6Addr>().is_err() => {
-            Err(format!("invalid AAAA record content {}: expected an IPv6 address", quote(content)))
-        }
+        DnsType::A if content.parse::<std::net::Ipv4Addr>().is_err() => Err(format!(
+            "invalid A record content {}: expected an IPv4 address",
+            quote(content)
+        )),
+        DnsType::Aaaa if content.parse::<std::net::Ipv6Addr>().is_err() => Err(format!(
+            "invalid AAAA record content {}: expected an IPv6 address",
+            quote(content)
+        )),
         DnsType::Cname | DnsType::Ns | DnsType::Ptr => names::hostname(content)
             .map_err(|m| format!("invalid {t} record content {}: {m}", quote(content))),
-        DnsType::Txt if content.len() > 2048 => Err("TXT record content is longer than 2048 characters".into()),
+        DnsType::Txt if content.len() > 2048 => {
+            Err("TXT record content is longer than 2048 characters".into())
+        }
         _ => Ok(()),
     }
 }
 
 fn deploy(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
     let d = &cfg.deploy;
-    let at = segs!["deploy", "rollout"];
+    let at = segs!["deploy", "rollout"].to_vec();
     if d.rollout.is_empty() {
-        return Err(ctx.err(&at, "rollout needs at least one step, and the last must be 100"));
+        return Err(ctx.err(
+            &at,
+            "rollout needs at least one step, and the last must be 100",
+        ));
     }
     for (i, step) in d.rollout.iter().enumerate() {
         if !(1..=100).contains(step) {
-            return Err(ctx.err(&segs!["deploy", "rollout", i], format!("rollout step {step} is not a percentage from 1 to 100")));
+            return Err(ctx.err(
+                &segs!["deploy", "rollout", i],
+                format!("rollout step {step} is not a percentage from 1 to 100"),
+            ));
         }
         if i > 0 && *step <= d.rollout[i - 1] {
             return Err(ctx.err(
                 &segs!["deploy", "rollout", i],
-                format!("rollout steps must increase: {step} follows {}", d.rollout[i - 1]),
+                format!(
+                    "rollout steps must increase: {step} follows {}",
+                    d.rollout[i - 1]
+                ),
             ));
         }
     }
     if d.rollout.last() != Some(&100) {
-        return Err(ctx.err(&segs!["deploy", "rollout", d.rollout.len() - 1], "the last rollout step must be 100"));
+        return Err(ctx.err(
+            &segs!["deploy", "rollout", d.rollout.len() - 1],
+            "the last rollout step must be 100",
+        ));
     }
     if let Some(gate) = &d.gate
         && gate.window.is_zero()
     {
-        return Err(ctx.err(&segs!["deploy", "gate", "window"], "the gate window must be longer than 0s"));
+        return Err(ctx.err(
+            &segs!["deploy", "gate", "window"],
+            "the gate window must be longer than 0s",
+        ));
     }
     for (i, channel) in d.notify.iter().enumerate() {
         channel_exists(ctx, cfg, channel, &segs!["deploy", "notify", i])?;
@@ -397,7 +501,7 @@ fn health(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
     let h = &cfg.health;
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, check) in h.checks.iter().enumerate() {
-        let at = segs!["health", "checks", i];
+        let at = segs!["health", "checks", i].to_vec();
         let field = |f: &str| {
             let mut p = at.clone();
             p.push(f.into());
@@ -407,7 +511,13 @@ fn health(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
             return Err(ctx.err(&field("name"), "a health check needs a non-empty `name`"));
         }
         if let Some(first) = seen.insert(&check.name, i) {
-            return Err(ctx.err(&field("name"), format!("duplicate health check name {} (also health.checks[{first}])", quote(&check.name))));
+            return Err(ctx.err(
+                &field("name"),
+                format!(
+                    "duplicate health check name {} (also health.checks[{first}])",
+                    quote(&check.name)
+                ),
+            ));
         }
         let targets = check.targets();
         if targets.len() != 1 {
@@ -425,14 +535,29 @@ fn health(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
             if map_has {
                 Ok(())
             } else {
-                Err(ctx.err(&field(kind), format!("health check {} probes unknown resource `{kind}.{name}`", quote(&check.name))))
+                Err(ctx.err(
+                    &field(kind),
+                    format!(
+                        "health check {} probes unknown resource `{kind}.{name}`",
+                        quote(&check.name)
+                    ),
+                ))
             }
         };
-        let http_only = check.method.is_some() || !check.headers.is_empty() || check.body.is_some() || check.expect.is_some();
+        let http_only = check.method.is_some()
+            || !check.headers.is_empty()
+            || check.body.is_some()
+            || check.expect.is_some();
         match targets[0] {
             CheckTarget::Http(url) => {
                 if rendered(url) && !(url.starts_with("https://") || url.starts_with("http://")) {
-                    return Err(ctx.err(&field("http"), format!("invalid URL {}: expected `https://…` or `http://…`", quote(url))));
+                    return Err(ctx.err(
+                        &field("http"),
+                        format!(
+                            "invalid URL {}: expected `https://…` or `http://…`",
+                            quote(url)
+                        ),
+                    ));
                 }
             }
             CheckTarget::Kv(n) => resource("kv", n, cfg.resources.kv.contains_key(n))?,
@@ -452,7 +577,10 @@ fn health(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
         {
             for code in status.codes() {
                 if !(100..=599).contains(&code) {
-                    return Err(ctx.err(&segs!["health", "checks", i, "expect", "status"], format!("invalid HTTP status {code}: expected 100–599")));
+                    return Err(ctx.err(
+                        &segs!["health", "checks", i, "expect", "status"],
+                        format!("invalid HTTP status {code}: expected 100–599"),
+                    ));
                 }
             }
         }
@@ -460,7 +588,13 @@ fn health(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
             return Err(ctx.err(&field("interval"), "the interval must be at least 1s"));
         }
         if check.timeout.is_zero() || check.timeout > check.interval {
-            return Err(ctx.err(&field("timeout"), format!("the timeout ({}) must be more than 0s and at most the interval ({})", check.timeout, check.interval)));
+            return Err(ctx.err(
+                &field("timeout"),
+                format!(
+                    "the timeout ({}) must be more than 0s and at most the interval ({})",
+                    check.timeout, check.interval
+                ),
+            ));
         }
         if check.retries > 10 {
             return Err(ctx.err(&field("retries"), "at most 10 retries"));
@@ -468,21 +602,33 @@ fn health(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
         if let (Some(d), Some(u)) = (check.degraded_ms, check.unhealthy_ms)
             && d >= u
         {
-            return Err(ctx.err(&field("degraded_ms"), format!("`degraded_ms` ({d}) must be below `unhealthy_ms` ({u})")));
+            return Err(ctx.err(
+                &field("degraded_ms"),
+                format!("`degraded_ms` ({d}) must be below `unhealthy_ms` ({u})"),
+            ));
         }
         if check.degraded_after == 0 || check.unhealthy_after < check.degraded_after {
-            return Err(ctx.err(&field("unhealthy_after"), "need 1 ≤ `degraded_after` ≤ `unhealthy_after`"));
+            return Err(ctx.err(
+                &field("unhealthy_after"),
+                "need 1 ≤ `degraded_after` ≤ `unhealthy_after`",
+            ));
         }
     }
     if let Some(alert) = &h.alert {
         if alert.after_failures == 0 {
-            return Err(ctx.err(&segs!["health", "alert", "after_failures"], "`after_failures` must be at least 1"));
+            return Err(ctx.err(
+                &segs!["health", "alert", "after_failures"],
+                "`after_failures` must be at least 1",
+            ));
         }
         for (i, channel) in alert.channels.iter().enumerate() {
             channel_exists(ctx, cfg, channel, &segs!["health", "alert", "channels", i])?;
         }
         if alert.escalate_after() < alert.after_failures {
-            return Err(ctx.err(&segs!["health", "alert", "escalate_after"], "`escalate_after` must not be below `after_failures`"));
+            return Err(ctx.err(
+                &segs!["health", "alert", "escalate_after"],
+                "`escalate_after` must not be below `after_failures`",
+            ));
         }
     }
     Ok(())
@@ -493,11 +639,17 @@ fn backup(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
         return Ok(());
     };
     if b.recipients.is_empty() {
-        return Err(ctx.err(&segs!["backup"], "backups need at least one age recipient under `recipients`"));
+        return Err(ctx.err(
+            &segs!["backup"],
+            "backups need at least one age recipient under `recipients`",
+        ));
     }
     for (i, r) in b.recipients.iter().enumerate() {
         let ok = if let Some(rest) = r.strip_prefix("age1") {
-            rest.len() >= 10 && rest.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            rest.len() >= 10
+                && rest
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         } else {
             r.starts_with("ssh-ed25519 ") || r.starts_with("ssh-rsa ")
         };
@@ -512,7 +664,10 @@ fn backup(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
         if let BackupItem::Resource(a) = item
             && !resource_declared(cfg, a)
         {
-            return Err(ctx.err(&segs!["backup", "include", i], format!("unknown backup include `{a}`: no such resource in `resources`")));
+            return Err(ctx.err(
+                &segs!["backup", "include", i],
+                format!("unknown backup include `{a}`: no such resource in `resources`"),
+            ));
         }
     }
     Ok(())
@@ -535,15 +690,29 @@ fn resource_declared(cfg: &Config, a: &crate::address::ResourceAddress) -> bool 
 fn onboarding(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
     let o = &cfg.onboarding;
     if !o.dev_prefix.contains("{developer}") {
-        return Err(ctx.err(&segs!["onboarding", "dev_prefix"], "`dev_prefix` must contain `{developer}`"));
+        return Err(ctx.err(
+            &segs!["onboarding", "dev_prefix"],
+            "`dev_prefix` must contain `{developer}`",
+        ));
     }
-    names::prefix(&o.dev_prefix.replace("{developer}", "x"))
-        .map_err(|m| ctx.err(&segs!["onboarding", "dev_prefix"], format!("invalid `dev_prefix`: {m}")))?;
+    names::prefix(&o.dev_prefix.replace("{developer}", "x")).map_err(|m| {
+        ctx.err(
+            &segs!["onboarding", "dev_prefix"],
+            format!("invalid `dev_prefix`: {m}"),
+        )
+    })?;
     if !o.preview_prefix.contains("{pr}") {
-        return Err(ctx.err(&segs!["onboarding", "preview_prefix"], "`preview_prefix` must contain `{pr}`"));
+        return Err(ctx.err(
+            &segs!["onboarding", "preview_prefix"],
+            "`preview_prefix` must contain `{pr}`",
+        ));
     }
-    names::prefix(&o.preview_prefix.replace("{pr}", "1"))
-        .map_err(|m| ctx.err(&segs!["onboarding", "preview_prefix"], format!("invalid `preview_prefix`: {m}")))?;
+    names::prefix(&o.preview_prefix.replace("{pr}", "1")).map_err(|m| {
+        ctx.err(
+            &segs!["onboarding", "preview_prefix"],
+            format!("invalid `preview_prefix`: {m}"),
+        )
+    })?;
     if let Some(base) = &o.base_environment
         && !cfg.environments.contains_key(base)
     {
@@ -554,21 +723,33 @@ fn onboarding(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
         });
     }
     for address in o.seed.keys() {
-        let at = segs!["onboarding", "seed", address.to_string()];
+        let at = segs!["onboarding", "seed", address.to_string()].to_vec();
         if !matches!(address.kind(), ResourceKind::D1 | ResourceKind::Kv) {
-            return Err(ctx.key_err(&at, format!("seed data goes into D1 databases or KV namespaces, not `{address}`")));
+            return Err(ctx.key_err(
+                &at,
+                format!("seed data goes into D1 databases or KV namespaces, not `{address}`"),
+            ));
         }
         if !resource_declared(cfg, address) {
-            return Err(ctx.key_err(&at, format!("unknown resource `{address}` in `onboarding.seed`")));
+            return Err(ctx.key_err(
+                &at,
+                format!("unknown resource `{address}` in `onboarding.seed`"),
+            ));
         }
     }
     for (address, tables) in &o.mask {
-        let at = segs!["onboarding", "mask", address.to_string()];
+        let at = segs!["onboarding", "mask", address.to_string()].to_vec();
         if address.kind() != ResourceKind::D1 {
-            return Err(ctx.key_err(&at, format!("masking applies to D1 databases, not `{address}`")));
+            return Err(ctx.key_err(
+                &at,
+                format!("masking applies to D1 databases, not `{address}`"),
+            ));
         }
         if !resource_declared(cfg, address) {
-            return Err(ctx.key_err(&at, format!("unknown resource `{address}` in `onboarding.mask`")));
+            return Err(ctx.key_err(
+                &at,
+                format!("unknown resource `{address}` in `onboarding.mask`"),
+            ));
         }
         if tables.values().any(Vec::is_empty) {
             return Err(ctx.err(&at, "list at least one column per masked table"));
@@ -589,7 +770,9 @@ fn notifications(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
             // Never echo the value: it is a secret.
             return Err(ctx.err(
                 &segs!["notifications", name.as_str(), kind],
-                format!("the {kind} webhook of channel `{name}` is not an http(s) URL (value hidden)"),
+                format!(
+                    "the {kind} webhook of channel `{name}` is not an http(s) URL (value hidden)"
+                ),
             ));
         }
     }

@@ -517,7 +517,11 @@ fn toml_tree(text: &str, path: &Path) -> Result<Node, Error> {
                 t.iter()
                     .map(|(k, v)| {
                         (
-                            Node::scalar(k.get_ref().as_ref(), false, node::mark_at(text, k.span().start)),
+                            Node::scalar(
+                                k.get_ref().as_ref(),
+                                false,
+                                node::mark_at(text, k.span().start),
+                            ),
                             convert(v.get_ref(), v.span().start, text),
                         )
                     })
@@ -555,7 +559,9 @@ fn jsonc_tree(text: &str, path: &Path) -> Result<Node, Error> {
     })?;
     fn convert(value: &Value<'_>, text: &str) -> Node {
         match value {
-            Value::StringLit(s) => Node::scalar(s.value.as_ref(), false, node::mark_at(text, s.range.start)),
+            Value::StringLit(s) => {
+                Node::scalar(s.value.as_ref(), false, node::mark_at(text, s.range.start))
+            }
             Value::NumberLit(n) => Node::typed_scalar(n.value, node::mark_at(text, n.range.start)),
             Value::BooleanLit(b) => {
                 Node::typed_scalar(b.value.to_string(), node::mark_at(text, b.range.start))
@@ -642,12 +648,12 @@ binding = "SESSIONS"
         assert_eq!(staging.name, "api-staging");
         assert_eq!(staging.main.as_deref(), Some("src/index.ts"));
         assert_eq!(staging.routes.len(), 2, "routes are inherited");
-        assert!(staging.d1_databases.is_empty(), "bindings are not inherited");
-        assert_eq!(staging.kv_namespaces.len(), 1);
-        assert_eq!(
-            staging.kv_namespaces[0].location.as_ref().unwrap().line,
-            24
+        assert!(
+            staging.d1_databases.is_empty(),
+            "bindings are not inherited"
         );
+        assert_eq!(staging.kv_namespaces.len(), 1);
+        assert_eq!(staging.kv_namespaces[0].location.as_ref().unwrap().line, 24);
         let e = c.resolve(Some("prod")).unwrap_err();
         assert!(e.to_string().contains("no `env.prod` section"), "{e}");
     }
@@ -673,7 +679,11 @@ binding = "SESSIONS"
 
     #[test]
     fn errors_have_positions() {
-        let e = parse("{\n  \"name\": \"api\",\n  \"kv_namespaces\": [ { \"binding\": 5 } ]\n}", Path::new("w.jsonc")).unwrap_err();
+        let e = parse(
+            "{\n  \"name\": \"api\",\n  \"kv_namespaces\": [ { \"binding\": 5 } ]\n}",
+            Path::new("w.jsonc"),
+        )
+        .unwrap_err();
         assert_eq!(e.location().unwrap().to_string(), "w.jsonc:3:35");
         let e = parse("name = \"api\"\nmain = \n", Path::new("w.toml")).unwrap_err();
         assert_eq!(e.location().unwrap().line, 2);
