@@ -332,6 +332,7 @@ pub(crate) fn build(src: &Sources<'_>, spec: EnvSpec<'_>) -> Result<Environment,
     };
     b.data_stores();
     b.workers(src, &wrangler_choice, named)?;
+    b.worker_references()?;
     if named {
         b.pages();
         b.dns()?;
@@ -649,6 +650,54 @@ impl Builder<'_> {
             }
             if let Some(r) = self.resources.get_mut(&w.address) {
                 r.depends_on.extend(deps);
+            }
+        }
+        Ok(())
+    }
+
+    /// Health checks and backups that name a worker must name one a wrangler config defines.
+    fn worker_references(&self) -> Result<(), Error> {
+        let known = self.worker_names();
+        let describe = || {
+            if known.is_empty() {
+                "none are defined".to_owned()
+            } else {
+                format!(
+                    "defined: {}",
+                    known
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        };
+        for (i, check) in self.config.health.checks.iter().enumerate() {
+            if let Some(worker) = &check.worker
+                && !known.contains(worker)
+            {
+                return Err(self.ctx.err(
+                    &segs!["health", "checks", i, "worker"],
+                    format!(
+                        "health check {} probes unknown worker {} (workers come from the `wrangler` configs of `workspaces`; {})",
+                        quote(&check.name),
+                        quote(worker),
+                        describe()
+                    ),
+                ));
+            }
+        }
+        if let Some(backup) = &self.config.backup {
+            for (i, item) in backup.include.iter().enumerate() {
+                if let crate::model::BackupItem::Resource(a) = item
+                    && a.kind() == ResourceKind::Worker
+                    && !known.iter().any(|k| k == a.name())
+                {
+                    return Err(self.ctx.err(
+                        &segs!["backup", "include", i],
+                        format!("unknown backup include `{a}`: {}", describe()),
+                    ));
+                }
             }
         }
         Ok(())

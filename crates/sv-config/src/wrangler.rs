@@ -689,6 +689,12 @@ binding = "SESSIONS"
         assert_eq!(e.location().unwrap().line, 2);
         let e = parse("{\n  \"name\": \"api\" \"x\"\n", Path::new("w.jsonc")).unwrap_err();
         assert_eq!(e.location().unwrap().line, 2, "{e}");
+        // Deep dotted keys hit toml's own recursion limit; deep inline tables hit ours.
+        let dotted = format!("{}a = 1\n", "a.".repeat(100_000));
+        assert!(parse(&dotted, Path::new("w.toml")).is_err());
+        let inline = format!("x = {}1{}\n", "{a=".repeat(1000), "}".repeat(1000));
+        let e = parse(&inline, Path::new("w.toml")).unwrap_err();
+        assert!(e.to_string().contains("nesting"), "{e}");
         let deep = format!("{{\"a\": {}1{}}}", "[".repeat(500), "]".repeat(500));
         let e = parse(&deep, Path::new("w.json")).unwrap_err();
         assert!(e.to_string().contains("nesting"), "{e}");

@@ -352,3 +352,55 @@ fn snapshot_of_resolved_environments() {
         insta::assert_yaml_snapshot!(format!("environment_{name}"), env);
     }
 }
+
+#[test]
+fn interpolation_end_to_end() {
+    let text = r#"
+project: demo
+account_id: ${ACCOUNT:-0000}
+environments:
+  production: { zone: example.com }
+  staging: { zone: staging.example.com, prefix: stg- }
+resources:
+  dns:
+    - { name: txt, type: TXT, content: "literal $${zone} and ${prefix}${project} in ${env} of ${zone}" }
+notifications:
+  hook: { discord: "https://discord.example/${HOOK_PATH}" }
+"#;
+    let vars: std::collections::BTreeMap<String, String> = [(
+        "HOOK_PATH".to_owned(),
+        "api/webhooks/secret${zone}".to_owned(),
+    )]
+    .into();
+    let loaded = sv_config::load_str(text, Path::new("sv.yaml"), &vars).unwrap();
+    assert_eq!(loaded.config.account_id.as_deref(), Some("0000"));
+    let staging = loaded.environment("staging").unwrap();
+    let ResourceSpec::Dns(rec) = &staging.resource(&addr("dns.TXT.txt")).unwrap().spec else {
+        panic!("dns");
+    };
+    assert_eq!(
+        rec.content,
+        "literal ${zone} and stg-demo in staging of staging.example.com"
+    );
+    let Notification::Discord(hook) = &staging.config.notifications["hook"] else {
+        panic!("discord");
+    };
+    assert_eq!(
+        hook.expose(),
+        "https://discord.example/api/webhooks/secret${zone}",
+        "a variable's value is never interpolated again"
+    );
+}
+
+#[test]
+fn variable_values_are_redacted_from_errors() {
+    let text =
+        "project: demo\nenvironments:\n  production: {}\ndeploy:\n  auto_rollback: ${TOKEN}\n";
+    let vars: std::collections::BTreeMap<String, String> =
+        [("TOKEN".to_owned(), "hunter2-secret".to_owned())].into();
+    let e = sv_config::load_str(text, Path::new("sv.yaml"), &vars).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "sv.yaml:5:18: invalid type: string \"***\", expected a boolean"
+    );
+}
