@@ -355,6 +355,11 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
+        // serde lets structs be written as sequences; in a config that only hides mistakes
+        // (`lifecycle: [...]` read as a tuple), so a struct must be a mapping.
+        if let NodeKind::Seq(_) = &self.0.kind {
+            return Err(self.locate(de::Error::invalid_type(de::Unexpected::Seq, &visitor)));
+        }
         self.any(visitor)
     }
 
@@ -474,6 +479,13 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn structs_must_be_mappings() {
+        let e = de("name: a\ncount: 1\ninner:\n  main: [x, y]\n").unwrap_err();
+        assert_eq!(e.mark, Some(Mark { line: 4, column: 9 }));
+        assert_eq!(e.message, "invalid type: sequence, expected struct Inner");
     }
 
     #[test]

@@ -192,7 +192,10 @@ pub struct Workspace {
 
 /// Protection against accidental destruction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping `{ prevent_destroy: true|false }` (R2 object rules go under `lifecycle_rules`)"
+)]
 pub struct Lifecycle {
     /// Refuse to destroy or replace this resource. Default: `protect` of the environment for data
     /// stores (KV, D1, R2), false otherwise.
