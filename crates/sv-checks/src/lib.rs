@@ -27,6 +27,10 @@ pub mod spec;
 pub mod status;
 pub mod tls;
 
+pub use alert::{
+    Ack, AlertAction, AlertInput, AlertOutcome, AlertPolicy, AlertState, IssueComment, Severity,
+    WeeklyWindow, find_ack,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use evaluate::{Evaluation, HttpObservation, evaluate_http};
 pub use history::{Gap, History, Intervals, Percentiles};
