@@ -558,20 +558,19 @@ pub fn evaluate(
                         issue: incident.issue,
                     });
                 } else {
-                    if incident.acknowledged.is_none() {
-                        if let Some(ack) = input
+                    if incident.acknowledged.is_none()
+                        && let Some(ack) = input
                             .acknowledgements
                             .get(&name)
                             .filter(|a| a.at >= incident.opened_at)
-                        {
-                            actions.push(AlertAction::Acknowledged {
-                                check: name.clone(),
-                                incident: incident.id,
-                                by: ack.by.clone(),
-                                issue: incident.issue,
-                            });
-                            incident.acknowledged = Some(ack.clone());
-                        }
+                    {
+                        actions.push(AlertAction::Acknowledged {
+                            check: name.clone(),
+                            incident: incident.id,
+                            by: ack.by.clone(),
+                            issue: incident.issue,
+                        });
+                        incident.acknowledged = Some(ack.clone());
                     }
                     if failed {
                         incident.severity = incident.severity.max(severity);
@@ -666,28 +665,30 @@ fn follow_up(
         });
         return;
     }
-    if let Some(repeat) = policy.repeat.filter(|r| *r > TimeDelta::zero()) {
-        if now - incident.last_alert_at >= repeat {
-            if let Some(reason) = suppression {
-                actions.push(AlertAction::Suppressed {
-                    check: name.to_owned(),
-                    held: Held::Repeat,
-                    reason,
-                });
-                return;
-            }
-            incident.last_alert_at = now;
-            actions.push(AlertAction::Repeat {
-                check: name.to_owned(),
-                incident: incident.id,
-                severity: incident.severity,
-                summary: incident.summary.clone(),
-                opened_at: incident.opened_at,
-                channels: channels_at(policy, incident.escalation_level),
-                issue: incident.issue,
-            });
-        }
+    let Some(repeat) = policy.repeat.filter(|r| *r > TimeDelta::zero()) else {
+        return;
+    };
+    if now - incident.last_alert_at < repeat {
+        return;
     }
+    if let Some(reason) = suppression {
+        actions.push(AlertAction::Suppressed {
+            check: name.to_owned(),
+            held: Held::Repeat,
+            reason,
+        });
+        return;
+    }
+    incident.last_alert_at = now;
+    actions.push(AlertAction::Repeat {
+        check: name.to_owned(),
+        incident: incident.id,
+        severity: incident.severity,
+        summary: incident.summary.clone(),
+        opened_at: incident.opened_at,
+        channels: channels_at(policy, incident.escalation_level),
+        issue: incident.issue,
+    });
 }
 
 /// Level 1 brings in the secondary channels; each further level the next assignee.

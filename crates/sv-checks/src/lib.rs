@@ -38,6 +38,7 @@ pub use history::{Gap, History, Intervals, Percentiles};
 pub use jsonpath::{JsonCondition, JsonOp, JsonPath};
 pub use probe::{Probe, ProbeOutcome, Probes, probe_fn};
 
+pub use report::{HealthReport, ReportInput};
 pub use runner::{RunOptions, http_client, install_crypto_provider, run_checks};
 pub use spec::{
     CheckKind, CheckSpec, CheckTarget, HttpCheck, LatencyThresholds, MetricThreshold, ServiceKind,

@@ -37,7 +37,7 @@ impl CheckSpec {
     /// An HTTP check with the defaults the product documents: timeout 10 s, 2 retries,
     /// interval 5 min, no latency thresholds.
     pub fn http(name: impl Into<String>, check: HttpCheck) -> Self {
-        Self::new(name, CheckTarget::Http(check))
+        Self::new(name, CheckTarget::Http(Box::new(check)))
     }
 
     /// A Cloudflare service check run by a [`crate::Probe`] registered under the same name.
@@ -69,7 +69,7 @@ impl CheckSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckTarget {
-    Http(HttpCheck),
+    Http(Box<HttpCheck>),
     /// Run by the binary's [`crate::Probe`] for this check name (Cloudflare API calls live
     /// in the binary, not in the engine).
     Service(ServiceKind),
