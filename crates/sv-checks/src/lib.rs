@@ -57,7 +57,7 @@ pub enum Error {
     StatusExpectation { text: String },
     #[error("two checks are named `{name}`; check names must be unique")]
     DuplicateCheck { name: String },
-    #[error("check `{name}` is a {kind} check but no probe is registered for it")]
+    #[error("check `{name}` ({kind}) has no probe registered")]
     MissingProbe { name: String, kind: CheckKind },
     #[error("check `{name}`: {reason}")]
     InvalidSpec { name: String, reason: String },
