@@ -50,7 +50,8 @@ pub struct CheckReport {
     /// Percent of results not unhealthy.
     pub uptime: Windows<Option<f64>>,
     pub response_ms: Windows<Option<Percentiles>>,
-    /// Hourly median response time over the last 24 h (hours with data only).
+    /// Hourly median response time for the current hour and the 23 before it (hours with
+    /// data only).
     pub chart: Vec<(DateTime<Utc>, f64)>,
 }
 
@@ -103,6 +104,9 @@ impl HealthReport {
             TimeDelta::days(30),
         );
         let h = input.history;
+        // The chart covers the current hour and the 23 before it, so no hour label repeats.
+        let hour_start = now - TimeDelta::seconds(now.timestamp().rem_euclid(3600));
+        let chart_window = now - (hour_start - TimeDelta::hours(23));
         let mut results: Vec<HealthStatus> = input.results.to_vec();
         results.sort_by(|a, b| a.name.cmp(&b.name));
         let checks = results
@@ -120,7 +124,7 @@ impl HealthReport {
                         d7: h.percentiles(name, d7, now),
                         d30: h.percentiles(name, d30, now),
                     },
-                    chart: h.response_series(name, h24, TimeDelta::hours(1), now),
+                    chart: h.response_series(name, chart_window, TimeDelta::hours(1), now),
                     result,
                 }
             })
@@ -420,7 +424,7 @@ impl Render for HealthReport {
             for i in &self.incidents {
                 let _ = writeln!(
                     out,
-                    "| {} | #{} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} |",
                     markdown_escape(&i.check),
                     i.id,
                     i.severity,
@@ -489,7 +493,17 @@ impl Render for HealthReport {
 /// A Mermaid `xychart-beta` line chart; categorical x-axis, so hours without data are
 /// simply absent rather than drawn as zero.
 fn mermaid_chart(name: &str, points: &[(DateTime<Utc>, f64)]) -> String {
-    let title = name.replace(['"', '\n', '\r'], "'");
+    // Mermaid has no escaping for titles: keep plain characters only.
+    let title: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " -_.:/()".contains(c) {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
     let labels: Vec<String> = points
         .iter()
         .map(|(t, _)| format!("\"{}\"", t.format("%H:%M")))
