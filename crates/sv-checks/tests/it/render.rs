@@ -141,8 +141,10 @@ fn history() -> History {
 }
 
 fn alert_state() -> AlertState {
-    let mut state = AlertState::default();
-    state.next_incident = 5;
+    let mut state = AlertState {
+        next_incident: 5,
+        ..AlertState::default()
+    };
     let mut check = serde_json::from_value::<sv_checks::alert::CheckState>(serde_json::json!({
         "consecutive_failures": 4, "consecutive_passes": 0, "recent": "..xxxx"
     }))

@@ -78,7 +78,7 @@ async fn days_to_expiry_are_reported_and_judged() {
     // The fixture expires 2125-06-19T17:58:56Z; the injected clock puts us 10 days before.
     let clock = ManualClock::new(t("2125-06-09T17:58:56Z"));
     let results = run_checks(
-        &[spec.clone()],
+        std::slice::from_ref(&spec),
         &Probes::new(),
         &trusting_client(),
         &clock,
