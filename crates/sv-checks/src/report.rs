@@ -82,7 +82,8 @@ pub struct OpenIncident {
     pub escalation_level: u32,
 }
 
-/// The report (its JSON is the `--format json` output).
+/// The report (its JSON is the `--format json` output). People are named without `@`:
+/// the report is re-posted every run and must not ping anyone; alerts do that.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthReport {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -429,10 +430,9 @@ impl Render for HealthReport {
                     i.id,
                     i.severity,
                     i.opened_at.format("%Y-%m-%d %H:%M UTC"),
-                    i.acknowledged_by.as_deref().map_or_else(
-                        || "no".to_owned(),
-                        |b| format!("by @{}", markdown_escape(b))
-                    ),
+                    i.acknowledged_by
+                        .as_deref()
+                        .map_or_else(|| "no".to_owned(), |b| format!("by {}", markdown_escape(b))),
                     i.issue.map_or_else(|| "—".to_owned(), |n| format!("#{n}")),
                 );
             }
@@ -558,7 +558,7 @@ fn action_line(a: &AlertAction) -> String {
         } => {
             let who = assignee
                 .as_deref()
-                .map(|a| format!(", assigned to @{a}"))
+                .map(|a| format!(", assigned to {a}"))
                 .unwrap_or_default();
             format!(
                 "opened incident #{incident} for {check} ({severity}){}{who}",
@@ -581,7 +581,7 @@ fn action_line(a: &AlertAction) -> String {
         } => {
             let who = assignee
                 .as_deref()
-                .map(|a| format!(", assigned to @{a}"))
+                .map(|a| format!(", assigned to {a}"))
                 .unwrap_or_default();
             format!(
                 "escalated incident #{incident} for {check} to level {level}{}{who}",
@@ -593,7 +593,7 @@ fn action_line(a: &AlertAction) -> String {
             incident,
             by,
             ..
-        } => format!("incident #{incident} for {check} acknowledged by @{by}"),
+        } => format!("incident #{incident} for {check} acknowledged by {by}"),
         AlertAction::Resolve {
             check,
             incident,

@@ -238,9 +238,9 @@ async fn http_attempt(
         Ok(m) => m,
         Err(_) => return fail(format!("`{}` is not an HTTP method", check.method)),
     };
-    let mut request = client
-        .request(method, check.url.clone())
-        .timeout(spec.timeout);
+    // No reqwest timeout: the caller's `tokio::time::timeout` bounds the whole attempt
+    // (request and body) and words the error the same way for HTTP and probes.
+    let mut request = client.request(method, check.url.clone());
     for (name, value) in &check.headers {
         request = request.header(name.as_str(), value.as_str());
     }
@@ -309,7 +309,8 @@ fn describe_error(e: reqwest::Error) -> String {
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         let text = s.to_string();
-        if !causes.contains(&text) {
+        // hyper's "client error (Connect)" repeats what `what` already says.
+        if !text.starts_with("client error (") && !causes.contains(&text) {
             causes.push(text);
         }
         source = s.source();

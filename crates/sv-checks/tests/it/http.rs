@@ -275,7 +275,7 @@ async fn connection_refused_is_unhealthy() {
     assert_eq!(results[0].status, Status::Unhealthy);
     assert_eq!(results[0].attempts, 2);
     assert!(
-        results[0].errors[0].starts_with("connection failed"),
+        results[0].errors[0].starts_with("connection failed: tcp connect error"),
         "{:?}",
         results[0].errors
     );
