@@ -480,6 +480,8 @@ pub struct Notifier {
     dead_letters: Option<DeadLetterQueue>,
     /// Total attempts per message (at least 1).
     pub attempts: u32,
+    /// Limit for one attempt.
+    pub timeout: Duration,
     /// First backoff; doubled per attempt, with up to 25% jitter.
     pub backoff: Duration,
     /// Longest wait honoured from `Retry-After`.
@@ -500,6 +502,7 @@ impl Notifier {
             clock,
             dead_letters,
             attempts: 4,
+            timeout: Duration::from_secs(15),
             backoff: Duration::from_millis(500),
             max_wait: Duration::from_secs(30),
             max_age: TimeDelta::hours(24),
@@ -575,7 +578,7 @@ impl Notifier {
             let sent = self
                 .client
                 .post(hook.url.expose_secret())
-                .timeout(Duration::from_secs(15))
+                .timeout(self.timeout)
                 .json(payload)
                 .send()
                 .await;
