@@ -34,7 +34,6 @@ pub use alert::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use evaluate::{Evaluation, HttpObservation, evaluate_http};
 pub use history::{Gap, History, Intervals, Percentiles};
-
 pub use jsonpath::{JsonCondition, JsonOp, JsonPath};
 pub use probe::{Probe, ProbeOutcome, Probes, probe_fn};
 
