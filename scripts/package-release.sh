@@ -15,6 +15,9 @@ usage() {
     sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
+STAGE=""
+cleanup() { if [ -n "$STAGE" ]; then rm -rf "$STAGE"; fi; }
+
 fail() { printf 'package-release: error: %s\n' "$*" >&2; exit 1; }
 
 sha256_line() {
@@ -48,19 +51,19 @@ main() {
     crate_version="$(awk '/^\[/ { p = ($0 == "[workspace.package]") } p && /^version/ { gsub(/.*= *"|".*/, ""); print; exit }' "$root/Cargo.toml")"
     [ "$crate_version" = "$version" ] || fail "tag version $version differs from Cargo.toml version $crate_version"
 
-    local name="sv-$version-$target" stage b
-    stage="$(mktemp -d)"
-    trap 'rm -rf "$stage"' EXIT
-    mkdir -p "$stage/$name" "$out"
+    local name="sv-$version-$target" b
+    STAGE="$(mktemp -d)"
+    trap cleanup EXIT
+    mkdir -p "$STAGE/$name" "$out"
     for b in "${SV_BINARIES[@]}"; do
         [ -x "$bin_dir/$b" ] || fail "$bin_dir/$b is missing; build with: cargo build --release --locked --target $target"
-        cp "$bin_dir/$b" "$stage/$name/$b"
+        cp "$bin_dir/$b" "$STAGE/$name/$b"
     done
     for b in README.md LICENSE LICENSE-APACHE; do
-        if [ -f "$root/$b" ]; then cp "$root/$b" "$stage/$name/"; fi
+        if [ -f "$root/$b" ]; then cp "$root/$b" "$STAGE/$name/"; fi
     done
     # Reproducible-ish archive: sorted names, no owner; mtimes stay as built.
-    (cd "$stage" && find "$name" -print | LC_ALL=C sort | tar -czf - --no-recursion -T - ) >"$out/$name.tar.gz"
+    (cd "$STAGE" && find "$name" -print | LC_ALL=C sort | tar -czf - --no-recursion -T - ) >"$out/$name.tar.gz"
     (cd "$out" && sha256_line "$name.tar.gz" >"$name.tar.gz.sha256")
     printf '%s\n' "$out/$name.tar.gz"
 }

@@ -1,0 +1,138 @@
+//! The root action under act: bin-dir install, PATH, running a tool, step outputs, the job
+//! summary, and artifacts through the upload/download stand-ins.
+
+use std::path::{Path, PathBuf};
+
+use sv_test::{ActRun, paths};
+
+const SMOKE: &str = "crates/sv-test/tests/workflows/smoke.yml";
+
+fn fixture_bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bin")
+}
+
+#[test]
+fn root_action_installs_from_bin_dir_and_runs_a_tool() {
+    if sv_test::act::skip_requested() {
+        eprintln!("skipped: SV_SKIP_ACT=1");
+        return;
+    }
+    let outcome = ActRun::new(SMOKE)
+        .event("workflow_dispatch")
+        .input("greeting", "hello from act")
+        .input("tool", "hello")
+        .input("args", "--name  two words")
+        .input("run-emulator", "false")
+        .env("SV_BIN_DIR", fixture_bin_dir().display().to_string())
+        .run()
+        .expect("act runs");
+    outcome.assert_success();
+
+    // The action ran the tool from bin-dir with the single-line args split on whitespace.
+    let log = outcome.step_log();
+    for arg in ["arg=[--name]", "arg=[two]", "arg=[words]"] {
+        assert!(log.contains(&arg), "missing {arg} in {log:#?}");
+    }
+    // Outputs written to $GITHUB_OUTPUT by the tool, by the action and by plain steps.
+    assert_eq!(
+        outcome.step_output("args").as_deref(),
+        Some("--name two words")
+    );
+    assert_eq!(
+        outcome.step_output("bin-dir").as_deref(),
+        Some(fixture_bin_dir().to_str().unwrap())
+    );
+    assert_eq!(
+        outcome.step_output("greeting").as_deref(),
+        Some("hello from act")
+    );
+    assert_eq!(
+        outcome.step_output("sv-version").as_deref(),
+        Some("0.0.0-fixture")
+    );
+    assert_eq!(outcome.step_output("round-trip").as_deref(), Some("ok"));
+    // act echoes $GITHUB_STEP_SUMMARY content into its log.
+    assert!(
+        outcome.stdout.contains("### smoke: hello from act"),
+        "{}",
+        outcome.stdout
+    );
+    // The artifact holds out/'s files relative to out/, without hidden files.
+    assert_eq!(
+        outcome
+            .read_artifact("smoke-report", "greeting.txt")
+            .unwrap(),
+        "hello from act\n"
+    );
+    assert_eq!(
+        outcome
+            .read_artifact("smoke-report", "nested/version.txt")
+            .unwrap(),
+        "version=0.0.0-fixture\n"
+    );
+    assert!(
+        !outcome
+            .artifact_path("smoke-report")
+            .join(".hidden")
+            .exists()
+    );
+    // The emulator step was skipped.
+    assert_eq!(outcome.step_output("emulator-verify"), None);
+}
+
+#[test]
+fn a_missing_tool_fails_the_job() {
+    if sv_test::act::skip_requested() {
+        eprintln!("skipped: SV_SKIP_ACT=1");
+        return;
+    }
+    let outcome = ActRun::new(SMOKE)
+        .event("workflow_dispatch")
+        .input("tool", "no-such-tool")
+        .env("SV_BIN_DIR", fixture_bin_dir().display().to_string())
+        .run()
+        .expect("act runs");
+    assert!(!outcome.success(), "{}", outcome.stdout);
+    let all = format!("{}{}", outcome.stdout, outcome.stderr);
+    assert!(
+        all.contains("sv-no-such-tool not found in"),
+        "the install step names the missing tool:\n{all}"
+    );
+    assert!(!outcome.artifact_path("smoke-report").exists());
+}
+
+/// The same workflow with the real binaries: runs `sv-emulator --help` through the action,
+/// then starts the emulator and verifies a token against it.
+#[test]
+fn root_action_runs_the_real_emulator() {
+    if sv_test::act::skip_requested() {
+        eprintln!("skipped: SV_SKIP_ACT=1");
+        return;
+    }
+    if !paths::workspace_has_member("bins/sv-emulator") {
+        // Only until bins/sv-emulator is part of the workspace; from then on a missing
+        // build fails below instead.
+        eprintln!("skipped: the workspace has no bins/sv-emulator yet");
+        return;
+    }
+    let emulator = paths::cargo_bin("sv-emulator").expect("sv-emulator is built");
+    let bin_dir = emulator.parent().unwrap().to_path_buf();
+    let outcome = ActRun::new(SMOKE)
+        .event("workflow_dispatch")
+        .input("tool", "sv-emulator")
+        .input("args", "--help")
+        .input("run-emulator", "true")
+        .env("SV_BIN_DIR", bin_dir.display().to_string())
+        .run()
+        .expect("act runs");
+    outcome.assert_success();
+    assert!(
+        outcome.step_log().iter().any(|l| l.contains("--listen")),
+        "sv-emulator --help mentions --listen:\n{}",
+        outcome.stdout
+    );
+    assert_eq!(
+        outcome.step_output("emulator-verify").as_deref(),
+        Some("ok")
+    );
+}
