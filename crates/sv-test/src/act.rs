@@ -27,6 +27,8 @@
 //!   and at the SHAs our workflows pin, [`STAND_INS`]) are replaced through
 //!   `--local-repository` by the composite stand-ins in `crates/sv-test/act-actions/`, which
 //!   work offline. Uploaded artifacts land in [`ActOutcome::artifacts_dir`]`/<name>/`.
+//! - Host-mode job workspaces (`--action-cache-path`) are inside the scratch directory, so
+//!   nothing is left behind in `~/.cache/act`.
 //! - act listens on loopback only (`--cache-server-addr`/`--artifact-server-addr`
 //!   127.0.0.1) on free ports, reads no `.env`/`.secrets`/`.vars`/`.input` from the snapshot, and runs
 //!   in its own process group, killed as a whole at the end so no step's background process
@@ -263,6 +265,10 @@ impl ActRun {
             .args(["--artifact-server-port", &free_port(&repo)?.to_string()])
             .arg("--artifact-server-path")
             .arg(&artifacts_dir)
+            // Host workspaces live here too: keep them in the scratch directory so they go
+            // when the outcome drops instead of piling up in ~/.cache/act.
+            .arg("--action-cache-path")
+            .arg(scratch.path().join("act-cache"))
             .arg("--env-file")
             .arg(&empty)
             .arg("--var-file")

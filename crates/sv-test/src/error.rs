@@ -2,7 +2,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why a test fixture could not be set up. Messages say what to run to fix it.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the message and its causes, so that `.unwrap()`/`.expect()` in a test
+/// shows the hint instead of a struct dump.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     #[error(
@@ -59,6 +62,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
 }
 
 impl Error {

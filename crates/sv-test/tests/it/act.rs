@@ -51,6 +51,11 @@ fn root_action_installs_from_bin_dir_and_runs_a_tool() {
         Some("0.0.0-fixture")
     );
     assert_eq!(outcome.step_output("round-trip").as_deref(), Some("ok"));
+    // The second job: actions/setup on its own, after the checkout stand-in.
+    assert_eq!(
+        outcome.step_output("setup-bin-dir").as_deref(),
+        Some(fixture_bin_dir().to_str().unwrap())
+    );
     // act echoes $GITHUB_STEP_SUMMARY content into its log.
     assert!(
         outcome.stdout.contains("### smoke: hello from act"),
