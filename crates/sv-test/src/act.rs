@@ -30,9 +30,10 @@
 //! - Host-mode job workspaces (`--action-cache-path`) are inside the scratch directory, so
 //!   nothing is left behind in `~/.cache/act`.
 //! - act listens on loopback only (`--cache-server-addr`/`--artifact-server-addr`
-//!   127.0.0.1) on free ports, reads no `.env`/`.secrets`/`.vars`/`.input` from the snapshot, and runs
-//!   in its own process group, killed as a whole at the end so no step's background process
-//!   outlives the run.
+//!   127.0.0.1) on free ports and reads no `.env`/`.secrets`/`.vars`/`.input` from the
+//!   snapshot. It runs each step in a session of its own and kills what a job leaves
+//!   running when the job ends or act dies, so killing act on timeout stops everything
+//!   (`tests/it/act.rs` checks this with a hung workflow).
 //!
 //! act is looked up in `<repo>/.venv-tools/bin` (scripts/setup-test-deps.sh) and then PATH.
 //! A missing act is an error, never a silent pass; tests skip only when `SV_SKIP_ACT=1` is
@@ -45,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::process::{collect, kill_group, tail};
+use crate::process::{collect, tail};
 use crate::{Error, paths};
 
 /// Actions replaced by the offline stand-ins: (`owner/repo@ref`, stand-in directory name).
@@ -321,8 +322,6 @@ impl ActRun {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
 
         let mut child = command.spawn().map_err(|source| Error::Spawn {
             program: act.clone(),
@@ -344,7 +343,8 @@ impl ActRun {
                 Ok(None) if started.elapsed() >= self.timeout => break None,
                 Ok(None) => std::thread::sleep(Duration::from_millis(50)),
                 Err(source) => {
-                    kill_group(&mut child);
+                    let _ = child.kill();
+                    let _ = child.wait();
                     return Err(Error::Spawn {
                         program: act,
                         source,
@@ -352,9 +352,10 @@ impl ActRun {
                 }
             }
         };
-        // Whatever a step left running in the background goes too, and with it the last
-        // holders of the output pipes, so the readers can finish.
-        kill_group(&mut child);
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let _ = stdout_reader.join();
         let _ = stderr_reader.join();
 

@@ -1,8 +1,7 @@
 //! Child-process plumbing shared by the emulator and act runners: output collectors that
-//! keep reading while the child runs (so it never blocks on a full pipe), and group kill.
+//! keep reading while the child runs, so it never blocks on a full pipe.
 
 use std::io::Read;
-use std::process::Child;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -49,22 +48,6 @@ pub(crate) fn collect(mut reader: impl Read + Send + 'static) -> (Sink, JoinHand
 pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Kills the child's whole process group (it was started as a group leader), so that
-/// processes a workflow left in the background die with it, then reaps the child.
-pub(crate) fn kill_group(child: &mut Child) {
-    #[cfg(unix)]
-    {
-        // `kill` the command, not libc: this crate forbids unsafe code.
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", child.id())])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[cfg(test)]

@@ -3,9 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use sv_test::{ActRun, paths};
+use std::time::{Duration, Instant};
+
+use sv_test::{ActRun, Error, paths};
 
 const SMOKE: &str = "crates/sv-test/tests/workflows/smoke.yml";
+const HANG: &str = "crates/sv-test/tests/workflows/hang.yml";
 /// Characters a dotenv reader could mangle: `$`, double quotes, spaces.
 const SECRET: &str = "s3cr3t $HOME \"quoted\"";
 
@@ -156,4 +159,46 @@ fn root_action_runs_the_real_emulator() {
         outcome.step_output("emulator-verify").as_deref(),
         Some("ok")
     );
+}
+
+#[test]
+fn a_hung_workflow_is_killed_with_everything_it_started() {
+    if sv_test::act::skip_requested() {
+        eprintln!("skipped: SV_SKIP_ACT=1");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("background.pid");
+    let started = Instant::now();
+    let err = ActRun::new(HANG)
+        .event("workflow_dispatch")
+        .env("SV_PID_FILE", pid_file.display().to_string())
+        .timeout(Duration::from_secs(8))
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::ActTimeout { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let pid =
+        std::fs::read_to_string(&pid_file).expect("the job got to start its background process");
+    let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+    // Killed processes may linger briefly as zombies until their new parent reaps them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc_dir.exists() && !is_zombie(&proc_dir) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !proc_dir.exists() || is_zombie(&proc_dir),
+        "background process {} survived the timeout",
+        pid.trim()
+    );
+}
+
+fn is_zombie(proc_dir: &Path) -> bool {
+    std::fs::read_to_string(proc_dir.join("stat"))
+        .map(|stat| {
+            stat.rsplit(") ")
+                .next()
+                .is_some_and(|rest| rest.starts_with('Z'))
+        })
+        .unwrap_or(true)
 }
