@@ -10,14 +10,19 @@ use std::process::{Command, Output};
 
 use sv_test::paths::workspace_root;
 
-const BINARIES: [&str; 6] = [
-    "sv-plan",
-    "sv-deploy",
-    "sv-health",
-    "sv-backup",
-    "sv-onboard",
-    "sv-emulator",
-];
+/// `SV_BINARIES=(…)` of a script: the binaries a release archive holds.
+fn script_binaries(script: &str) -> Vec<String> {
+    let text = fs::read_to_string(workspace_root().join(script)).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("SV_BINARIES=("))
+        .unwrap_or_else(|| panic!("{script} has no SV_BINARIES line"));
+    line.trim_start_matches("SV_BINARIES=(")
+        .trim_end_matches(')')
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
 const TARGET: &str = "x86_64-unknown-linux-musl";
 
 /// Serves `files` (URL path → bytes) on 127.0.0.1 until the test process ends.
@@ -64,8 +69,8 @@ fn packed_release(version: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let bins = dir.path().join("bins");
     fs::create_dir(&bins).unwrap();
-    for name in BINARIES {
-        let path = bins.join(name);
+    for name in script_binaries("scripts/install.sh") {
+        let path = bins.join(&name);
         fs::write(&path, format!("#!/bin/sh\necho \"{name} {version}\"\n")).unwrap();
         make_executable(&path);
     }
@@ -117,6 +122,24 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The archive list lives in two scripts (install.sh runs on its own, without the repo);
+/// both must agree and name every binary crate of the workspace.
+#[test]
+fn release_binary_lists_agree_with_the_workspace() {
+    let installed = script_binaries("scripts/install.sh");
+    assert_eq!(installed, script_binaries("scripts/package-release.sh"));
+    let bins = workspace_root().join("bins");
+    for entry in fs::read_dir(&bins).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("sv-") && entry.path().join("Cargo.toml").is_file() {
+            assert!(
+                installed.contains(&name),
+                "bins/{name} is missing from SV_BINARIES in scripts/install.sh and scripts/package-release.sh"
+            );
+        }
+    }
+}
+
 #[test]
 fn installs_a_packaged_release_after_checking_its_sha256() {
     let version = workspace_version();
@@ -149,8 +172,8 @@ fn installs_a_packaged_release_after_checking_its_sha256() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim_end(), to.to_str().unwrap());
     assert!(text(&out.stderr).contains("sha256 verified"));
-    for name in BINARIES {
-        let run = Command::new(to.join(name)).output().unwrap();
+    for name in script_binaries("scripts/install.sh") {
+        let run = Command::new(to.join(&name)).output().unwrap();
         assert_eq!(text(&run.stdout), format!("{name} {version}\n"));
     }
 }
