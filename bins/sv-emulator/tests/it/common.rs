@@ -1,0 +1,465 @@
+//! Test context: an in-process emulator, a reqwest client, and schema validation of every
+#![allow(dead_code)]
+//! request body and response against `openapi-subset.json` (or, where today's API differs
+//! from that 2024 schema, against the small local schemas in `local_schemas.json`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use sv_emulator::{Emulator, EmulatorBuilder, RunningEmulator};
+
+pub struct Ctx {
+    pub emu: RunningEmulator,
+    pub http: reqwest::Client,
+    pub token: String,
+}
+
+/// A response, already schema-checked.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body[..self.body.len().min(500)])
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn result(&self) -> Value {
+        let j = self.json();
+        assert_eq!(j["success"], true, "expected success, got {j}");
+        j["result"].clone()
+    }
+
+    /// Asserts a Cloudflare error with this status and first error code.
+    pub fn assert_error(&self, status: u16, code: i64) {
+        let j = self.json();
+        assert_eq!(self.status, status, "status; body {j}");
+        assert_eq!(j["success"], false, "{j}");
+        assert_eq!(j["errors"][0]["code"], code, "{j}");
+        assert!(j["result"].is_null(), "{j}");
+    }
+}
+
+pub fn install_crypto() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl Ctx {
+    pub async fn new() -> Self {
+        Self::with(Emulator::builder().in_memory().seed(42)).await
+    }
+
+    pub async fn with(builder: EmulatorBuilder) -> Self {
+        install_crypto();
+        let emu = builder.build().unwrap().spawn("127.0.0.1:0").await.unwrap();
+        Self {
+            emu,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            token: "test-token".into(),
+        }
+    }
+
+    pub fn a(&self) -> String {
+        format!("/accounts/{}", self.emu.account_id)
+    }
+
+    pub fn z(&self) -> String {
+        format!("/zones/{}", self.emu.zone_id)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.emu.api_base_url)
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+    }
+
+    /// Sends a request and validates the response against the operation's schema.
+    pub async fn send(&self, method: Method, path: &str, rb: reqwest::RequestBuilder) -> Resp {
+        let resp = rb.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.unwrap().to_vec();
+        let r = Resp {
+            status,
+            headers,
+            body,
+        };
+        validate_response(&method, path, &r);
+        r
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, self.req(Method::GET, path))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(Method::DELETE, path, self.req(Method::DELETE, path))
+            .await
+    }
+
+    /// JSON request; the body is validated against the request schema first.
+    pub async fn json(&self, method: Method, path: &str, body: Value) -> Resp {
+        validate_request(&method, path, &body);
+        let rb = self.req(method.clone(), path).json(&body);
+        self.send(method, path, rb).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.json(Method::POST, path, body).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.json(Method::PUT, path, body).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.json(Method::PATCH, path, body).await
+    }
+
+    /// Raw body request (no request-schema check: raw bodies have none).
+    pub async fn raw(&self, method: Method, path: &str, body: Vec<u8>, ct: &str) -> Resp {
+        let rb = self
+            .req(method.clone(), path)
+            .header("content-type", ct)
+            .body(body);
+        self.send(method, path, rb).await
+    }
+
+    /// Admin call (not part of the emulated API, not schema-checked).
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let mut rb = self
+            .http
+            .request(method, format!("{}/__admin{path}", self.emu.base_url));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.unwrap();
+        assert!(
+            resp.status().is_success(),
+            "admin {path}: {}",
+            resp.status()
+        );
+        resp.json().await.unwrap_or(Value::Null)
+    }
+}
+
+// ---------- schema validation ----------
+
+struct Schemas {
+    doc: Value,
+    local: Value,
+    templates: Vec<String>,
+    cache: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+}
+
+fn schemas() -> &'static Schemas {
+    static S: OnceLock<Schemas> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut doc: Value = serde_json::from_str(include_str!("../openapi-subset.json")).unwrap();
+        openapi_to_json_schema(&mut doc);
+        let mut local: Value = serde_json::from_str(include_str!("local_schemas.json")).unwrap();
+        openapi_to_json_schema(&mut local);
+        let mut templates: Vec<String> =
+            doc["paths"].as_object().unwrap().keys().cloned().collect();
+        for k in local["operations"].as_object().unwrap().keys() {
+            let path = k.split_once(' ').unwrap().1.to_string();
+            if !templates.contains(&path) {
+                templates.push(path);
+            }
+        }
+        Schemas {
+            doc,
+            local,
+            templates,
+            cache: Mutex::new(HashMap::new()),
+        }
+    })
+}
+
+/// OpenAPI 3.0 schema objects are almost JSON Schema draft 4. Two fixes make them exact:
+/// `nullable: true` becomes "or null", and `oneOf` becomes `anyOf` (the Cloudflare schema
+/// uses `oneOf` for alternatives that overlap, e.g. memberships with roles / with policies,
+/// which no instance could satisfy under strict `oneOf`).
+fn openapi_to_json_schema(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (_, child) in map.iter_mut() {
+                openapi_to_json_schema(child);
+            }
+            if let Some(one) = map.remove("oneOf") {
+                map.insert("anyOf".into(), one);
+            }
+            if map.get("nullable") == Some(&Value::Bool(true)) {
+                map.remove("nullable");
+                let inner = Value::Object(std::mem::take(map));
+                map.insert("anyOf".into(), json!([inner, {"type": "null"}]));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(openapi_to_json_schema),
+        _ => {}
+    }
+}
+
+/// Finds the template of `path` (`/accounts/x/d1/database/y` → `/accounts/{account_id}/…`),
+/// preferring literal segments over parameters.
+fn template_for(path: &str) -> Option<String> {
+    let path = path.split('?').next().unwrap();
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut best: Option<(usize, &String)> = None;
+    for t in &schemas().templates {
+        let tsegs: Vec<&str> = t.trim_start_matches('/').split('/').collect();
+        let wildcard_tail = tsegs.last().is_some_and(|s| s.starts_with("{*"));
+        if tsegs.len() != segs.len() && !(wildcard_tail && segs.len() >= tsegs.len()) {
+            continue;
+        }
+        let mut literal = 0;
+        let mut ok = true;
+        for (i, ts) in tsegs.iter().enumerate() {
+            if ts.starts_with('{') {
+                continue;
+            }
+            if segs.get(i) == Some(ts) {
+                literal += 1;
+            } else {
+                ok = false;
+                break;
+            }
+        }
+        if ok && best.is_none_or(|(l, _)| literal > l) {
+            best = Some((literal, t));
+        }
+    }
+    best.map(|(_, t)| t.clone())
+}
+
+fn escape_pointer(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+fn validator_for(pointer: &str, from_local: bool) -> Arc<jsonschema::Validator> {
+    let s = schemas();
+    let key = format!("{from_local}:{pointer}");
+    if let Some(v) = s.cache.lock().unwrap().get(&key) {
+        return v.clone();
+    }
+    let mut root = if from_local {
+        // Local schemas may reference the official components.
+        let mut l = s.local.clone();
+        l["components"] = s.doc["components"].clone();
+        l
+    } else {
+        s.doc.clone()
+    };
+    // The pointer goes into a URI fragment: percent-encode what a fragment cannot hold.
+    let fragment: String = pointer
+        .chars()
+        .map(|c| match c {
+            '{' => "%7B".to_string(),
+            '}' => "%7D".to_string(),
+            ' ' => "%20".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    root.as_object_mut()
+        .unwrap()
+        .insert("$ref".into(), Value::String(format!("#{fragment}")));
+    let v = jsonschema::draft4::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap_or_else(|e| panic!("schema {pointer} does not compile: {e}"));
+    let v = Arc::new(v);
+    s.cache.lock().unwrap().insert(key, v.clone());
+    v
+}
+
+fn check(validator: &jsonschema::Validator, instance: &Value, what: &str) {
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("  at {}: {}", e.instance_path(), e))
+        .take(10)
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not match its schema:\n{}\ninstance: {}",
+        errors.join("\n"),
+        serde_json::to_string(instance)
+            .unwrap()
+            .chars()
+            .take(2000)
+            .collect::<String>()
+    );
+}
+
+/// Operations whose response is not JSON by design (raw bodies); for them only error
+/// responses (which are JSON envelopes) are validated.
+fn is_json(r: &Resp) -> bool {
+    r.headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"))
+}
+
+pub fn validate_response(method: &Method, path: &str, r: &Resp) {
+    if !is_json(r) {
+        return;
+    }
+    let s = schemas();
+    let Some(template) = template_for(path) else {
+        panic!("no schema for {method} {path}");
+    };
+    let m = method.as_str().to_ascii_lowercase();
+    let op_key = format!("{} {template}", method.as_str());
+    let status = r.status.to_string();
+    let instance = r.json();
+    // Local schemas first: they record where today's API differs from the 2024 file.
+    if let Some(op) = s.local["operations"].get(&op_key) {
+        let code = if op["responses"].get(&status).is_some() {
+            status.clone()
+        } else if r.status >= 400 {
+            "4XX".into()
+        } else {
+            "200".into()
+        };
+        let code = if r.status >= 400 && op["responses"].get(&code).is_none() {
+            return check(
+                &validator_for("/definitions/failure", true),
+                &instance,
+                &format!("{op_key} -> {status}"),
+            );
+        } else {
+            code
+        };
+        let pointer = format!(
+            "/operations/{}/responses/{}",
+            escape_pointer(&op_key),
+            escape_pointer(&code)
+        );
+        return check(
+            &validator_for(&pointer, true),
+            &instance,
+            &format!("{op_key} -> {status}"),
+        );
+    }
+    let Some(op) = s.doc["paths"][&template].get(&m) else {
+        panic!("no schema for {op_key}");
+    };
+    let responses = &op["responses"];
+    let class = format!("{}XX", &status[..1]);
+    let code = [status.as_str(), class.as_str(), "default"]
+        .into_iter()
+        .find(|c| responses.get(*c).is_some())
+        .map(str::to_string)
+        .or_else(|| (r.status < 300).then(|| "200".to_string()))
+        .unwrap_or_else(|| panic!("{op_key} has no response schema for {status}"));
+    let pointer = format!(
+        "/paths/{}/{m}/responses/{code}/content/application~1json/schema",
+        escape_pointer(&template)
+    );
+    if r.status >= 400 {
+        // The 2024 file writes most failure schemas as `allOf: [<success response>,
+        // <…-common-failure>]`, which no body can satisfy (success must be both true and
+        // false). The failure member is the contract; validate against it alone, and
+        // against the generic failure envelope where the file names none.
+        let schema = s.doc.pointer(&pointer).cloned().unwrap_or(Value::Null);
+        let mut refs: Vec<String> = Vec::new();
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            refs.push(r.to_string());
+        }
+        for member in schema["allOf"].as_array().into_iter().flatten() {
+            if let Some(r) = member.get("$ref").and_then(Value::as_str) {
+                refs.push(r.to_string());
+            }
+        }
+        let failures: Vec<String> = refs
+            .into_iter()
+            .filter(|r| r.ends_with("failure"))
+            .map(|r| r.trim_start_matches('#').to_string())
+            .collect();
+        if failures.is_empty() {
+            return check(
+                &validator_for("/definitions/failure", true),
+                &instance,
+                &format!("{op_key} -> {status}"),
+            );
+        }
+        for f in failures {
+            check(
+                &validator_for(&f, false),
+                &instance,
+                &format!("{op_key} -> {status}"),
+            );
+        }
+        return;
+    }
+    check(
+        &validator_for(&pointer, false),
+        &instance,
+        &format!("{op_key} -> {status}"),
+    );
+}
+
+/// Validates a JSON request body against the operation's request schema, when it has one.
+pub fn validate_request(method: &Method, path: &str, body: &Value) {
+    let s = schemas();
+    let Some(template) = template_for(path) else {
+        return;
+    };
+    let m = method.as_str().to_ascii_lowercase();
+    let op_key = format!("{} {template}", method.as_str());
+    if let Some(op) = s.local["operations"].get(&op_key) {
+        if op.get("request").is_some() {
+            let pointer = format!("/operations/{}/request", escape_pointer(&op_key));
+            check(
+                &validator_for(&pointer, true),
+                body,
+                &format!("request {op_key}"),
+            );
+        }
+        return;
+    }
+    let Some(op) = s.doc["paths"][&template].get(&m) else {
+        return;
+    };
+    let rb = &op["requestBody"];
+    let rb_pointer_base = if let Some(r) = rb.get("$ref").and_then(Value::as_str) {
+        r.trim_start_matches('#').to_string()
+    } else {
+        format!("/paths/{}/{m}/requestBody", escape_pointer(&template))
+    };
+    let resolved = s
+        .doc
+        .pointer(&rb_pointer_base)
+        .cloned()
+        .unwrap_or(Value::Null);
+    if resolved["content"].get("application/json").is_none() {
+        return;
+    }
+    let pointer = format!("{rb_pointer_base}/content/application~1json/schema");
+    check(
+        &validator_for(&pointer, false),
+        body,
+        &format!("request {op_key}"),
+    );
+}

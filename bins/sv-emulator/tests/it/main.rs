@@ -1,0 +1,5 @@
+//! Integration tests: a spawned in-process emulator driven over HTTP, every response
+//! validated against the operation's schema.
+
+mod common;
+mod identity;
