@@ -15,18 +15,19 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 pub mod api;
 pub mod config;
 pub mod d1;
 pub mod faults;
+pub mod identity;
+pub mod kv;
 pub mod model;
 pub mod pagination;
 pub mod server;
 pub mod state;
 pub mod store;
 pub mod tail;
-
-mod identity;
 
 use std::path::PathBuf;
 

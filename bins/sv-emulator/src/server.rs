@@ -218,6 +218,7 @@ impl Emulator {
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .merge(crate::identity::routes())
+        .merge(crate::kv::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), scope_check))
@@ -228,6 +229,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         ));
     Router::new()
         .nest("/client/v4", api)
+        .nest("/__admin", crate::admin::routes())
         .fallback(no_route)
         .layer(DefaultBodyLimit::disable())
         .with_state(state)

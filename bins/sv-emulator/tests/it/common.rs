@@ -126,6 +126,13 @@ impl Ctx {
         self.send(method, path, rb).await
     }
 
+    /// JSON request that deliberately breaks the request schema (error-path tests); the
+    /// response is still validated.
+    pub async fn json_invalid(&self, method: Method, path: &str, body: Value) -> Resp {
+        let rb = self.req(method.clone(), path).json(&body);
+        self.send(method, path, rb).await
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Resp {
         self.json(Method::POST, path, body).await
     }
