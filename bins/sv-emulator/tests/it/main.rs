@@ -2,5 +2,6 @@
 //! validated against the operation's schema.
 
 mod common;
+mod d1;
 mod identity;
 mod kv;
