@@ -24,6 +24,7 @@ pub mod identity;
 pub mod kv;
 pub mod model;
 pub mod pagination;
+pub mod r2;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -220,6 +220,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::identity::routes())
         .merge(crate::kv::routes())
         .merge(crate::d1::routes())
+        .merge(crate::r2::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), scope_check))

@@ -5,3 +5,4 @@ mod common;
 mod d1;
 mod identity;
 mod kv;
+mod r2;
