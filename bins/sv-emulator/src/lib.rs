@@ -19,6 +19,7 @@ pub mod admin;
 pub mod api;
 pub mod config;
 pub mod d1;
+pub mod dns;
 pub mod faults;
 pub mod identity;
 pub mod kv;

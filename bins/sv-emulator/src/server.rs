@@ -221,6 +221,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::kv::routes())
         .merge(crate::d1::routes())
         .merge(crate::r2::routes())
+        .merge(crate::dns::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), scope_check))

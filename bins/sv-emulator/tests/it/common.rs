@@ -176,6 +176,9 @@ impl Ctx {
 
 struct Schemas {
     doc: Value,
+    /// The same document as seen by requests: OpenAPI says a `readOnly` property listed in
+    /// `required` is required in responses only.
+    doc_req: Value,
     local: Value,
     templates: Vec<String>,
     cache: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
@@ -194,6 +197,16 @@ fn schemas() -> &'static Schemas {
             .as_object_mut()
             .unwrap()
             .remove("result");
+        let mut doc_req = doc.clone();
+        drop_read_only_required(&mut doc_req, &doc);
+        // The 2024 file lists the server-assigned record `id` as required on
+        // `dns-records_dns-record`, which is also the create/overwrite request body; no
+        // client sends an id when creating. Requests are checked without that one entry.
+        if let Some(req) =
+            doc_req["components"]["schemas"]["dns-records_dns-record"]["required"].as_array_mut()
+        {
+            req.retain(|n| n != "id");
+        }
         let mut local: Value = serde_json::from_str(include_str!("local_schemas.json")).unwrap();
         openapi_to_json_schema(&mut local);
         let mut templates: Vec<String> =
@@ -206,6 +219,7 @@ fn schemas() -> &'static Schemas {
         }
         Schemas {
             doc,
+            doc_req,
             local,
             templates,
             cache: Mutex::new(HashMap::new()),
@@ -233,6 +247,66 @@ fn openapi_to_json_schema(v: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(openapi_to_json_schema),
+        _ => {}
+    }
+}
+
+fn resolve<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
+    for _ in 0..20 {
+        match v.get("$ref").and_then(Value::as_str) {
+            Some(r) => match doc.pointer(r.trim_start_matches('#')) {
+                Some(t) => v = t,
+                None => return v,
+            },
+            None => return v,
+        }
+    }
+    v
+}
+
+/// Whether property `name` is `readOnly` in `schema` or any schema it combines.
+fn is_read_only(doc: &Value, schema: &Value, name: &str, depth: usize) -> bool {
+    if depth > 6 {
+        return false;
+    }
+    let schema = resolve(doc, schema);
+    if let Some(p) = schema.get("properties").and_then(|p| p.get(name))
+        && resolve(doc, p).get("readOnly") == Some(&Value::Bool(true))
+    {
+        return true;
+    }
+    ["allOf", "anyOf", "oneOf"].iter().any(|k| {
+        schema[*k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|sub| is_read_only(doc, sub, name, depth + 1))
+    })
+}
+
+fn drop_read_only_required(v: &mut Value, doc: &Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(req)) = map.get("required") {
+                let here = Value::Object(map.clone());
+                let keep: Vec<Value> = req
+                    .iter()
+                    .filter(|name| {
+                        !name
+                            .as_str()
+                            .is_some_and(|n| is_read_only(doc, &here, n, 0))
+                    })
+                    .cloned()
+                    .collect();
+                map.insert("required".into(), Value::Array(keep));
+            }
+            for (_, child) in map.iter_mut() {
+                drop_read_only_required(child, doc);
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| drop_read_only_required(i, doc)),
         _ => {}
     }
 }
@@ -274,8 +348,12 @@ fn escape_pointer(s: &str) -> String {
 }
 
 fn validator_for(pointer: &str, from_local: bool) -> Arc<jsonschema::Validator> {
+    validator_in(pointer, from_local, false)
+}
+
+fn validator_in(pointer: &str, from_local: bool, request: bool) -> Arc<jsonschema::Validator> {
     let s = schemas();
-    let key = format!("{from_local}:{pointer}");
+    let key = format!("{from_local}:{request}:{pointer}");
     if let Some(v) = s.cache.lock().unwrap().get(&key) {
         return v.clone();
     }
@@ -284,6 +362,8 @@ fn validator_for(pointer: &str, from_local: bool) -> Arc<jsonschema::Validator> 
         let mut l = s.local.clone();
         l["components"] = s.doc["components"].clone();
         l
+    } else if request {
+        s.doc_req.clone()
     } else {
         s.doc.clone()
     };
@@ -478,7 +558,7 @@ pub fn validate_request(method: &Method, path: &str, body: &Value) {
     }
     let pointer = format!("{rb_pointer_base}/content/application~1json/schema");
     check(
-        &validator_for(&pointer, false),
+        &validator_in(&pointer, false, true),
         body,
         &format!("request {op_key}"),
     );

@@ -3,6 +3,8 @@
 
 mod common;
 mod d1;
+mod dns;
 mod identity;
 mod kv;
+mod persistence;
 mod r2;
