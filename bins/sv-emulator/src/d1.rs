@@ -140,11 +140,14 @@ pub struct D1Jobs {
     exports: Mutex<HashMap<String, (String, String, String)>>,
     /// export token → SQL dump
     dumps: Mutex<HashMap<String, Vec<u8>>>,
-    /// upload token → (database uuid, filename, uploaded bytes once PUT)
-    uploads: Mutex<HashMap<String, (String, String, Option<Vec<u8>>)>>,
+    /// upload token → pending upload
+    uploads: Mutex<HashMap<String, PendingUpload>>,
     /// bookmark → finished import result (or error)
     imports: Mutex<HashMap<String, Result<Value, String>>>,
 }
+
+/// (database uuid, filename, uploaded bytes once PUT)
+type PendingUpload = (String, String, Option<Vec<u8>>);
 
 /// One executed statement.
 #[derive(Debug, Clone)]

@@ -30,6 +30,9 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod tail;
+pub mod worker_http;
+pub mod worker_routes;
+pub mod workers;
 
 use std::path::PathBuf;
 

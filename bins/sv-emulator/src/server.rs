@@ -222,6 +222,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::d1::routes())
         .merge(crate::r2::routes())
         .merge(crate::dns::routes())
+        .merge(crate::workers::routes())
+        .merge(crate::worker_routes::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), scope_check))
@@ -235,6 +237,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/__admin", crate::admin::routes())
         .nest("/__signed/d1", crate::d1::signed_routes())
         .fallback(no_route)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::worker_http::dispatch,
+        ))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }

@@ -23,6 +23,9 @@ pub struct KvEntry {
     pub expiration: Option<i64>,
 }
 
+/// One row of a bulk write: key, value, metadata, expiration.
+pub type KvRow = (String, Vec<u8>, Option<Value>, Option<i64>);
+
 /// A key as listed (no value).
 #[derive(Debug, Clone)]
 pub struct KvKey {
@@ -152,11 +155,7 @@ impl Store {
     }
 
     /// Writes many entries in one transaction.
-    pub fn kv_put_many(
-        &self,
-        ns: &str,
-        entries: &[(String, Vec<u8>, Option<Value>, Option<i64>)],
-    ) -> Result<(), Error> {
+    pub fn kv_put_many(&self, ns: &str, entries: &[KvRow]) -> Result<(), Error> {
         let mut conn = self.conn();
         let tx = conn
             .transaction()
@@ -502,8 +501,10 @@ mod tests {
     fn model_roundtrip() {
         let s = Store::open(None).unwrap();
         assert!(s.load_model().unwrap().is_none());
-        let mut m = Model::default();
-        m.subdomain = Some("x".into());
+        let m = Model {
+            subdomain: Some("x".into()),
+            ..Model::default()
+        };
         s.save_model(&m).unwrap();
         assert_eq!(
             s.load_model().unwrap().unwrap().subdomain.as_deref(),

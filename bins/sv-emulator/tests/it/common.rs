@@ -197,6 +197,21 @@ fn schemas() -> &'static Schemas {
             .as_object_mut()
             .unwrap()
             .remove("result");
+        // Binding types that today's API returns in settings and versions but the 2024 union
+        // (`workers_binding`) lacks: plain_text, secret_text, json, version_metadata, … Their
+        // shape (`{type, name, …}`) is added as one more alternative.
+        doc["components"]["schemas"]["workers_binding"]["anyOf"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({
+                "type": "object",
+                "required": ["type", "name"],
+                "properties": {
+                    "type": {"enum": ["plain_text", "secret_text", "secret_key", "json", "version_metadata", "assets", "ai", "browser", "analytics_engine", "hyperdrive", "vectorize", "workflow", "send_email", "rate_limit", "pipelines", "images", "inherit"]},
+                    "name": {"type": "string"},
+                    "text": {"type": "string"}
+                }
+            }));
         let mut doc_req = doc.clone();
         drop_read_only_required(&mut doc_req, &doc);
         // The 2024 file lists the server-assigned record `id` as required on
@@ -512,6 +527,15 @@ pub fn validate_response(method: &Method, path: &str, r: &Resp) {
             );
         }
         return;
+    }
+    if s.doc.pointer(&pointer).is_none() {
+        // The 2024 file declares the response without a schema (e.g. detach domain): only the
+        // generic success envelope can be checked.
+        return check(
+            &validator_for("/definitions/success", true),
+            &instance,
+            &format!("{op_key} -> {status}"),
+        );
     }
     check(
         &validator_for(&pointer, false),

@@ -1,6 +1,9 @@
 //! Integration tests: a spawned in-process emulator driven over HTTP, every response
 //! validated against the operation's schema.
 
+// Helpers shared by the tests unwrap like the tests do.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod d1;
 mod dns;
@@ -8,3 +11,4 @@ mod identity;
 mod kv;
 mod persistence;
 mod r2;
+mod workers;
