@@ -7,6 +7,7 @@
 mod common;
 mod d1;
 mod dns;
+mod faults;
 mod identity;
 mod kv;
 mod persistence;
