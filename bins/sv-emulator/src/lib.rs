@@ -21,6 +21,7 @@ pub mod config;
 pub mod d1;
 pub mod dns;
 pub mod faults;
+pub mod graphql;
 pub mod identity;
 pub mod kv;
 pub mod model;

@@ -224,6 +224,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::dns::routes())
         .merge(crate::workers::routes())
         .merge(crate::worker_routes::routes())
+        .merge(crate::tail::routes())
+        .merge(crate::graphql::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), scope_check))
@@ -236,6 +238,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/client/v4", api)
         .nest("/__admin", crate::admin::routes())
         .nest("/__signed/d1", crate::d1::signed_routes())
+        .nest("/__tail", crate::tail::ws_routes())
         .fallback(no_route)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -12,4 +12,5 @@ mod identity;
 mod kv;
 mod persistence;
 mod r2;
+mod tail;
 mod workers;
