@@ -1,0 +1,176 @@
+//! The admin surface for tests, under `/__admin`, apart from the emulated API (no auth, no
+//! faults, plain JSON instead of the v4 envelope):
+//!
+//! | route | does |
+//! |---|---|
+//! | `GET /__admin/health` | `{"ok": true}` |
+//! | `POST /__admin/reset` | back to the seeded state (all resources, data, tails dropped) |
+//! | `GET /__admin/snapshot` | the control-plane model plus KV/R2/D1 counts |
+//! | `POST /__admin/clock` `{"advance_secs": N}` | moves the emulator clock forward (expiry) |
+//! | `GET`/`PUT /__admin/faults` | reads / replaces the random-fault settings |
+//! | `POST /__admin/tail-events` `{"script": S, "event": {...}}` | injects a trace event |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::{ApiError, Json, json_response};
+use crate::config::{FaultConfig, FaultKind};
+use crate::state::AppState;
+
+type S = State<Arc<AppState>>;
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/health", get(|| async { axum::Json(json!({"ok": true})) }))
+        .route("/reset", post(reset))
+        .route("/snapshot", get(snapshot))
+        .route("/clock", post(clock))
+        .route("/faults", get(get_faults).put(put_faults))
+        .route("/tail-events", post(inject_tail_event))
+}
+
+fn admin_err(e: &ApiError) -> Response {
+    json_response(
+        e.status,
+        &json!({"error": e.errors.first().map(|x| x.message.clone())}),
+    )
+}
+
+impl AppState {
+    /// Drops every resource and returns to the seeded state.
+    pub fn reset(&self) -> Result<(), crate::Error> {
+        let d1: Vec<String> = self.read(|m| m.d1.keys().cloned().collect());
+        self.d1.drop_all(&d1)?;
+        self.store.clear()?;
+        self.tails.clear();
+        let seeded = self.seed_model();
+        self.replace_model(seeded)
+    }
+
+    /// The control-plane model plus data counts, for assertions and debugging.
+    pub fn snapshot(&self) -> Result<Value, crate::Error> {
+        let model = self.read(|m| m.clone());
+        let now = self.now_secs();
+        let mut kv = serde_json::Map::new();
+        for id in model.kv_namespaces.keys() {
+            kv.insert(id.clone(), json!(self.store.kv_count(id, now)?));
+        }
+        let mut r2 = serde_json::Map::new();
+        for key in model.r2.keys() {
+            r2.insert(key.clone(), json!(self.store.r2_count(key)?));
+        }
+        Ok(json!({
+            "model": model,
+            "kv_key_counts": kv,
+            "r2_object_counts": r2,
+        }))
+    }
+}
+
+async fn reset(State(st): S) -> Response {
+    match st.reset() {
+        Ok(()) => axum::Json(json!({"ok": true})).into_response(),
+        Err(e) => admin_err(&ApiError::from(e)),
+    }
+}
+
+async fn snapshot(State(st): S) -> Response {
+    match st.snapshot() {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => admin_err(&ApiError::from(e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Clock {
+    advance_secs: i64,
+}
+
+async fn clock(State(st): S, body: Result<Json<Clock>, ApiError>) -> Response {
+    match body {
+        Ok(Json(c)) => {
+            st.advance_clock(c.advance_secs.saturating_mul(1000));
+            axum::Json(json!({"now": st.now_secs()})).into_response()
+        }
+        Err(e) => admin_err(&e),
+    }
+}
+
+fn faults_json(f: &FaultConfig) -> Value {
+    json!({
+        "latency_ms": f.latency.as_millis(),
+        "rate": f.rate,
+        "kinds": f.kinds.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "slow_ms": f.slow.as_millis(),
+    })
+}
+
+async fn get_faults(State(st): S) -> Response {
+    axum::Json(faults_json(&st.faults.config())).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct FaultsBody {
+    latency_ms: Option<u64>,
+    rate: Option<f64>,
+    kinds: Option<Vec<String>>,
+    slow_ms: Option<u64>,
+}
+
+async fn put_faults(State(st): S, body: Result<Json<FaultsBody>, ApiError>) -> Response {
+    let b = match body {
+        Ok(Json(b)) => b,
+        Err(e) => return admin_err(&e),
+    };
+    let mut cfg = st.faults.config();
+    if let Some(ms) = b.latency_ms {
+        cfg.latency = Duration::from_millis(ms);
+    }
+    if let Some(r) = b.rate {
+        if !(0.0..=1.0).contains(&r) {
+            return admin_err(&ApiError::bad_request(1, "rate must be between 0 and 1"));
+        }
+        cfg.rate = r;
+    }
+    if let Some(kinds) = b.kinds {
+        let mut parsed = Vec::new();
+        for k in kinds {
+            match FaultKind::parse(&k) {
+                Some(f) => parsed.push(f),
+                None => {
+                    return admin_err(&ApiError::bad_request(1, format!("unknown fault {k:?}")));
+                }
+            }
+        }
+        cfg.kinds = parsed;
+    }
+    if let Some(ms) = b.slow_ms {
+        cfg.slow = Duration::from_millis(ms);
+    }
+    st.faults.set_config(cfg.clone());
+    axum::Json(faults_json(&cfg)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct TailEvent {
+    script: String,
+    event: Value,
+}
+
+async fn inject_tail_event(State(st): S, body: Result<Json<TailEvent>, ApiError>) -> Response {
+    match body {
+        Ok(Json(t)) => {
+            st.tails.publish(&t.script, t.event);
+            axum::Json(json!({"ok": true})).into_response()
+        }
+        Err(e) => admin_err(&e),
+    }
+}

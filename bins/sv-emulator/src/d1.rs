@@ -1,0 +1,996 @@
+//! D1: databases (CRUD), `query` and `raw` executed on one real SQLite database per D1
+//! database, and the export / import flows with their signed URLs served by the emulator.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use crate::Error;
+use crate::state::lock;
+
+/// Opens and caches one SQLite connection per D1 database.
+pub struct D1Manager {
+    dir: Option<PathBuf>,
+    conns: Mutex<HashMap<String, Arc<Mutex<Connection>>>>,
+    pub jobs: D1Jobs,
+}
+
+impl D1Manager {
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        Self {
+            dir,
+            conns: Mutex::new(HashMap::new()),
+            jobs: D1Jobs::default(),
+        }
+    }
+
+    /// The connection of database `uuid`, created on first use.
+    pub fn conn(&self, uuid: &str) -> Result<Arc<Mutex<Connection>>, Error> {
+        let mut conns = lock(&self.conns);
+        if let Some(c) = conns.get(uuid) {
+            return Ok(c.clone());
+        }
+        let conn = match &self.dir {
+            Some(dir) => {
+                let path = dir.join(format!("{uuid}.sqlite"));
+                Connection::open(&path).map_err(|source| Error::Sqlite {
+                    context: "opening a D1 database",
+                    source,
+                })?
+            }
+            None => Connection::open_in_memory().map_err(|source| Error::Sqlite {
+                context: "opening a D1 database",
+                source,
+            })?,
+        };
+        let c = Arc::new(Mutex::new(conn));
+        conns.insert(uuid.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Closes and deletes database `uuid`.
+    pub fn drop_db(&self, uuid: &str) -> Result<(), Error> {
+        lock(&self.conns).remove(uuid);
+        if let Some(dir) = &self.dir {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let path = dir.join(format!("{uuid}.sqlite{suffix}"));
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => return Err(Error::Io { path, source }),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops every database (admin reset).
+    pub fn drop_all(&self, uuids: &[String]) -> Result<(), Error> {
+        for u in uuids {
+            self.drop_db(u)?;
+        }
+        lock(&self.conns).clear();
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// API
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use md5::{Digest as _, Md5};
+use rusqlite::fallible_iterator::FallibleIterator as _;
+use rusqlite::types::ValueRef;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::{ApiError, ApiResult, Json, Query, RawBody, ok, ok_info, ok_status, raw};
+use crate::model::D1Database;
+use crate::pagination::{PageBounds, PageReq};
+use crate::state::AppState;
+
+type S = State<Arc<AppState>>;
+
+/// Largest import file accepted on the upload URL.
+pub const MAX_IMPORT_BYTES: usize = 256 * 1024 * 1024;
+/// Largest SQL text accepted by `query` / `raw` (D1's statement limit is 100 KB; the body
+/// limit is the API's).
+pub const MAX_QUERY_BODY: usize = crate::api::JSON_LIMIT;
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    let base = "/accounts/{account_id}/d1/database";
+    Router::new()
+        .route(base, get(list).post(create))
+        .route(
+            &format!("{base}/{{database_id}}"),
+            get(get_db)
+                .delete(delete_db)
+                .put(update_db)
+                .patch(update_db),
+        )
+        .route(&format!("{base}/{{database_id}}/query"), post(query))
+        .route(&format!("{base}/{{database_id}}/raw"), post(raw_query))
+        .route(&format!("{base}/{{database_id}}/export"), post(export))
+        .route(&format!("{base}/{{database_id}}/import"), post(import))
+}
+
+/// Pre-signed URL targets (no auth), mounted under `/__signed/d1`.
+pub(crate) fn signed_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/export/{token}/{filename}", get(download_export))
+        .route("/import/{token}", put(upload_import))
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found(7404, "The database could not be found")
+}
+
+/// Pending export / import work, kept in memory (signed URLs are short-lived anyway).
+#[derive(Default)]
+pub struct D1Jobs {
+    /// bookmark → (database uuid, export token, filename)
+    exports: Mutex<HashMap<String, (String, String, String)>>,
+    /// export token → SQL dump
+    dumps: Mutex<HashMap<String, Vec<u8>>>,
+    /// upload token → pending upload
+    uploads: Mutex<HashMap<String, PendingUpload>>,
+    /// bookmark → finished import result (or error)
+    imports: Mutex<HashMap<String, Result<Value, String>>>,
+}
+
+/// (database uuid, filename, uploaded bytes once PUT)
+type PendingUpload = (String, String, Option<Vec<u8>>);
+
+/// One executed statement.
+#[derive(Debug, Clone)]
+pub struct StmtResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+    pub meta: Value,
+}
+
+fn sql_error(e: &rusqlite::Error) -> ApiError {
+    let msg = match e {
+        rusqlite::Error::SqliteFailure(code, Some(m)) => {
+            format!("{m}: SQLITE_{}", sqlite_code_name(code.code))
+        }
+        rusqlite::Error::SqlInputError { msg, offset, .. } => {
+            format!("{msg} at offset {offset}: SQLITE_ERROR")
+        }
+        other => format!("{other}: SQLITE_ERROR"),
+    };
+    ApiError::bad_request(7500, msg)
+}
+
+fn sqlite_code_name(code: rusqlite::ErrorCode) -> &'static str {
+    use rusqlite::ErrorCode as C;
+    match code {
+        C::ConstraintViolation => "CONSTRAINT",
+        C::DatabaseBusy => "BUSY",
+        C::ReadOnly => "READONLY",
+        C::TooBig => "TOOBIG",
+        C::TypeMismatch => "MISMATCH",
+        _ => "ERROR",
+    }
+}
+
+fn to_sql(v: &Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match v {
+        Value::Null => V::Null,
+        Value::Bool(b) => V::Integer(i64::from(*b)),
+        Value::Number(n) => n
+            .as_i64()
+            .map(V::Integer)
+            .or_else(|| n.as_f64().map(V::Real))
+            .unwrap_or(V::Null),
+        Value::String(s) => V::Text(s.clone()),
+        other => V::Text(other.to_string()),
+    }
+}
+
+fn from_sql(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => json!(i),
+        ValueRef::Real(f) => json!(f),
+        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => json!(b),
+    }
+}
+
+fn db_size(conn: &Connection) -> i64 {
+    conn.query_row(
+        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap_or(0)
+}
+
+/// Runs every statement of `sql` in one savepoint (all or nothing), binding `params` to the
+/// statements that take parameters, like D1 does.
+pub fn execute(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<StmtResult>, ApiError> {
+    conn.execute_batch("SAVEPOINT sv_d1_query")
+        .map_err(|e| sql_error(&e))?;
+    let out = execute_inner(conn, sql, params);
+    let end = if out.is_ok() {
+        "RELEASE sv_d1_query"
+    } else {
+        "ROLLBACK TO sv_d1_query; RELEASE sv_d1_query"
+    };
+    if let Err(e) = conn.execute_batch(end) {
+        // The user's SQL may have ended the transaction itself (COMMIT); nothing to undo then.
+        if out.is_ok() && conn.is_autocommit() {
+            return out;
+        }
+        return Err(sql_error(&e));
+    }
+    out
+}
+
+fn execute_inner(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<StmtResult>, ApiError> {
+    let mut batch = rusqlite::Batch::new(conn, sql);
+    let mut results = Vec::new();
+    let bound: Vec<rusqlite::types::Value> = params.iter().map(to_sql).collect();
+    while let Some(mut stmt) = batch.next().map_err(|e| sql_error(&e))? {
+        let started = Instant::now();
+        let count = stmt.parameter_count();
+        if count > 0 && count != bound.len() {
+            return Err(ApiError::bad_request(
+                7500,
+                format!(
+                    "Wrong number of parameter bindings for SQL query: expected {count}, got {}",
+                    bound.len()
+                ),
+            ));
+        }
+        let readonly = stmt.readonly();
+        let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
+        let before_changes = conn.total_changes();
+        let mut rows_out = Vec::new();
+        {
+            let p: Vec<&dyn rusqlite::ToSql> = if count > 0 {
+                bound.iter().map(|v| v as &dyn rusqlite::ToSql).collect()
+            } else {
+                Vec::new()
+            };
+            let mut rows = stmt.query(p.as_slice()).map_err(|e| sql_error(&e))?;
+            while let Some(row) = rows.next().map_err(|e| sql_error(&e))? {
+                let mut vals = Vec::with_capacity(columns.len());
+                for i in 0..columns.len() {
+                    vals.push(from_sql(row.get_ref(i).map_err(|e| sql_error(&e))?));
+                }
+                rows_out.push(vals);
+            }
+        }
+        let changes = if readonly {
+            0
+        } else {
+            conn.total_changes() - before_changes
+        };
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let rows_read = rows_out.len() as u64;
+        results.push(StmtResult {
+            columns,
+            meta: json!({
+                "served_by": "sv-emulator",
+                "served_by_region": "WNAM",
+                "served_by_primary": true,
+                "duration": duration_ms,
+                "changes": changes,
+                "last_row_id": conn.last_insert_rowid(),
+                "changed_db": !readonly,
+                "size_after": db_size(conn),
+                "rows_read": rows_read,
+                "rows_written": changes,
+                "timings": {"sql_duration_ms": duration_ms},
+            }),
+            rows: rows_out,
+        });
+    }
+    if results.is_empty() {
+        return Err(ApiError::bad_request(
+            7500,
+            "No SQL statements detected: SQLITE_ERROR",
+        ));
+    }
+    Ok(results)
+}
+
+fn sql_literal(v: ValueRef<'_>) -> String {
+    match v {
+        ValueRef::Null => "NULL".into(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => {
+            if f.is_finite() {
+                format!("{f:?}")
+            } else if f.is_nan() {
+                "NULL".into()
+            } else if f > 0.0 {
+                "9e999".into()
+            } else {
+                "-9e999".into()
+            }
+        }
+        ValueRef::Text(t) => format!("'{}'", String::from_utf8_lossy(t).replace('\'', "''")),
+        ValueRef::Blob(b) => format!("X'{}'", hex::encode(b)),
+    }
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Dumps the database as SQL text (what D1 export produces), with D1's dump options.
+pub fn dump(
+    conn: &Connection,
+    no_schema: bool,
+    no_data: bool,
+    tables: &[String],
+) -> Result<String, ApiError> {
+    let mut out = String::from("PRAGMA defer_foreign_keys=TRUE;\n");
+    let mut stmt = conn
+        .prepare(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master
+             WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'
+             ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'trigger' THEN 2 ELSE 3 END, rowid",
+        )
+        .map_err(|e| sql_error(&e))?;
+    let objects: Vec<(String, String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .map_err(|e| sql_error(&e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| sql_error(&e))?;
+    let wanted = |t: &str| tables.is_empty() || tables.iter().any(|x| x == t);
+    for (kind, name, tbl, sql) in &objects {
+        if !wanted(tbl) {
+            continue;
+        }
+        if !no_schema {
+            out.push_str(sql);
+            out.push_str(";\n");
+        }
+        if kind == "table" && !no_data {
+            let mut s = conn
+                .prepare(&format!("SELECT * FROM {}", quote_ident(name)))
+                .map_err(|e| sql_error(&e))?;
+            let n = s.column_count();
+            let mut rows = s.query([]).map_err(|e| sql_error(&e))?;
+            while let Some(row) = rows.next().map_err(|e| sql_error(&e))? {
+                let vals: Vec<String> = (0..n)
+                    .map(|i| row.get_ref(i).map(sql_literal))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| sql_error(&e))?;
+                out.push_str(&format!(
+                    "INSERT INTO {} VALUES({});\n",
+                    quote_ident(name),
+                    vals.join(",")
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn count_tables(conn: &Connection) -> i64 {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap_or(0)
+}
+
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.len() <= 64
+}
+
+impl AppState {
+    /// Resolves a database by uuid or by name (wrangler puts the name in the id slot).
+    pub fn d1_resolve(&self, id_or_name: &str) -> Result<D1Database, ApiError> {
+        self.read(|m| {
+            m.d1.get(id_or_name)
+                .or_else(|| m.d1.values().find(|d| d.name == id_or_name))
+                .cloned()
+        })
+        .ok_or_else(not_found)
+    }
+
+    pub fn d1_create(
+        &self,
+        name: &str,
+        location: Option<&str>,
+        jurisdiction: Option<&str>,
+    ) -> Result<D1Database, ApiError> {
+        if !valid_name(name) {
+            return Err(ApiError::bad_request(
+                7400,
+                format!(
+                    "Invalid database name {name:?}: use lower-case letters, digits, '-' and '_'"
+                ),
+            ));
+        }
+        if let Some(l) = location
+            && !["wnam", "enam", "weur", "eeur", "apac", "oc"].contains(&l)
+        {
+            return Err(ApiError::bad_request(
+                7400,
+                format!("Invalid primary_location_hint {l:?}"),
+            ));
+        }
+        if let Some(j) = jurisdiction
+            && !["eu", "fedramp", "us"].contains(&j)
+        {
+            return Err(ApiError::bad_request(
+                7400,
+                format!("Invalid jurisdiction {j:?}"),
+            ));
+        }
+        let uuid = self.uuid();
+        let now = self.now_rfc3339();
+        let db = self.mutate(|m| {
+            if m.d1.values().any(|d| d.name == name) {
+                return Err(ApiError::bad_request(
+                    7502,
+                    format!("A database with that name already exists: {name}"),
+                ));
+            }
+            let db = D1Database {
+                uuid: uuid.clone(),
+                name: name.to_string(),
+                created_at: now,
+                version: "production".into(),
+                primary_location_hint: location.map(str::to_string),
+                jurisdiction: jurisdiction.map(str::to_string),
+                read_replication_mode: "disabled".into(),
+                region: location.unwrap_or("wnam").to_ascii_uppercase(),
+            };
+            m.d1.insert(uuid.clone(), db.clone());
+            Ok(db)
+        })?;
+        self.d1.conn(&db.uuid)?;
+        Ok(db)
+    }
+
+    /// Executes `sql` on database `uuid` off the async threads.
+    pub async fn d1_execute(
+        &self,
+        uuid: &str,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<Vec<StmtResult>, ApiError> {
+        let conn = self.d1.conn(uuid)?;
+        tokio::task::spawn_blocking(move || {
+            let conn = lock(&conn);
+            execute(&conn, &sql, &params)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?
+    }
+
+    fn d1_json(&self, db: &D1Database, detail: bool) -> Value {
+        let mut v = json!({
+            "uuid": db.uuid,
+            "name": db.name,
+            "version": db.version,
+            "created_at": db.created_at,
+            "read_replication": {"mode": db.read_replication_mode},
+        });
+        if let Some(j) = &db.jurisdiction {
+            v["jurisdiction"] = json!(j);
+        }
+        if detail && let Ok(conn) = self.d1.conn(&db.uuid) {
+            let conn = lock(&conn);
+            v["file_size"] = json!(db_size(&conn));
+            v["num_tables"] = json!(count_tables(&conn));
+            v["running_in_region"] = json!(db.region);
+        }
+        v
+    }
+
+    fn next_bookmark(&self) -> Result<String, ApiError> {
+        let seq = self.mutate(|m| {
+            m.bookmark_seq += 1;
+            Ok(m.bookmark_seq)
+        })?;
+        let h = self.hex_id();
+        Ok(format!("{seq:08x}-00000000-00004c6d-{h}"))
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ListQuery {
+    name: Option<String>,
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+async fn list(State(st): S, Query(q): Query<ListQuery>) -> ApiResult {
+    let req = PageReq::parse(
+        q.page.as_deref(),
+        q.per_page.as_deref(),
+        PageBounds {
+            default: 1000,
+            min: 10,
+            max: 10000,
+        },
+    )?;
+    let mut dbs: Vec<D1Database> = st.read(|m| m.d1.values().cloned().collect());
+    dbs.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
+    if let Some(n) = q.name.as_deref().filter(|n| !n.is_empty()) {
+        dbs.retain(|d| d.name.contains(n));
+    }
+    let items: Vec<Value> = dbs.iter().map(|d| st.d1_json(d, false)).collect();
+    let (page, info) = req.slice(&items);
+    ok_info(page, info)
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateBody {
+    name: String,
+    primary_location_hint: Option<String>,
+    jurisdiction: Option<String>,
+}
+
+async fn create(State(st): S, Json(b): Json<CreateBody>) -> ApiResult {
+    let db = st.d1_create(
+        &b.name,
+        b.primary_location_hint.as_deref(),
+        b.jurisdiction.as_deref(),
+    )?;
+    ok(st.d1_json(&db, false))
+}
+
+async fn get_db(State(st): S, Path((_a, id)): Path<(String, String)>) -> ApiResult {
+    let db = st.d1_resolve(&id)?;
+    ok(st.d1_json(&db, true))
+}
+
+#[derive(Debug, Deserialize)]
+struct UpdateBody {
+    read_replication: Option<ReadReplication>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReadReplication {
+    mode: String,
+}
+
+async fn update_db(
+    State(st): S,
+    Path((_a, id)): Path<(String, String)>,
+    Json(b): Json<UpdateBody>,
+) -> ApiResult {
+    let db = st.d1_resolve(&id)?;
+    let Some(rr) = b.read_replication else {
+        return Err(ApiError::bad_request(
+            7400,
+            "Only read_replication can be updated",
+        ));
+    };
+    if !["auto", "disabled"].contains(&rr.mode.as_str()) {
+        return Err(ApiError::bad_request(
+            7400,
+            format!("Invalid read_replication mode {:?}", rr.mode),
+        ));
+    }
+    let updated = st.mutate(|m| {
+        let d = m.d1.get_mut(&db.uuid).ok_or_else(not_found)?;
+        d.read_replication_mode = rr.mode;
+        Ok(d.clone())
+    })?;
+    ok(st.d1_json(&updated, true))
+}
+
+async fn delete_db(State(st): S, Path((_a, id)): Path<(String, String)>) -> ApiResult {
+    let db = st.d1_resolve(&id)?;
+    st.mutate(|m| m.d1.remove(&db.uuid).map(|_| ()).ok_or_else(not_found))?;
+    st.d1.drop_db(&db.uuid)?;
+    ok(Value::Null)
+}
+
+#[derive(Debug, Deserialize)]
+struct QueryBody {
+    sql: Option<String>,
+    #[serde(default)]
+    params: Vec<Value>,
+    batch: Option<Vec<BatchItem>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchItem {
+    sql: String,
+    #[serde(default)]
+    params: Vec<Value>,
+}
+
+async fn run_query(st: &AppState, id: &str, body: QueryBody) -> Result<Vec<StmtResult>, ApiError> {
+    let db = st.d1_resolve(id)?;
+    let items = match (body.sql, body.batch) {
+        (Some(sql), None) => vec![BatchItem {
+            sql,
+            params: body.params,
+        }],
+        (None, Some(batch)) if !batch.is_empty() => batch,
+        _ => {
+            return Err(ApiError::bad_request(
+                7400,
+                "Provide either sql or a non-empty batch",
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let sql = item.sql.replace("\r\n", "\n");
+        out.extend(st.d1_execute(&db.uuid, sql, item.params).await?);
+    }
+    Ok(out)
+}
+
+async fn query(
+    State(st): S,
+    Path((_a, id)): Path<(String, String)>,
+    Json(b): Json<QueryBody>,
+) -> ApiResult {
+    let results = run_query(&st, &id, b).await?;
+    ok(results
+        .into_iter()
+        .map(|r| {
+            let rows: Vec<Value> = r
+                .rows
+                .into_iter()
+                .map(|row| {
+                    let mut o = serde_json::Map::new();
+                    for (c, v) in r.columns.iter().zip(row) {
+                        o.insert(c.clone(), v);
+                    }
+                    Value::Object(o)
+                })
+                .collect();
+            json!({"results": rows, "success": true, "meta": r.meta})
+        })
+        .collect::<Vec<_>>())
+}
+
+async fn raw_query(
+    State(st): S,
+    Path((_a, id)): Path<(String, String)>,
+    Json(b): Json<QueryBody>,
+) -> ApiResult {
+    let results = run_query(&st, &id, b).await?;
+    ok(results
+        .into_iter()
+        .map(|r| json!({"results": {"columns": r.columns, "rows": r.rows}, "success": true, "meta": r.meta}))
+        .collect::<Vec<_>>())
+}
+
+/// `http://HOST` of this request, for the signed URLs the emulator hands out.
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+#[derive(Debug, Deserialize)]
+struct ExportBody {
+    output_format: String,
+    #[serde(default)]
+    dump_options: DumpOptions,
+    current_bookmark: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct DumpOptions {
+    #[serde(default)]
+    no_schema: bool,
+    #[serde(default)]
+    no_data: bool,
+    #[serde(default)]
+    tables: Vec<String>,
+}
+
+async fn export(
+    State(st): S,
+    Path((_a, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(b): Json<ExportBody>,
+) -> ApiResult {
+    let db = st.d1_resolve(&id)?;
+    if b.output_format != "polling" {
+        return Err(ApiError::bad_request(
+            7400,
+            "output_format must be \"polling\"",
+        ));
+    }
+    if let Some(bm) = b.current_bookmark.as_deref().filter(|b| !b.is_empty()) {
+        let job = lock(&st.d1.jobs.exports).get(bm).cloned();
+        let Some((uuid, token, filename)) = job.filter(|j| j.0 == db.uuid) else {
+            return Err(ApiError::bad_request(
+                7400,
+                format!("Unknown export bookmark {bm:?}"),
+            ));
+        };
+        let _ = uuid;
+        let url = format!("{}/__signed/d1/export/{token}/{filename}", origin(&headers));
+        return ok(json!({
+            "success": true,
+            "type": "export",
+            "at_bookmark": bm,
+            "status": "complete",
+            "messages": [format!("Generated {filename}"), "Uploaded part 1"],
+            "result": {"filename": filename, "signed_url": url},
+        }));
+    }
+    // Start: take a consistent dump now; the client polls for completion.
+    let conn = st.d1.conn(&db.uuid)?;
+    let opts = b.dump_options;
+    let sql = tokio::task::spawn_blocking(move || {
+        let conn = lock(&conn);
+        dump(&conn, opts.no_schema, opts.no_data, &opts.tables)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("export task failed: {e}")))??;
+    let bookmark = st.next_bookmark()?;
+    let token = st.hex_id();
+    let filename = format!("{}-{}.sql", db.name, &bookmark[..17]);
+    lock(&st.d1.jobs.dumps).insert(token.clone(), sql.into_bytes());
+    lock(&st.d1.jobs.exports).insert(bookmark.clone(), (db.uuid.clone(), token, filename));
+    ok_status(
+        StatusCode::ACCEPTED,
+        json!({
+            "success": true,
+            "type": "export",
+            "at_bookmark": bookmark,
+            "status": "active",
+            "messages": ["Generating export"],
+        }),
+    )
+}
+
+async fn download_export(
+    State(st): S,
+    Path((token, _f)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let body = lock(&st.d1.jobs.dumps).get(&token).cloned();
+    body.map(|b| raw(StatusCode::OK, "application/sql", b))
+        .ok_or_else(|| ApiError::not_found(7404, "Export not found or expired"))
+}
+
+#[derive(Debug, Deserialize)]
+struct ImportBody {
+    action: String,
+    etag: Option<String>,
+    filename: Option<String>,
+    current_bookmark: Option<String>,
+}
+
+async fn import(
+    State(st): S,
+    Path((_a, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(b): Json<ImportBody>,
+) -> ApiResult {
+    let db = st.d1_resolve(&id)?;
+    match b.action.as_str() {
+        "init" => {
+            let etag = b
+                .etag
+                .ok_or_else(|| ApiError::bad_request(7400, "etag is required"))?;
+            let token = st.hex_id();
+            let filename = format!("{token}.sql");
+            lock(&st.d1.jobs.uploads)
+                .insert(token.clone(), (db.uuid.clone(), filename.clone(), None));
+            let _ = etag;
+            ok(json!({
+                "success": true,
+                "type": "import",
+                "upload_url": format!("{}/__signed/d1/import/{token}", origin(&headers)),
+                "filename": filename,
+            }))
+        }
+        "ingest" => {
+            let etag = b
+                .etag
+                .ok_or_else(|| ApiError::bad_request(7400, "etag is required"))?;
+            let filename = b
+                .filename
+                .ok_or_else(|| ApiError::bad_request(7400, "filename is required"))?;
+            let token = filename.trim_end_matches(".sql").to_string();
+            let upload = lock(&st.d1.jobs.uploads).get(&token).cloned();
+            let Some((uuid, _, Some(bytes))) = upload.filter(|u| u.0 == db.uuid) else {
+                return Err(ApiError::bad_request(
+                    7400,
+                    format!("No uploaded file named {filename:?}"),
+                ));
+            };
+            let md5 = hex::encode(Md5::digest(&bytes));
+            let bookmark = st.next_bookmark()?;
+            let outcome = if md5 == etag.trim_matches('"') {
+                let sql = String::from_utf8_lossy(&bytes).into_owned();
+                let conn = st.d1.conn(&uuid)?;
+                let started = Instant::now();
+                let res = tokio::task::spawn_blocking(move || {
+                    let conn = lock(&conn);
+                    execute(&conn, &sql, &[])
+                })
+                .await
+                .map_err(|e| ApiError::internal(format!("import task failed: {e}")))?;
+                match res {
+                    Ok(results) => {
+                        let changes: i64 = results
+                            .iter()
+                            .filter_map(|r| r.meta["changes"].as_i64())
+                            .sum();
+                        let size = results
+                            .last()
+                            .map(|r| r.meta["size_after"].clone())
+                            .unwrap_or(json!(0));
+                        Ok(json!({
+                            "final_bookmark": bookmark,
+                            "num_queries": results.len(),
+                            "meta": {
+                                "served_by": "sv-emulator",
+                                "duration": started.elapsed().as_secs_f64() * 1000.0,
+                                "changes": changes,
+                                "last_row_id": results.last().map(|r| r.meta["last_row_id"].clone()).unwrap_or(json!(0)),
+                                "changed_db": changes > 0,
+                                "size_after": size,
+                                "rows_read": 0,
+                                "rows_written": changes,
+                            },
+                        }))
+                    }
+                    Err(e) => Err(e
+                        .errors
+                        .first()
+                        .map(|x| x.message.clone())
+                        .unwrap_or_default()),
+                }
+            } else {
+                Err(format!("etag mismatch: uploaded file has md5 {md5}"))
+            };
+            lock(&st.d1.jobs.uploads).remove(&token);
+            lock(&st.d1.jobs.imports).insert(bookmark.clone(), outcome);
+            ok_status(
+                StatusCode::ACCEPTED,
+                json!({
+                    "success": true,
+                    "type": "import",
+                    "at_bookmark": bookmark,
+                    "status": "active",
+                    "messages": ["Ingesting import"],
+                }),
+            )
+        }
+        "poll" => {
+            let bm = b
+                .current_bookmark
+                .ok_or_else(|| ApiError::bad_request(7400, "current_bookmark is required"))?;
+            let outcome = lock(&st.d1.jobs.imports).get(&bm).cloned();
+            match outcome {
+                None => Err(ApiError::bad_request(
+                    7400,
+                    format!("Unknown import bookmark {bm:?}"),
+                )),
+                Some(Ok(result)) => ok(json!({
+                    "success": true,
+                    "type": "import",
+                    "at_bookmark": bm,
+                    "status": "complete",
+                    "messages": ["Import complete"],
+                    "result": result,
+                })),
+                Some(Err(msg)) => ok(json!({
+                    "success": false,
+                    "type": "import",
+                    "at_bookmark": bm,
+                    "status": "error",
+                    "messages": [],
+                    "error": msg,
+                })),
+            }
+        }
+        other => Err(ApiError::bad_request(
+            7400,
+            format!("Unknown import action {other:?}"),
+        )),
+    }
+}
+
+async fn upload_import(
+    State(st): S,
+    Path(token): Path<String>,
+    RawBody(body): RawBody<MAX_IMPORT_BYTES>,
+) -> Result<Response, ApiError> {
+    let mut uploads = lock(&st.d1.jobs.uploads);
+    let Some(entry) = uploads.get_mut(&token) else {
+        return Err(ApiError::not_found(7404, "Upload URL not found or expired"));
+    };
+    let md5 = hex::encode(Md5::digest(&body));
+    entry.2 = Some(body.to_vec());
+    let mut resp = raw(StatusCode::OK, "text/plain", Vec::new());
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{md5}\"")) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executes_multiple_statements_with_params_and_rolls_back_on_error() {
+        let c = Connection::open_in_memory().unwrap();
+        let r = execute(
+            &c,
+            "CREATE TABLE t (a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'x');",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].meta["changes"], 1);
+        let r = execute(&c, "SELECT * FROM t WHERE a = ?", &[json!(1)]).unwrap();
+        assert_eq!(r[0].rows, vec![vec![json!(1), json!("x")]]);
+        assert_eq!(r[0].columns, vec!["a", "b"]);
+        let e = execute(&c, "INSERT INTO t VALUES (2, 'y'); SELEC 1", &[]).unwrap_err();
+        assert_eq!(e.code(), 7500);
+        assert!(e.errors[0].message.contains("SQLITE_ERROR"), "{e:?}");
+        let r = execute(&c, "SELECT count(*) AS n FROM t", &[]).unwrap();
+        assert_eq!(
+            r[0].rows[0][0],
+            json!(1),
+            "the failed batch was rolled back"
+        );
+        let e = execute(&c, "SELECT ?", &[]).unwrap_err();
+        assert_eq!(e.code(), 7500);
+    }
+
+    #[test]
+    fn dump_restores_into_a_fresh_database() {
+        let c = Connection::open_in_memory().unwrap();
+        execute(
+            &c,
+            "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT, c REAL, d BLOB); CREATE INDEX ti ON t(b);
+             INSERT INTO t VALUES (1, 'it''s', 1.5, X'00ff'), (2, NULL, -0.25, NULL);",
+            &[],
+        )
+        .unwrap();
+        let sql = dump(&c, false, false, &[]).unwrap();
+        let c2 = Connection::open_in_memory().unwrap();
+        execute(&c2, &sql, &[]).unwrap();
+        assert_eq!(dump(&c2, false, false, &[]).unwrap(), sql);
+        assert!(!dump(&c, true, false, &[]).unwrap().contains("CREATE TABLE"));
+        assert!(!dump(&c, false, true, &[]).unwrap().contains("INSERT"));
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name("prod-db_1"));
+        assert!(!valid_name("Prod"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name(""));
+    }
+}

@@ -1,0 +1,231 @@
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::Ctx;
+
+async fn create(c: &Ctx, name: &str) -> Value {
+    let r = c
+        .post(&format!("{}/d1/database", c.a()), json!({"name": name}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.result()
+}
+
+#[tokio::test]
+async fn databases_crud_and_lookup_by_name() {
+    let c = Ctx::new().await;
+    let base = format!("{}/d1/database", c.a());
+    let db = create(&c, "app-db").await;
+    let uuid = db["uuid"].as_str().unwrap();
+    create(&c, "other").await;
+    c.post(&base, json!({"name": "app-db"}))
+        .await
+        .assert_error(400, 7502);
+    c.json_invalid(Method::POST, &base, json!({"name": "Bad Name"}))
+        .await
+        .assert_error(400, 7400);
+
+    let list = c.get(&format!("{base}?name=app")).await.json();
+    assert_eq!(list["result_info"]["total_count"], 1);
+    assert_eq!(list["result"][0]["name"], "app-db");
+
+    // wrangler resolves by name in the id slot.
+    let by_name = c
+        .get(&format!("{base}/app-db?fields=uuid,name"))
+        .await
+        .result();
+    assert_eq!(by_name["uuid"], uuid);
+    c.get(&format!("{base}/missing-db"))
+        .await
+        .assert_error(404, 7404);
+
+    let upd = c
+        .patch(
+            &format!("{base}/{uuid}"),
+            json!({"read_replication": {"mode": "auto"}}),
+        )
+        .await
+        .result();
+    assert_eq!(upd["read_replication"]["mode"], "auto");
+
+    assert_eq!(c.delete(&format!("{base}/{uuid}")).await.status, 200);
+    c.get(&format!("{base}/{uuid}"))
+        .await
+        .assert_error(404, 7404);
+    c.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn query_and_raw_really_execute() {
+    let c = Ctx::new().await;
+    let db = create(&c, "q").await;
+    let q = format!(
+        "{}/d1/database/{}/query",
+        c.a(),
+        db["uuid"].as_str().unwrap()
+    );
+    let r = c
+        .post(&q, json!({"sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\r\nINSERT INTO users (name) VALUES ('ada'), ('bob');"}))
+        .await
+        .result();
+    assert_eq!(r.as_array().unwrap().len(), 2);
+    assert_eq!(r[1]["meta"]["changes"], 2);
+    assert_eq!(r[1]["meta"]["last_row_id"], 2);
+
+    let r = c
+        .post(
+            &q,
+            json!({"sql": "SELECT * FROM users WHERE name = ?", "params": ["bob"]}),
+        )
+        .await
+        .result();
+    assert_eq!(r[0]["results"], json!([{"id": 2, "name": "bob"}]));
+
+    let rawp = q.replace("/query", "/raw");
+    let r = c
+        .post(
+            &rawp,
+            json!({"sql": "SELECT id, name FROM users ORDER BY id"}),
+        )
+        .await
+        .result();
+    assert_eq!(r[0]["results"]["columns"], json!(["id", "name"]));
+    assert_eq!(r[0]["results"]["rows"], json!([[1, "ada"], [2, "bob"]]));
+
+    // Invalid SQL: D1's error, and the emulator keeps serving.
+    c.post(&q, json!({"sql": "SELEC 1"}))
+        .await
+        .assert_error(400, 7500);
+    c.post(
+        &q,
+        json!({"sql": "INSERT INTO users (name) VALUES ('c'); INSERT INTO nope VALUES (1)"}),
+    )
+    .await
+    .assert_error(400, 7500);
+    let r = c
+        .post(&q, json!({"sql": "SELECT count(*) AS n FROM users"}))
+        .await
+        .result();
+    assert_eq!(r[0]["results"][0]["n"], 2, "failed statements roll back");
+    c.raw(Method::POST, &q, b"{\"sql\":".to_vec(), "application/json")
+        .await
+        .assert_error(400, 6007);
+    c.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn export_and_import_flows_with_signed_urls() {
+    let c = Ctx::new().await;
+    let src = create(&c, "src").await;
+    let src_id = src["uuid"].as_str().unwrap();
+    let q = format!("{}/d1/database/{src_id}/query", c.a());
+    c.post(&q, json!({"sql": "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER); INSERT INTO t VALUES ('a', 1), ('b', 2);"})).await.result();
+
+    // Export: start, poll with the bookmark, download the signed URL without auth.
+    let exp = format!("{}/d1/database/{src_id}/export", c.a());
+    let first = c
+        .post(
+            &exp,
+            json!({"output_format": "polling", "dump_options": {}}),
+        )
+        .await;
+    assert_eq!(first.status, 202);
+    let first = first.result();
+    assert_eq!(first["status"], "active");
+    let bm = first["at_bookmark"].as_str().unwrap();
+    let done = c
+        .post(
+            &exp,
+            json!({"output_format": "polling", "dump_options": {}, "current_bookmark": bm}),
+        )
+        .await
+        .result();
+    assert_eq!(done["status"], "complete");
+    let url = done["result"]["signed_url"].as_str().unwrap();
+    let sql = c.http.get(url).send().await.unwrap().text().await.unwrap();
+    assert!(sql.contains("CREATE TABLE t"), "{sql}");
+    assert!(sql.contains("INSERT INTO \"t\" VALUES('a',1);"), "{sql}");
+
+    // Import into another database: init, PUT upload_url (ETag = md5), ingest, poll.
+    let dst = create(&c, "dst").await;
+    let dst_id = dst["uuid"].as_str().unwrap();
+    let imp = format!("{}/d1/database/{dst_id}/import", c.a());
+    let etag = md5_hex(sql.as_bytes());
+    let init = c
+        .post(&imp, json!({"action": "init", "etag": etag}))
+        .await
+        .result();
+    let upload_url = init["upload_url"].as_str().unwrap();
+    let put = c
+        .http
+        .put(upload_url)
+        .body(sql.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    assert_eq!(
+        put.headers()["etag"].to_str().unwrap().trim_matches('"'),
+        etag
+    );
+    let ingest = c
+        .post(
+            &imp,
+            json!({"action": "ingest", "etag": etag, "filename": init["filename"]}),
+        )
+        .await
+        .result();
+    assert_eq!(ingest["status"], "active");
+    let polled = c
+        .post(
+            &imp,
+            json!({"action": "poll", "current_bookmark": ingest["at_bookmark"]}),
+        )
+        .await
+        .result();
+    assert_eq!(polled["status"], "complete", "{polled}");
+    assert!(polled["result"]["num_queries"].as_u64().unwrap() >= 3);
+    assert!(polled["result"]["final_bookmark"].is_string());
+    let q2 = format!("{}/d1/database/{dst_id}/query", c.a());
+    let r = c
+        .post(&q2, json!({"sql": "SELECT v FROM t ORDER BY k"}))
+        .await
+        .result();
+    assert_eq!(r[0]["results"], json!([{"v": 1}, {"v": 2}]));
+
+    // A bad import reports status error, not a crash.
+    let bad = "CREATE TABLE x (a); INSERT INTO nope VALUES (1);";
+    let etag = md5_hex(bad.as_bytes());
+    let init = c
+        .post(&imp, json!({"action": "init", "etag": etag}))
+        .await
+        .result();
+    c.http
+        .put(init["upload_url"].as_str().unwrap())
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    let ingest = c
+        .post(
+            &imp,
+            json!({"action": "ingest", "etag": etag, "filename": init["filename"]}),
+        )
+        .await
+        .result();
+    let polled = c
+        .post(
+            &imp,
+            json!({"action": "poll", "current_bookmark": ingest["at_bookmark"]}),
+        )
+        .await
+        .result();
+    assert_eq!(polled["status"], "error");
+    assert!(polled["error"].as_str().unwrap().contains("no such table"));
+    c.emu.shutdown().await;
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(data))
+}

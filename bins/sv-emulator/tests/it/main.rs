@@ -1,0 +1,16 @@
+//! Integration tests: a spawned in-process emulator driven over HTTP, every response
+//! validated against the operation's schema.
+
+// Helpers shared by the tests unwrap like the tests do.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod d1;
+mod dns;
+mod faults;
+mod identity;
+mod kv;
+mod persistence;
+mod r2;
+mod tail;
+mod workers;
