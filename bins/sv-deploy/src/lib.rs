@@ -4,6 +4,7 @@
 //! for the library crates and prints their reports.
 
 use clap::{Parser, Subcommand};
+use sv_cli::validate::ValidateArgs;
 use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
 
 /// Deploy the monorepo: ordered builds, gradual Worker rollouts with a health gate, automatic rollback
@@ -21,6 +22,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
 
@@ -28,6 +30,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     sv_cli::logging::init(&cli.global);
     match cli.command {
+        Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;
             Ok(ExitStatus::Success)

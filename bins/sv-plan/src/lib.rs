@@ -4,6 +4,7 @@
 //! for the library crates and prints their reports.
 
 use clap::{Parser, Subcommand};
+use sv_cli::validate::ValidateArgs;
 use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
 
 /// Plan and apply Cloudflare infrastructure declared in sv.yaml
@@ -21,6 +22,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of sv.yaml (for editor completion and CI checks)
+    Schema,
     Completions(CompletionsArgs),
 }
 
@@ -28,6 +32,13 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     sv_cli::logging::init(&cli.global);
     match cli.command {
+        Command::Validate(_) => sv_cli::validate::run(&cli.global),
+        Command::Schema => {
+            let mut text = serde_json::to_string_pretty(&sv_config::schema())?;
+            text.push('\n');
+            std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
+            Ok(ExitStatus::Success)
+        }
         Command::Completions(args) => {
             args.print::<Cli>()?;
             Ok(ExitStatus::Success)

@@ -11,12 +11,14 @@
 //! Domain crates never see clap types: binaries turn these arguments into requests.
 
 pub mod completions;
+pub mod context;
 pub mod env_vars;
 pub mod exit;
 pub mod flags;
 pub mod logging;
 pub mod output;
 pub mod progress;
+pub mod validate;
 
 pub use completions::CompletionsArgs;
 pub use exit::{ExitStatus, InputError, input_error, main};

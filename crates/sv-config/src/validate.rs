@@ -766,6 +766,10 @@ fn notifications(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
             Notification::GithubIssue(_) => continue,
         };
         let v = url.expose();
+        // Empty (e.g. `${SLACK_WEBHOOK:-}` unset in a PR job) means the channel is off.
+        if v.is_empty() {
+            continue;
+        }
         if !(v.starts_with("https://") || v.starts_with("http://")) {
             // Never echo the value: it is a secret.
             return Err(ctx.err(
