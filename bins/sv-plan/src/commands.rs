@@ -221,7 +221,9 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         migration_dirs: sv_infra::desired::migration_dirs(ctx.env(), &ctx.root()),
         concurrency: req.concurrency,
     };
-    let (report, _state) = sv_infra::execute(&plan, &exec, &ctx.store, planned.state)
+    let mut state = planned.state;
+    crate::ctx::stamp_lineage(&mut state);
+    let (report, _state) = sv_infra::execute(&plan, &exec, &ctx.store, state)
         .await
         .context("state could not be written during apply")?;
     for op in &report.results {
@@ -292,6 +294,7 @@ pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> anyhow::Result<ExitStatus
 }
 
 fn save_state(ctx: &Ctx, state: &mut State) -> anyhow::Result<()> {
+    crate::ctx::stamp_lineage(state);
     state.serial += 1;
     ctx.store.save(state).context("cannot write state")
 }
@@ -403,7 +406,7 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> anyhow::Result<ExitStatus> 
             args.address
         )));
     }
-    let inventory = ctx.inventory(&state).await?;
+    let inventory = ctx.inventory(&state, &desired).await?;
     let live = inventory
         .observed
         .iter()
@@ -475,7 +478,7 @@ pub async fn refresh(ctx: &Ctx, args: &RefreshArgs) -> anyhow::Result<ExitStatus
         Some(lock(ctx, "refresh", None)?)
     };
     let mut state = ctx.load_state()?;
-    let inventory = ctx.inventory(&state).await?;
+    let inventory = ctx.inventory(&state, &[]).await?;
     let mut changed = Vec::new();
     let mut gone = Vec::new();
     for (address, managed) in &mut state.resources {

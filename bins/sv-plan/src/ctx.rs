@@ -65,13 +65,15 @@ impl Ctx {
         self.config.root.clone()
     }
 
-    /// The state, or a fresh one for an environment never applied.
+    /// The state, or an empty one for an environment never applied. The empty state has
+    /// no lineage yet (so two plans of a new environment agree); [`stamp_lineage`] gives it
+    /// one before its first write.
     pub fn load_state(&self) -> anyhow::Result<State> {
         let state = self
             .store
             .load()
             .map_err(input_error)?
-            .unwrap_or_else(|| State::new(&self.env_name, uuid::Uuid::new_v4().to_string()));
+            .unwrap_or_else(|| State::new(&self.env_name, ""));
         state
             .expect_environment(&self.env_name)
             .map_err(input_error)?;
@@ -93,8 +95,9 @@ impl Ctx {
         sv_infra::desired(self.env(), &self.root()).map_err(input_error)
     }
 
-    pub async fn inventory(&self, state: &State) -> anyhow::Result<Inventory> {
-        sv_infra::inventory(&self.client, self.env().zone.as_deref(), state)
+    pub async fn inventory(&self, state: &State, desired: &[Desired]) -> anyhow::Result<Inventory> {
+        let kinds = sv_infra::inventory::kinds_in_use(desired, state);
+        sv_infra::inventory(&self.client, self.env().zone.as_deref(), state, &kinds)
             .await
             .context("reading the live Cloudflare account")
     }
@@ -103,7 +106,7 @@ impl Ctx {
     pub async fn plan(&self, options: PlanOptions) -> anyhow::Result<Planned> {
         let state = self.load_state()?;
         let desired = self.desired()?;
-        let inventory = self.inventory(&state).await?;
+        let inventory = self.inventory(&state, &desired).await?;
         let checksum = self.config_checksum()?;
         let plan = Plan::compute(&PlanInput {
             environment: &self.env_name,
@@ -133,5 +136,12 @@ impl Ctx {
 
     pub fn run_url(&self) -> Option<String> {
         sv_cli::env_vars::run_url(sv_cli::env_vars::process_env)
+    }
+}
+
+/// Gives a state that was never written its lineage.
+pub fn stamp_lineage(state: &mut State) {
+    if state.lineage.is_empty() {
+        state.lineage = uuid::Uuid::new_v4().to_string();
     }
 }

@@ -7,6 +7,8 @@
 //! reports back (a D1 database's location hint) are taken from state, which recorded what
 //! was applied: the planner then sees a change only when the config changes.
 
+use std::collections::BTreeSet;
+
 use futures::TryStreamExt;
 use serde_json::{Value, json};
 use sv_cloudflare::Client;
@@ -27,8 +29,19 @@ pub struct Inventory {
     pub zone_id: Option<String>,
 }
 
-/// Reads the live resources of the kinds sv-plan manages. `zone` is the environment's
-/// zone name (DNS records and Worker routes are only read when it is set).
+/// The kinds worth reading: those the config declares or state records. Reading no more
+/// keeps a plan's requests proportional to what the project uses.
+#[must_use]
+pub fn kinds_in_use(desired: &[sv_planner::Desired], state: &State) -> BTreeSet<Kind> {
+    desired
+        .iter()
+        .map(|d| d.address.kind)
+        .chain(state.resources.values().map(|r| r.kind))
+        .collect()
+}
+
+/// Reads the live resources of `kinds`. `zone` is the environment's zone name (DNS records
+/// and Worker routes are only read when it is set).
 ///
 /// # Errors
 /// The first failed API call, or a zone name the account does not have.
@@ -36,18 +49,60 @@ pub async fn inventory(
     client: &Client,
     zone: Option<&str>,
     state: &State,
+    kinds: &BTreeSet<Kind>,
 ) -> Result<Inventory, Error> {
+    let zoned_kinds = kinds.contains(&Kind::Dns) || kinds.contains(&Kind::WorkerRoute);
     let zone_id = match zone {
-        Some(name) => Some(zone_id(client, name).await?),
-        None => None,
+        Some(name) if zoned_kinds || kinds.contains(&Kind::CustomDomain) => {
+            Some(zone_id(client, name).await?)
+        }
+        _ => None,
     };
+    let want = |k: Kind| kinds.contains(&k);
+    let none = || async { Ok::<Vec<Observed>, Error>(Vec::new()) };
     let (kv, d1, r2, pages, domains, zoned) = futures::try_join!(
-        list_kv(client),
-        list_d1(client, state),
-        list_r2(client, state),
-        list_pages(client),
-        list_domains(client),
-        list_zoned(client, zone_id.as_deref()),
+        async {
+            if want(Kind::Kv) {
+                list_kv(client).await
+            } else {
+                none().await
+            }
+        },
+        async {
+            if want(Kind::D1) {
+                list_d1(client, state).await
+            } else {
+                none().await
+            }
+        },
+        async {
+            if want(Kind::R2) {
+                list_r2(client, state).await
+            } else {
+                none().await
+            }
+        },
+        async {
+            if want(Kind::Pages) {
+                list_pages(client).await
+            } else {
+                none().await
+            }
+        },
+        async {
+            if want(Kind::CustomDomain) {
+                list_domains(client).await
+            } else {
+                none().await
+            }
+        },
+        async {
+            if zoned_kinds {
+                list_zoned(client, zone_id.as_deref(), kinds).await
+            } else {
+                none().await
+            }
+        },
     )?;
     let mut observed = Vec::new();
     for part in [kv, d1, r2, pages, domains, zoned] {
@@ -306,12 +361,19 @@ async fn list_domains(client: &Client) -> Result<Vec<Observed>, Error> {
         .collect())
 }
 
-async fn list_zoned(client: &Client, zone_id: Option<&str>) -> Result<Vec<Observed>, Error> {
+async fn list_zoned(
+    client: &Client,
+    zone_id: Option<&str>,
+    kinds: &BTreeSet<Kind>,
+) -> Result<Vec<Observed>, Error> {
     let Some(zone_id) = zone_id else {
         return Ok(Vec::new());
     };
     let (records, routes) = futures::try_join!(
         async {
+            if !kinds.contains(&Kind::Dns) {
+                return Ok(Vec::new());
+            }
             client
                 .dns()
                 .list(zone_id, &DnsFilter::default())
@@ -320,6 +382,9 @@ async fn list_zoned(client: &Client, zone_id: Option<&str>) -> Result<Vec<Observ
                 .map_err(Error::cf("listing DNS records"))
         },
         async {
+            if !kinds.contains(&Kind::WorkerRoute) {
+                return Ok(Vec::new());
+            }
             client
                 .workers()
                 .list_routes(zone_id)
