@@ -224,10 +224,9 @@ pub async fn applied_migrations(
             .filter_map(|row| row.get("name").and_then(Value::as_str).map(str::to_owned))
             .collect()),
         Err(e) if e.to_string().contains("no such table") => Ok(Vec::new()),
-        Err(e) => Err(Error::Cloudflare {
-            what: format!("reading applied migrations of D1 database `{name}`"),
-            source: e,
-        }),
+        Err(e) => Err(Error::cf(format!(
+            "reading applied migrations of D1 database `{name}`"
+        ))(e)),
     }
 }
 

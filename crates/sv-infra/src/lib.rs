@@ -39,7 +39,7 @@ pub enum Error {
     Cloudflare {
         what: String,
         #[source]
-        source: sv_cloudflare::Error,
+        source: Box<sv_cloudflare::Error>,
     },
     #[error("cannot {what} `{}`: {source}", path.display())]
     Io {
@@ -55,11 +55,11 @@ pub enum Error {
         source: StateError,
     },
     #[error("the state is locked: {0}; if that run is gone, `sv-plan state unlock {id}`", id = .0.id)]
-    Locked(LockInfo),
+    Locked(Box<LockInfo>),
     #[error("no lock with id `{given}` is held{}", held.as_ref().map(|h| format!(" (held: {h})")).unwrap_or_default())]
     NoSuchLock {
         given: String,
-        held: Option<LockInfo>,
+        held: Option<Box<LockInfo>>,
     },
     #[error("zone `{0}` is not in this Cloudflare account (or the token cannot read it)")]
     ZoneNotFound(String),
@@ -74,6 +74,9 @@ pub enum Error {
 impl Error {
     pub(crate) fn cf(what: impl Into<String>) -> impl FnOnce(sv_cloudflare::Error) -> Error {
         let what = what.into();
-        move |source| Error::Cloudflare { what, source }
+        move |source| Error::Cloudflare {
+            what,
+            source: Box::new(source),
+        }
     }
 }

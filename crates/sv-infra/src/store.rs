@@ -117,7 +117,7 @@ impl StateStore for LocalStore {
                 .map_err(Self::io("write lock", &self.lock)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 match self.lock_info()? {
-                    Some(held) => Err(Error::Locked(held)),
+                    Some(held) => Err(Error::Locked(Box::new(held))),
                     // Released between our attempt and the read: try once more.
                     None => self.lock(info),
                 }
@@ -151,7 +151,7 @@ impl StateStore for LocalStore {
             }
             held => Err(Error::NoSuchLock {
                 given: id.to_owned(),
-                held,
+                held: held.map(Box::new),
             }),
         }
     }
