@@ -33,5 +33,5 @@ fn plan_human_and_markdown() {
 fn help() {
     let app = App::new();
     let (_, out, _) = app.run(&["--help"]);
-    insta::assert_snapshot!(out);
+    snapshot_settings().bind(|| insta::assert_snapshot!(out));
 }
