@@ -39,6 +39,30 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are (1 on error), like terraform
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// In a pull_request run, also post the plan as the sticky PR comment of this environment
+    #[arg(long)]
+    pub comment: bool,
+}
+
+/// `sv-plan comment`
+#[derive(Debug, Clone, Args)]
+pub struct CommentArgs {
+    /// A plan saved by `sv-plan plan --out`
+    pub plan: PathBuf,
+    /// Pull request number (default: the pull request of this run)
+    #[arg(long, value_name = "N")]
+    pub pr: Option<u64>,
+}
+
+/// `sv-plan drift`
+#[derive(Debug, Clone, Args)]
+pub struct DriftArgs {
+    /// Do not open, update or close the drift issue on GitHub
+    #[arg(long)]
+    pub no_issue: bool,
+    /// Labels of the drift issue (the first one also finds it again)
+    #[arg(long = "label", value_name = "LABEL", default_values_t = ["sv:drift".to_owned()])]
+    pub labels: Vec<String>,
 }
 
 /// `sv-plan apply`

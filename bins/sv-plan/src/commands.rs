@@ -124,6 +124,16 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<ExitStatus> {
     }
     ctx.global.output().print(plan)?;
     write_actions_outputs(ctx, plan, args.out.as_deref())?;
+    if args.comment {
+        let gh = sv_cli::context::github(&ctx.runner)?;
+        match gh.pr_number {
+            Some(pr) => {
+                let message = crate::github::post_comment(&gh, plan, pr).await?;
+                tracing::info!("{message}");
+            }
+            None => tracing::info!("--comment: not a pull_request run, no comment posted"),
+        }
+    }
     Ok(if args.detailed_exitcode && plan.summary.has_changes() {
         ExitStatus::Changes
     } else {

@@ -7,13 +7,16 @@
 pub mod args;
 mod commands;
 mod ctx;
+mod github;
 mod report;
 
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
 use sv_cli::{CloudflareArgs, CompletionsArgs, ExitStatus, GlobalArgs};
 
-use crate::args::{ApplyArgs, DestroyArgs, ImportArgs, PlanArgs, RefreshArgs, StateCommand};
+use crate::args::{
+    ApplyArgs, CommentArgs, DestroyArgs, DriftArgs, ImportArgs, PlanArgs, RefreshArgs, StateCommand,
+};
 
 /// Plan and apply Cloudflare infrastructure declared in sv.yaml
 #[derive(Debug, Parser)]
@@ -45,6 +48,10 @@ pub enum Command {
     Import(ImportArgs),
     /// Record the live attributes of managed resources in state
     Refresh(RefreshArgs),
+    /// Post a saved plan as the sticky comment of its environment on a pull request
+    Comment(CommentArgs),
+    /// Exit 2 when the live account drifted from sv.yaml; keep one GitHub issue per environment
+    Drift(DriftArgs),
     Validate(ValidateArgs),
     /// Print the JSON Schema of sv.yaml (for editor completion and CI checks)
     Schema,
@@ -62,6 +69,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::State(cmd) => commands::state(&ctx()?, cmd).await,
         Command::Import(args) => commands::import(&ctx()?, args).await,
         Command::Refresh(args) => commands::refresh(&ctx()?, args).await,
+        Command::Comment(args) => github::comment(&cli.global, args).await,
+        Command::Drift(args) => github::drift(&ctx()?, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Schema => {
             let mut text = serde_json::to_string_pretty(&sv_config::schema())?;

@@ -1,6 +1,7 @@
 //! sv-plan end to end against sv-emulator, on a copy of examples/spacevision.
 #![allow(clippy::unwrap_used)] // tests may unwrap (workspace rule); helpers outside #[test] need it said
 
+mod github;
 mod lifecycle;
 mod output;
 mod state;
