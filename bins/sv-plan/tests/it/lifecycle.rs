@@ -188,3 +188,69 @@ fn apply_without_a_terminal_needs_auto_approve_and_checks_actors() {
     assert!(err.contains("mallory"), "{err}");
     assert!(!app.path(".sv/state/production.json").exists());
 }
+
+#[test]
+fn target_restricts_the_plan_to_a_resource_and_its_dependencies() {
+    let app = App::new();
+    app.deploy_worker();
+    let (code, out, err) = app.run(&["plan", "--target", "route.api.spacevision.app/*"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // The route needs the proxied DNS record for its host, nothing else.
+    assert!(out.contains("Plan: 2 to create, 0 to update"), "{out}");
+    assert!(out.contains("dns.CNAME.api"), "{out}");
+    assert!(!out.contains("kv.sessions"), "{out}");
+    let (code, _, err) = app.run(&["plan", "--target", "kv.nope"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--target kv.nope matches no resource"),
+        "{err}"
+    );
+}
+
+#[test]
+fn destroy_needs_the_override_in_a_protected_environment_then_empties_state() {
+    let app = App::new();
+    app.apply_all();
+    let (code, _, err) = app.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("protect: true"), "{err}");
+    let (code, out, err) = app.run(&["destroy", "--dry-run", "--allow-data-loss"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("9 to delete"), "{out}");
+    let (code, out, err) = app.run(&["destroy", "--auto-approve", "--allow-data-loss"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, out, _) = app.run(&["state", "list"]);
+    assert!(
+        out.contains("No resources are managed in `production`."),
+        "{out}"
+    );
+    let (_, out, _) = app.run(&["plan"]);
+    assert!(out.contains("Plan: 9 to create"), "{out}");
+}
+
+#[test]
+fn refresh_records_live_changes_so_the_plan_corrects_them() {
+    let app = App::new();
+    app.apply_all();
+    let state = app
+        .run(&["state", "show", "kv.cache", "--format", "json"])
+        .1;
+    let id = serde_json::from_str::<serde_json::Value>(&state).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = app.client();
+    app.block_on(client.kv().rename_namespace(&id, "cache-by-hand"))
+        .unwrap();
+    let (code, out, err) = app.run(&["refresh"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("kv.cache.name"), "{out}");
+    let (_, out, _) = app.run(&["state", "show", "kv.cache"]);
+    assert!(out.contains("name = \"cache-by-hand\""), "{out}");
+    let (code, out, _) = app.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("~ name = \"cache-by-hand\" -> \"cache\""),
+        "{out}"
+    );
+}
