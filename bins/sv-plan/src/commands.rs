@@ -117,6 +117,13 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<ExitStatus> {
         .plan(args.flags.options(ctx.env().protect, false))
         .await?;
     let plan = &planned.plan;
+    if !ctx.global.quiet {
+        writeln!(
+            std::io::stderr(),
+            "Read the account with {} API request(s).",
+            ctx.client.requests_sent()
+        )?;
+    }
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(plan)?;
         std::fs::write(out, text + "\n")

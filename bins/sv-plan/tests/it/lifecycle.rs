@@ -17,6 +17,12 @@ fn create_from_empty_then_second_plan_is_a_no_op() {
     // THE property: nothing left to do after an apply.
     let (code, out, err) = app.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
+    // Lists, not one GET per resource: zone lookup, one list per kind (7), CORS + lifecycle
+    // of the bucket, d1_migrations of the database.
+    assert!(
+        err.contains("Read the account with 10 API request(s)."),
+        "{err}"
+    );
     assert!(
         out.contains("No changes: `production` matches sv.yaml (9 unchanged)."),
         "{out}"
