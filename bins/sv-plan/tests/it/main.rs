@@ -36,11 +36,18 @@ fn copy_dir(from: &Path, to: &Path) {
 impl App {
     #[allow(clippy::new_without_default)] // starts a process: not a default value
     pub fn new() -> App {
-        let emu = EmulatorProcess::builder()
+        App::with_emulator_args(&[])
+    }
+
+    /// As [`App::new`], with extra `sv-emulator` flags (latency, faults).
+    pub fn with_emulator_args(args: &[&str]) -> App {
+        let mut builder = EmulatorProcess::builder()
             .arg("--zone-name")
-            .arg("spacevision.app")
-            .start()
-            .unwrap();
+            .arg("spacevision.app");
+        for a in args {
+            builder = builder.arg(*a);
+        }
+        let emu = builder.start().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let example = sv_test::paths::workspace_root().join("examples/spacevision");
         std::fs::copy(example.join("sv.yaml"), dir.path().join("sv.yaml")).unwrap();
@@ -78,7 +85,12 @@ impl App {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("sv-plan").unwrap();
+        Command::from_std(self.std_cmd())
+    }
+
+    /// The sv-plan command with this app's directory and environment.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("sv-plan"));
         cmd.current_dir(self.dir.path())
             .envs(self.emu.cloudflare_env())
             .env("GITHUB_ACTOR", "alice")

@@ -35,3 +35,19 @@ fn help() {
     let (_, out, _) = app.run(&["--help"]);
     snapshot_settings().bind(|| insta::assert_snapshot!(out));
 }
+
+#[test]
+fn failed_apply_report_human_and_markdown() {
+    let app = App::new();
+    // No Worker deployed: the custom domain fails and the route never starts.
+    let (code, human, _) = app.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1);
+    app.run(&["state", "rm", "kv.cache"]);
+    let (_, markdown, _) = app.run(&["apply", "--auto-approve", "--format", "markdown"]);
+    let (_, list, _) = app.run(&["state", "list", "--format", "markdown"]);
+    snapshot_settings().bind(|| {
+        insta::assert_snapshot!("apply_failed_human", human);
+        insta::assert_snapshot!("apply_failed_markdown", markdown);
+        insta::assert_snapshot!("state_list_markdown", list);
+    });
+}

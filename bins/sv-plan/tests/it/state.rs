@@ -76,3 +76,38 @@ fn state_rm_forgets_without_deleting() {
     assert!(audit.contains("\"operation\":\"state rm\""), "{audit}");
     assert!(audit.contains("\"operation\":\"apply.create\""), "{audit}");
 }
+
+#[test]
+fn a_second_apply_is_refused_while_the_first_holds_the_lock() {
+    // 300 ms per API call keeps the first apply busy for seconds.
+    let app = App::with_emulator_args(&["--latency", "300ms"]);
+    let first = app
+        .std_cmd()
+        .args(["apply", "--auto-approve", "--reason", "first"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = app.path(".sv/state/production.lock");
+    let started = std::time::Instant::now();
+    while !lock.exists() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the first apply never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (code, _, err) = app.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("held by alice for `apply`"), "{err}");
+    assert!(err.contains("(first)"), "{err}");
+    let out = first.wait_with_output().unwrap();
+    // The first one went on undisturbed (the Worker is missing, so 7 of 9 are done) and
+    // released its lock.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("7 done, 1 failed, 1 not started"),
+        "{stdout}"
+    );
+    assert!(!lock.exists());
+}
