@@ -28,7 +28,7 @@ need() {
 # Workflow files (yml/yaml) under the directories that exist.
 workflow_files() {
     local dir
-    for dir in .github/workflows workflows crates/*/tests/workflows; do
+    for dir in .github/workflows workflows crates/*/tests/workflows bins/*/tests/workflows; do
         [ -d "$dir" ] || continue
         find "$dir" -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) -print
     done | LC_ALL=C sort

@@ -1,6 +1,7 @@
 //! sv-plan end to end against sv-emulator, on a copy of examples/spacevision.
 #![allow(clippy::unwrap_used)] // tests may unwrap (workspace rule); helpers outside #[test] need it said
 
+mod act;
 mod github;
 mod lifecycle;
 mod output;
@@ -41,9 +42,16 @@ impl App {
 
     /// As [`App::new`], with extra `sv-emulator` flags (latency, faults).
     pub fn with_emulator_args(args: &[&str]) -> App {
-        let mut builder = EmulatorProcess::builder()
-            .arg("--zone-name")
-            .arg("spacevision.app");
+        App::build("spacevision.app", args)
+    }
+
+    /// As [`App::new`], with the emulator serving `zone` (e.g. staging's).
+    pub fn with_zone(zone: &str) -> App {
+        App::build(zone, &[])
+    }
+
+    fn build(zone: &str, args: &[&str]) -> App {
+        let mut builder = EmulatorProcess::builder().arg("--zone-name").arg(zone);
         for a in args {
             builder = builder.arg(*a);
         }
@@ -136,6 +144,11 @@ impl App {
 
     /// Deploys the Worker that routes and custom domains point at (sv-deploy's job).
     pub fn deploy_worker(&self) {
+        self.deploy_worker_named("spacevision-api");
+    }
+
+    /// Deploys a Worker called `name`.
+    pub fn deploy_worker_named(&self, name: &str) {
         use sv_cloudflare::workers::{Module, UploadMetadata, WorkerUpload};
         let client = self.client();
         let upload = WorkerUpload {
@@ -148,7 +161,7 @@ impl App {
                 "export default { fetch() { return new Response('ok') } }",
             )],
         };
-        self.block_on(client.workers().upload_script("spacevision-api", &upload))
+        self.block_on(client.workers().upload_script(name, &upload))
             .unwrap();
     }
 
