@@ -2,8 +2,8 @@
 # Lints everything that is not Rust: workflows, composite actions and shell scripts.
 #
 #   actionlint  every workflow: .github/workflows/, workflows/ (ready-to-copy ones) and the
-#               workflows the act tests run (crates/*/tests/workflows/); runs shellcheck on
-#               their `run:` blocks too
+#               workflows the act tests run (crates/*/tests/workflows/,
+#               bins/*/tests/workflows/); runs shellcheck on their `run:` blocks too
 #   zizmor      the same workflows plus action.yml and actions/*/action.yml, offline, with
 #               the default (regular) persona; fails on any finding of severity medium or
 #               higher (--min-severity medium); low/informational findings are not gated

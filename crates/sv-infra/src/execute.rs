@@ -602,3 +602,48 @@ async fn apply_migrations(c: &Change, uuid: &str, ctx: &ExecContext<'_>) -> Resu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::{cors_shape, lifecycle_shape};
+
+    /// What apply writes must read back as what the config said, or every plan after an
+    /// apply would show a change.
+    #[test]
+    fn bucket_rules_round_trip_through_the_api_shapes() {
+        let rule = lifecycle_shape("tmp/", Some(7), Some(1), Some(30));
+        let api = lifecycle_to_api(0, &rule);
+        assert_eq!(api.id, "sv-1");
+        assert_eq!(crate::inventory::lifecycle_from_api(&api), rule);
+
+        let cors = cors_shape(
+            &["https://a.example".into()],
+            &["GET".into(), "PUT".into()],
+            &["content-type".into()],
+            &[],
+            Some(3600),
+        );
+        let api = cors_to_api(&cors);
+        let back = cors_shape(
+            &api.allowed.origins,
+            &api.allowed.methods,
+            &api.allowed.headers,
+            &api.expose_headers,
+            api.max_age_seconds,
+        );
+        assert_eq!(back, cors);
+    }
+
+    #[test]
+    fn dns_input_defaults_ttl_to_automatic() {
+        let attrs = Attrs::from([
+            ("type".to_owned(), json!("A")),
+            ("name".to_owned(), json!("example.com")),
+            ("content".to_owned(), json!("192.0.2.1")),
+        ]);
+        let input = dns_input(&attrs, "example.com");
+        assert_eq!(input.ttl, 1);
+        assert_eq!(input.proxied, None);
+    }
+}

@@ -304,7 +304,7 @@ fn age_days(transition: Option<&Value>) -> Option<u64> {
         .map(|s| s / 86_400)
 }
 
-fn lifecycle_from_api(r: &sv_cloudflare::r2::LifecycleRule) -> Value {
+pub(crate) fn lifecycle_from_api(r: &sv_cloudflare::r2::LifecycleRule) -> Value {
     let prefix = r
         .conditions
         .get("prefix")
