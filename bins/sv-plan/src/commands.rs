@@ -121,7 +121,7 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<ExitStatus> {
         writeln!(
             std::io::stderr(),
             "Read the account with {} API request(s).",
-            ctx.client.requests_sent()
+            ctx.client()?.requests_sent()
         )?;
     }
     if let Some(out) = &args.out {
@@ -193,15 +193,19 @@ struct RunRequest<'a> {
 }
 
 async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> {
-    authorize(ctx, req.operation, req.name)?;
+    let saved = req.saved.map(read_saved_plan).transpose()?;
+    let operation = match &saved {
+        Some(plan) if plan.destroy => Operation::Destroy,
+        _ => req.operation,
+    };
+    authorize(ctx, operation, req.name)?;
     let _guard = if req.dry_run {
         None
     } else {
         Some(lock(ctx, req.name, req.reason.clone())?)
     };
-    let (plan, planned) = match req.saved {
-        Some(path) => {
-            let saved = read_saved_plan(path)?;
+    let (plan, planned) = match saved {
+        Some(saved) => {
             let fresh = ctx
                 .plan(PlanOptions {
                     destroy: saved.destroy,
@@ -233,7 +237,7 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         ));
     }
     let exec = ExecContext {
-        client: &ctx.client,
+        client: ctx.client()?,
         zone_id: planned.inventory.zone_id.clone(),
         migration_dirs: sv_infra::desired::migration_dirs(ctx.env(), &ctx.root()),
         concurrency: req.concurrency,
@@ -440,7 +444,8 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> anyhow::Result<ExitStatus> 
         let value = match (k.as_str(), live.attributes.get(k)) {
             (_, Some(live)) => live.clone(),
             ("migrations", None) => serde_json::json!(
-                sv_infra::inventory::applied_migrations(&ctx.client, &live.id, &live.name).await?
+                sv_infra::inventory::applied_migrations(ctx.client()?, &live.id, &live.name)
+                    .await?
             ),
             // Not reported by the API (a D1 location hint): assumed as configured.
             (_, None) => v.clone(),

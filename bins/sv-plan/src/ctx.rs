@@ -16,7 +16,8 @@ pub struct Ctx {
     pub config: LoadedConfig,
     pub env_name: String,
     pub env: Environment,
-    pub client: sv_cloudflare::Client,
+    client: Option<sv_cloudflare::Client>,
+    cloudflare: CloudflareArgs,
     pub store: LocalStore,
 }
 
@@ -45,7 +46,12 @@ impl Ctx {
             }
         };
         let store = LocalStore::new(&dir, &env_name);
-        let client = sv_cli::context::cloudflare(cf, &runner)?;
+        // Only commands that call the API need a token (`state list` and `unlock` do not).
+        let client = if cf.api_token.is_some() {
+            Some(sv_cli::context::cloudflare(cf, &runner)?)
+        } else {
+            None
+        };
         Ok(Self {
             global: global.clone(),
             runner,
@@ -53,8 +59,20 @@ impl Ctx {
             env_name,
             env,
             client,
+            cloudflare: cf.clone(),
             store,
         })
+    }
+
+    /// The Cloudflare client; the error names the missing token.
+    pub fn client(&self) -> anyhow::Result<&sv_cloudflare::Client> {
+        match &self.client {
+            Some(c) => Ok(c),
+            // Fails with the message that says which variable to set.
+            None => Err(sv_cli::context::cloudflare(&self.cloudflare, &self.runner)
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("no Cloudflare client"))),
+        }
     }
 
     pub fn env(&self) -> &Environment {
@@ -97,7 +115,7 @@ impl Ctx {
 
     pub async fn inventory(&self, state: &State, desired: &[Desired]) -> anyhow::Result<Inventory> {
         let kinds = sv_infra::inventory::kinds_in_use(desired, state);
-        sv_infra::inventory(&self.client, self.env().zone.as_deref(), state, &kinds)
+        sv_infra::inventory(self.client()?, self.env().zone.as_deref(), state, &kinds)
             .await
             .context("reading the live Cloudflare account")
     }

@@ -111,3 +111,25 @@ fn a_second_apply_is_refused_while_the_first_holds_the_lock() {
     );
     assert!(!lock.exists());
 }
+
+#[test]
+fn state_commands_need_no_cloudflare_token_but_plan_says_which_one_is_missing() {
+    let app = App::new();
+    let out = app
+        .cmd()
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .args(["state", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No resources are managed"));
+    let out = app
+        .cmd()
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .args(["plan"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CLOUDFLARE_API_TOKEN is not set"), "{err}");
+}
