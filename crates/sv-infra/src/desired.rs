@@ -241,3 +241,71 @@ pub fn migration_dirs(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn example() -> sv_config::LoadedConfig {
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/spacevision/sv.yaml");
+        let vars = BTreeMap::from([
+            ("CLOUDFLARE_ACCOUNT_ID", "5e1f0c0ffee0a11ce5e1f0c0ffee0a11"),
+            ("SLACK_ONCALL_WEBHOOK", "https://hooks.invalid/oncall"),
+            ("SLACK_RELEASES_WEBHOOK", "https://hooks.invalid/releases"),
+        ]);
+        sv_config::load(&path, &vars).unwrap()
+    }
+
+    #[test]
+    fn planner_addresses_are_the_config_addresses() {
+        let loaded = example();
+        for env in loaded.environments() {
+            let desired = desired(env, &loaded.root).unwrap();
+            let ours: Vec<String> = desired.iter().map(|d| d.address.to_string()).collect();
+            let config: Vec<String> = env
+                .resources
+                .keys()
+                .filter(|a| a.kind() != ResourceKind::Worker)
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(ours, config, "environment {}", env.name);
+            // Workers are not managed, so no dependency may point at one.
+            assert!(
+                desired
+                    .iter()
+                    .flat_map(|d| &d.depends_on)
+                    .all(|a| ours.contains(&a.to_string()))
+            );
+        }
+    }
+
+    #[test]
+    fn example_attributes() {
+        let loaded = example();
+        let env = loaded.environment("staging").unwrap();
+        let desired = desired(env, &loaded.root).unwrap();
+        let d1 = desired
+            .iter()
+            .find(|d| d.address.to_string() == "d1.main")
+            .unwrap();
+        assert_eq!(d1.name, "staging-main");
+        assert_eq!(d1.attributes["location"], json!("weur"));
+        assert_eq!(
+            d1.attributes["migrations"],
+            json!(["0001_init.sql", "0002_add_uploads.sql"])
+        );
+        let r2 = desired
+            .iter()
+            .find(|d| d.address.to_string() == "r2.uploads")
+            .unwrap();
+        assert_eq!(
+            r2.attributes["lifecycle_rules"],
+            json!([{"prefix": "tmp/", "expire_days": 7}, {"prefix": "users/", "abort_multipart_days": 1}])
+        );
+        assert_eq!(r2.attributes["cors"][0]["max_age_seconds"], json!(3600));
+    }
+}
