@@ -439,10 +439,25 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> anyhow::Result<ExitStatus> 
                 args.id
             ))
         })?;
+    let mut live_attrs = live.attributes.clone();
+    if live.kind == sv_planner::Kind::R2 {
+        // Rules are not in the bucket listing: read those the config manages.
+        let rules = sv_infra::inventory::bucket_rules(
+            ctx.client()?,
+            &live.name,
+            live.attributes.get("jurisdiction").and_then(|j| j.as_str()),
+            want.attributes.contains_key("cors"),
+            want.attributes.contains_key("lifecycle_rules"),
+        )
+        .await?;
+        live_attrs.extend(rules);
+    }
     let mut attributes = sv_planner::Attrs::new();
     for (k, v) in &want.attributes {
-        let value = match (k.as_str(), live.attributes.get(k)) {
+        let value = match (k.as_str(), live_attrs.get(k)) {
             (_, Some(live)) => live.clone(),
+            // A rule set the bucket does not have.
+            ("cors" | "lifecycle_rules", None) => serde_json::Value::Null,
             ("migrations", None) => serde_json::json!(
                 sv_infra::inventory::applied_migrations(ctx.client()?, &live.id, &live.name)
                     .await?

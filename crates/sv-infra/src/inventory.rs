@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use futures::TryStreamExt;
+use futures::{StreamExt as _, TryStreamExt};
 use serde_json::{Value, json};
 use sv_cloudflare::Client;
 use sv_cloudflare::dns::DnsFilter;
@@ -112,6 +112,21 @@ pub async fn inventory(
     Ok(Inventory { observed, zone_id })
 }
 
+/// Per-resource reads in flight at once: enough to hide latency, few enough not to drain
+/// the client's request budget in a burst.
+const READ_CONCURRENCY: usize = 16;
+
+async fn bounded<I, F>(reads: I) -> Result<Vec<Observed>, Error>
+where
+    I: IntoIterator<Item = F>,
+    F: std::future::Future<Output = Result<Observed, Error>>,
+{
+    futures::stream::iter(reads)
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
 /// The id of zone `name`.
 ///
 /// # Errors
@@ -201,7 +216,7 @@ async fn list_d1(client: &Client, state: &State) -> Result<Vec<Observed>, Error>
         }
         Ok::<_, Error>(observed(Kind::D1, db.uuid, db.name, attrs))
     });
-    futures::future::try_join_all(reads).await
+    bounded(reads).await
 }
 
 /// Names recorded in wrangler's `d1_migrations` table (empty when it does not exist yet).
@@ -248,53 +263,82 @@ async fn list_r2(client: &Client, state: &State) -> Result<Vec<Observed>, Error>
         if let Some(c) = &b.storage_class {
             attrs.insert("storage_class".into(), json!(c));
         }
-        if recorded(state, Kind::R2, &b.name).is_some() {
-            let j = b.jurisdiction.as_deref();
-            let (cors, lifecycle) = futures::try_join!(
-                async {
-                    match client.r2().get_cors(&b.name, j).await {
-                        Ok(c) => Ok(c.rules),
-                        Err(e) if e.is_not_found() => Ok(Vec::new()),
-                        Err(e) => {
-                            Err(Error::cf(format!("reading CORS of R2 bucket `{}`", b.name))(e))
-                        }
-                    }
-                },
-                async {
-                    client
-                        .r2()
-                        .get_lifecycle(&b.name, j)
-                        .await
-                        .map(|l| l.rules)
-                        .map_err(Error::cf(format!(
-                            "reading lifecycle of R2 bucket `{}`",
-                            b.name
-                        )))
-                },
-            )?;
-            if !cors.is_empty() {
-                let rules = cors
-                    .iter()
-                    .map(|r| {
-                        cors_shape(
-                            &r.allowed.origins,
-                            &r.allowed.methods,
-                            &r.allowed.headers,
-                            &r.expose_headers,
-                            r.max_age_seconds,
-                        )
-                    })
-                    .collect();
-                attrs.insert("cors".into(), Value::Array(rules));
-            }
-            if !lifecycle.is_empty() {
-                let rules = lifecycle.iter().map(lifecycle_from_api).collect();
-                attrs.insert("lifecycle_rules".into(), Value::Array(rules));
-            }
+        if let Some(rec) = recorded(state, Kind::R2, &b.name) {
+            // Only the rules the config manages are read: a bucket without CORS or lifecycle
+            // rules in sv.yaml costs no request beyond the list.
+            let rules = bucket_rules(
+                client,
+                &b.name,
+                b.jurisdiction.as_deref(),
+                rec.contains_key("cors"),
+                rec.contains_key("lifecycle_rules"),
+            )
+            .await?;
+            attrs.extend(rules);
         }
         Ok::<_, Error>(observed(Kind::R2, b.name.clone(), b.name, attrs))
     });
-    futures::future::try_join_all(reads).await
+    bounded(reads).await
+}
+
+/// The CORS and lifecycle rules of a bucket in the shapes of [`crate::desired`] (absent
+/// when the bucket has none), reading only what is asked for.
+///
+/// # Errors
+/// A read fails (a bucket without CORS configuration is not an error).
+pub async fn bucket_rules(
+    client: &Client,
+    name: &str,
+    jurisdiction: Option<&str>,
+    cors: bool,
+    lifecycle: bool,
+) -> Result<Attrs, Error> {
+    let (cors, lifecycle) = futures::try_join!(
+        async {
+            if !cors {
+                return Ok(Vec::new());
+            }
+            match client.r2().get_cors(name, jurisdiction).await {
+                Ok(c) => Ok(c.rules),
+                Err(e) if e.is_not_found() => Ok(Vec::new()),
+                Err(e) => Err(Error::cf(format!("reading CORS of R2 bucket `{name}`"))(e)),
+            }
+        },
+        async {
+            if !lifecycle {
+                return Ok(Vec::new());
+            }
+            client
+                .r2()
+                .get_lifecycle(name, jurisdiction)
+                .await
+                .map(|l| l.rules)
+                .map_err(Error::cf(format!(
+                    "reading lifecycle of R2 bucket `{name}`"
+                )))
+        },
+    )?;
+    let mut attrs = Attrs::new();
+    if !cors.is_empty() {
+        let rules = cors
+            .iter()
+            .map(|r| {
+                cors_shape(
+                    &r.allowed.origins,
+                    &r.allowed.methods,
+                    &r.allowed.headers,
+                    &r.expose_headers,
+                    r.max_age_seconds,
+                )
+            })
+            .collect();
+        attrs.insert("cors".into(), Value::Array(rules));
+    }
+    if !lifecycle.is_empty() {
+        let rules = lifecycle.iter().map(lifecycle_from_api).collect();
+        attrs.insert("lifecycle_rules".into(), Value::Array(rules));
+    }
+    Ok(attrs)
 }
 
 fn age_days(transition: Option<&Value>) -> Option<u64> {
