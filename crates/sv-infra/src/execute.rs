@@ -1,8 +1,9 @@
 //! Carrying out a plan: one attempt, safe to repeat.
 //!
 //! Waves run in order; inside a wave, operations run in parallel (bounded). Each success is
-//! written to state at once (serial + 1), so whatever happens next, a re-run plans only
-//! what is left. The first failure lets the running wave finish and stops before the next
+//! written to state as soon as it completes (serial + 1 per operation; operations that
+//! complete together share one write), so whatever happens next, a re-run plans only what
+//! is left. The first failure lets the running wave finish and stops before the next
 //! one; the report says, per operation, what was done, what failed and what never started.
 
 use std::collections::BTreeMap;
@@ -122,18 +123,18 @@ pub async fn execute(
                 (c, r)
             }))
             .buffer_unordered(ctx.concurrency.max(1))
-            .then(|(c, r)| {
-                let state = &state;
-                async move {
-                    let r = match r {
-                        Ok(id) => record(c, id.clone(), state, store).map(|()| id),
-                        Err(e) => Err(e),
-                    };
-                    (c, r)
-                }
-            })
-            .collect()
-            .await;
+            // Everything that finished since the last write is recorded in one write, so
+            // state never lags behind by more than the operations that completed together,
+            // and a wide wave does not rewrite the file once per operation.
+            .ready_chunks(ctx.concurrency.max(1))
+            .map(|chunk| record_all(chunk, &state, store))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, Error>>()?
+            .into_iter()
+            .flatten()
+            .collect();
         for (c, r) in outcomes {
             let outcome = match r {
                 Ok(id) => OpOutcome::Done { id },
@@ -183,15 +184,34 @@ fn error_chain(e: &Error) -> String {
     text
 }
 
-fn record(
-    c: &Change,
-    id: Option<String>,
+/// Records the successes of `chunk` in state and writes it once. `Err` only when the write
+/// fails; a missing id fails that operation alone.
+#[allow(clippy::type_complexity)]
+fn record_all<'c>(
+    chunk: Vec<(&'c Change, Result<Option<String>, Error>)>,
     state: &Mutex<State>,
     store: &dyn StateStore,
-) -> Result<(), Error> {
+) -> Result<Vec<(&'c Change, Result<Option<String>, Error>)>, Error> {
     let mut s = state
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut out = Vec::with_capacity(chunk.len());
+    let mut changed = false;
+    for (c, r) in chunk {
+        let r = match r {
+            Ok(id) => record(c, id.clone(), &mut s).map(|()| id),
+            Err(e) => Err(e),
+        };
+        changed |= r.is_ok();
+        out.push((c, r));
+    }
+    if changed {
+        store.save(&s)?;
+    }
+    Ok(out)
+}
+
+fn record(c: &Change, id: Option<String>, s: &mut State) -> Result<(), Error> {
     if c.action == Action::Delete {
         s.resources.remove(&c.address);
     } else {
@@ -214,7 +234,7 @@ fn record(
         );
     }
     s.serial += 1;
-    store.save(&s)
+    Ok(())
 }
 
 fn str_attr<'a>(attrs: &'a Attrs, key: &str) -> Option<&'a str> {

@@ -7,7 +7,8 @@
 //! - [`inventory`]: the live account read with list calls in parallel, normalised to the
 //!   same attribute shapes `desired` produces, so plan → apply → plan is a no-op.
 //! - [`execute`]: a plan carried out wave by wave (bounded parallelism inside a wave),
-//!   each success recorded in state at once so an interrupted apply converges on re-run.
+//!   each success recorded in state as soon as it completes (those completing together in
+//!   one write) so an interrupted apply converges on re-run.
 //! - [`store`]: where state lives (a local file) and its lock.
 //!
 //! Worker scripts (`worker.*` addresses) are deployed by sv-deploy, not managed here: they
