@@ -2,8 +2,8 @@
 # Lints everything that is not Rust: workflows, composite actions and shell scripts.
 #
 #   actionlint  every workflow: .github/workflows/, workflows/ (ready-to-copy ones) and the
-#               workflows the act tests run (crates/*/tests/workflows/); runs shellcheck on
-#               their `run:` blocks too
+#               workflows the act tests run (crates/*/tests/workflows/,
+#               bins/*/tests/workflows/); runs shellcheck on their `run:` blocks too
 #   zizmor      the same workflows plus action.yml and actions/*/action.yml, offline, with
 #               the default (regular) persona; fails on any finding of severity medium or
 #               higher (--min-severity medium); low/informational findings are not gated
@@ -28,7 +28,7 @@ need() {
 # Workflow files (yml/yaml) under the directories that exist.
 workflow_files() {
     local dir
-    for dir in .github/workflows workflows crates/*/tests/workflows; do
+    for dir in .github/workflows workflows crates/*/tests/workflows bins/*/tests/workflows; do
         [ -d "$dir" ] || continue
         find "$dir" -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) -print
     done | LC_ALL=C sort

@@ -59,6 +59,8 @@ struct Inner {
     /// Never opens: pre-signed storage URLs are not the API the breaker protects.
     external_breaker: CircuitBreaker,
     rng: Mutex<StdRng>,
+    /// HTTP requests sent (every attempt, retries included), for benchmarks and reports.
+    sent: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for Client {
@@ -202,6 +204,7 @@ impl ClientBuilder {
                     cooldown: Duration::ZERO,
                 }),
                 rng,
+                sent: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -239,6 +242,11 @@ impl Client {
     /// The configured account, if any.
     pub fn account_id(&self) -> Option<&str> {
         self.inner.account_id.as_deref()
+    }
+
+    /// HTTP requests this client (and its clones) sent so far, retries included.
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The request budget this client draws from.
@@ -523,6 +531,9 @@ impl Client {
         streaming: bool,
     ) -> Result<Done, AttemptError> {
         let timeout = self.inner.timeout;
+        self.inner
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let fut = async {
             let resp = builder.send().await.map_err(AttemptError::from_reqwest)?;
             let status = resp.status();

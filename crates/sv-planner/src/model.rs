@@ -93,6 +93,12 @@ impl fmt::Display for Kind {
 impl FromStr for Kind {
     type Err = AddressError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "worker" {
+            // A valid sv.yaml address, but not one sv-plan manages.
+            return Err(AddressError(
+                "`worker.*` addresses are deployed by sv-deploy, not managed by sv-plan".into(),
+            ));
+        }
         Kind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
@@ -236,5 +242,22 @@ mod tests {
             "unknown resource kind `queue`"
         );
         assert_eq!(serde_json::to_string(&a).unwrap(), "\"route.api\"");
+        assert_eq!(
+            "worker.api".parse::<Address>().unwrap_err().to_string(),
+            "`worker.*` addresses are deployed by sv-deploy, not managed by sv-plan"
+        );
+        // Every address sv-config writes for a managed kind parses to the same text.
+        for text in [
+            "kv.sessions",
+            "d1.main",
+            "r2.uploads",
+            "dns.CNAME.api",
+            "dns.A.@",
+            "pages.web",
+            "route.api.example.com/*",
+            "domain.images.example.com",
+        ] {
+            assert_eq!(text.parse::<Address>().unwrap().to_string(), text);
+        }
     }
 }

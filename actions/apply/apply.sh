@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs `sv-plan apply` for actions/apply. Inputs arrive as environment variables:
+#   SV_BIN            directory holding the sv binaries
+#   SV_ENV, SV_CONFIG read by sv-plan itself
+#   SV_PLAN_ARTIFACT  non-empty when a saved plan was downloaded
+#   SV_PLAN_PATH      where the downloaded plan is
+# sv-plan writes the `applied` output and the job summary itself.
+set -euo pipefail
+
+main() {
+    local bin="${SV_BIN:?SV_BIN is not set}"
+    : "${SV_ENV:?the environment input is required}"
+    if [ -n "${SV_PLAN_ARTIFACT:-}" ]; then
+        exec "$bin/sv-plan" apply "${SV_PLAN_PATH:?SV_PLAN_PATH is not set}"
+    fi
+    exec "$bin/sv-plan" apply --auto-approve
+}
+
+main "$@"

@@ -1,0 +1,165 @@
+//! What every command needs: config, environment, Cloudflare client, state store; and the
+//! one way a plan is computed.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use sv_actions::Runner;
+use sv_cli::{CloudflareArgs, GlobalArgs, input_error};
+use sv_config::{Environment, LoadedConfig, StateBackend};
+use sv_infra::{Inventory, LocalStore, StateStore};
+use sv_planner::{Desired, Plan, PlanInput, PlanOptions, State};
+
+pub struct Ctx {
+    pub global: GlobalArgs,
+    pub runner: Runner,
+    pub config: LoadedConfig,
+    pub env_name: String,
+    pub env: Environment,
+    client: Option<sv_cloudflare::Client>,
+    cloudflare: CloudflareArgs,
+    pub store: LocalStore,
+}
+
+/// A computed plan and what it was computed from.
+pub struct Planned {
+    pub plan: Plan,
+    pub inventory: Inventory,
+    pub state: State,
+}
+
+impl Ctx {
+    pub fn new(global: &GlobalArgs, cf: &CloudflareArgs) -> anyhow::Result<Self> {
+        let runner = sv_cli::context::runner();
+        let config = sv_cli::context::load_config(global)?;
+        let env = sv_cli::context::environment(&config, global)?.clone();
+        let env_name = env.name.clone();
+        let dir = match &config.config.state {
+            StateBackend::Local(dir) => config.resolve_path(dir),
+            StateBackend::R2(r2) => {
+                return Err(input_error(anyhow::anyhow!(
+                    "state.r2 (bucket `{}`) is not supported by this sv-plan yet: use \
+                     `state: {{ local: .sv/state }}` in {}",
+                    r2.bucket,
+                    global.config.display()
+                )));
+            }
+        };
+        let store = LocalStore::new(&dir, &env_name);
+        // Only commands that call the API need a token (`state list` and `unlock` do not).
+        let client = if cf.api_token.is_some() {
+            Some(sv_cli::context::cloudflare(cf, &runner)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            global: global.clone(),
+            runner,
+            config,
+            env_name,
+            env,
+            client,
+            cloudflare: cf.clone(),
+            store,
+        })
+    }
+
+    /// The Cloudflare client; the error names the missing token.
+    pub fn client(&self) -> anyhow::Result<&sv_cloudflare::Client> {
+        match &self.client {
+            Some(c) => Ok(c),
+            // Fails with the message that says which variable to set.
+            None => Err(sv_cli::context::cloudflare(&self.cloudflare, &self.runner)
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("no Cloudflare client"))),
+        }
+    }
+
+    pub fn env(&self) -> &Environment {
+        &self.env
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.config.root.clone()
+    }
+
+    /// The state, or an empty one for an environment never applied. The empty state has
+    /// no lineage yet (so two plans of a new environment agree); [`stamp_lineage`] gives it
+    /// one before its first write.
+    pub fn load_state(&self) -> anyhow::Result<State> {
+        let state = self
+            .store
+            .load()
+            .map_err(input_error)?
+            .unwrap_or_else(|| State::new(&self.env_name, ""));
+        state
+            .expect_environment(&self.env_name)
+            .map_err(input_error)?;
+        Ok(state)
+    }
+
+    /// sha256 over sv.yaml and the wrangler configs it names.
+    pub fn config_checksum(&self) -> anyhow::Result<String> {
+        let mut bytes = std::fs::read(&self.config.path)
+            .with_context(|| format!("cannot read {}", self.config.path.display()))?;
+        for w in self.config.wrangler.values() {
+            bytes.extend_from_slice(w.path.to_string_lossy().as_bytes());
+            bytes.extend(std::fs::read(&w.path).unwrap_or_default());
+        }
+        Ok(sv_planner::sha256(&bytes))
+    }
+
+    pub fn desired(&self) -> anyhow::Result<Vec<Desired>> {
+        sv_infra::desired(self.env(), &self.root()).map_err(input_error)
+    }
+
+    pub async fn inventory(&self, state: &State, desired: &[Desired]) -> anyhow::Result<Inventory> {
+        let kinds = sv_infra::inventory::kinds_in_use(desired, state);
+        sv_infra::inventory(self.client()?, self.env().zone.as_deref(), state, &kinds)
+            .await
+            .context("reading the live Cloudflare account")
+    }
+
+    /// Reads everything and computes the plan.
+    pub async fn plan(&self, options: PlanOptions) -> anyhow::Result<Planned> {
+        let state = self.load_state()?;
+        let desired = self.desired()?;
+        let inventory = self.inventory(&state, &desired).await?;
+        let checksum = self.config_checksum()?;
+        let plan = Plan::compute(&PlanInput {
+            environment: &self.env_name,
+            desired: &desired,
+            observed: &inventory.observed,
+            state: &state,
+            config_checksum: &checksum,
+            options,
+            now: chrono::Utc::now(),
+            tool_version: env!("CARGO_PKG_VERSION"),
+        })
+        .map_err(input_error)?;
+        Ok(Planned {
+            plan,
+            inventory,
+            state,
+        })
+    }
+
+    pub fn actor(&self) -> sv_audit::Actor {
+        sv_audit::Actor::from_env(sv_cli::env_vars::process_env)
+    }
+
+    pub fn audit(&self) -> sv_audit::AuditLog {
+        sv_audit::AuditLog::new(sv_audit::AuditLog::default_path(&self.config.root))
+    }
+
+    pub fn run_url(&self) -> Option<String> {
+        sv_cli::env_vars::run_url(sv_cli::env_vars::process_env)
+    }
+}
+
+/// Gives a state that was never written its lineage.
+pub fn stamp_lineage(state: &mut State) {
+    if state.lineage.is_empty() {
+        state.lineage = uuid::Uuid::new_v4().to_string();
+    }
+}

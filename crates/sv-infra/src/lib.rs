@@ -1,0 +1,83 @@
+//! `sv-infra` owns the Cloudflare-facing half of declarative infrastructure: what sv-plan
+//! (and later sv-onboard) needs between the pure planner (`sv-planner`) and the API client
+//! (`sv-cloudflare`).
+//!
+//! - [`desired`]: an environment of `sv.yaml` mapped onto the planner's model, one
+//!   [`sv_planner::Desired`] per managed resource, addresses identical to the config's.
+//! - [`inventory`]: the live account read with list calls in parallel, normalised to the
+//!   same attribute shapes `desired` produces, so plan → apply → plan is a no-op.
+//! - [`execute`]: a plan carried out wave by wave (bounded parallelism inside a wave),
+//!   each success recorded in state as soon as it completes (those completing together in
+//!   one write) so an interrupted apply converges on re-run.
+//! - [`store`]: where state lives (a local file) and its lock.
+//!
+//! Worker scripts (`worker.*` addresses) are deployed by sv-deploy, not managed here: they
+//! are dropped from `depends_on` (routes and custom domains still need the script to exist
+//! when they are created; the API says so if it does not).
+//!
+//! No printing, no clap: callers render the returned data.
+
+pub mod desired;
+pub mod execute;
+pub mod inventory;
+pub mod migrations;
+pub mod store;
+
+pub use desired::desired;
+pub use execute::{ApplyReport, ExecContext, OpOutcome, OpResult, execute};
+pub use inventory::{Inventory, inventory};
+pub use store::{LocalStore, StateStore};
+
+use std::path::PathBuf;
+
+use sv_planner::{Address, LockInfo, StateError};
+
+/// Everything that can go wrong talking to Cloudflare or the state store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{what}: {source}")]
+    Cloudflare {
+        what: String,
+        #[source]
+        source: Box<sv_cloudflare::Error>,
+    },
+    #[error("cannot {what} `{}`: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state file `{}` is unusable: {source}", path.display())]
+    State {
+        path: PathBuf,
+        #[source]
+        source: StateError,
+    },
+    #[error("the state is locked: {0}; if that run is gone, `sv-plan state unlock {id}`", id = .0.id)]
+    Locked(Box<LockInfo>),
+    #[error("no lock with id `{given}` is held{}", held.as_ref().map(|h| format!(" (held: {h})")).unwrap_or_default())]
+    NoSuchLock {
+        given: String,
+        held: Option<Box<LockInfo>>,
+    },
+    #[error("zone `{0}` is not in this Cloudflare account (or the token cannot read it)")]
+    ZoneNotFound(String),
+    #[error("{0} needs a zone: set `zone:` on the environment in sv.yaml")]
+    NoZone(Address),
+    #[error("{address}: {what} is not supported yet")]
+    Unsupported { address: Address, what: String },
+    #[error("{address}: the plan has no id for it (re-run `sv-plan plan`)")]
+    MissingId { address: Address },
+}
+
+impl Error {
+    pub(crate) fn cf(what: impl Into<String>) -> impl FnOnce(sv_cloudflare::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Cloudflare {
+            what,
+            source: Box::new(source),
+        }
+    }
+}
