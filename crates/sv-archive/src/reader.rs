@@ -76,7 +76,8 @@ pub fn open(path: &Path, decryption: &Decryption) -> Result<ArchiveReader> {
 impl ArchiveReader {
     pub fn open(path: &Path, decryption: &Decryption) -> Result<Self> {
         let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-        let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(256 * 1024, file))
+        // Binary passes straight through; `age -a` armor is decoded.
+        let decryptor = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(file))
             .map_err(|e| map_decrypt_error(e, path))?;
         let payload = decryption.decrypt(decryptor, path)?;
         let gunzip = flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(
