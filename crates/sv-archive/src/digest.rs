@@ -1,7 +1,6 @@
 //! A SHA-256 digest that serializes as lowercase hex, the form `sha256sum` prints.
 
 use std::fmt;
-use std::io::{self, Write};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -58,45 +57,6 @@ impl<'de> Deserialize<'de> for Sha256 {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
         s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// A writer that hashes and counts what passes through it: the archive file's sidecar
-/// digest is computed on the way to disk instead of by re-reading the file.
-pub(crate) struct HashingWriter<W> {
-    inner: W,
-    hasher: sha2::Sha256,
-    count: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    pub(crate) fn new(inner: W) -> Self {
-        Self {
-            inner,
-            hasher: sha2::Sha256::new(),
-            count: 0,
-        }
-    }
-
-    pub(crate) fn into_parts(self) -> (W, Sha256, u64) {
-        (
-            self.inner,
-            Sha256(self.hasher.finalize().into()),
-            self.count,
-        )
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 

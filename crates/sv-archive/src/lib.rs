@@ -87,6 +87,7 @@ mod manifest;
 mod path;
 mod pipeline;
 mod reader;
+mod relay;
 mod tarfmt;
 mod writer;
 

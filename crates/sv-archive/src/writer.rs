@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
-use crate::digest::{HashingWriter, Sha256};
+use crate::digest::Sha256;
 use crate::error::{Error, Result};
 use crate::gz::MemberEncoder;
 use crate::keys::Encryption;
@@ -18,6 +18,7 @@ use crate::manifest::{
 };
 use crate::path::{Conflict, PathSet, check_path};
 use crate::pipeline::{CompressionStats, FillError, Pipeline, PipelineConfig, Sink};
+use crate::relay::{HashingFileWriter, ReadAhead};
 use crate::tarfmt::{END_OF_ARCHIVE, file_header, padding};
 
 /// Tuning knobs; the defaults are what sv-backup uses.
@@ -285,50 +286,59 @@ impl ArchiveWriter {
         } else {
             age::armor::Format::Binary
         };
-        let armored = age::armor::ArmoredWriter::wrap_output(
-            HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
-            format,
-        )
-        .map_err(out_err)?;
+        // Three stages on three threads: spool read + decrypt → (here) encrypt for the
+        // recipients → sha256 + write.
+        let sink = HashingFileWriter::spawn(file).map_err(out_err)?;
+        let armored = age::armor::ArmoredWriter::wrap_output(sink, format).map_err(out_err)?;
         let mut out = encryptor.wrap_output(armored).map_err(out_err)?;
         out.write_all(&member).map_err(out_err)?;
 
         // Replay the spool, inserting the deferred headers of unknown-size entries where
         // their data begins.
-        let mut reader = open_spool(spool.output, &self.spool_key)
-            .map_err(|e| Error::io("read back the spool in", &self.dir, e))?;
         let spool_err = |e: io::Error| Error::io("copy the spool to", &partial_path, e);
-        let mut buf = vec![0u8; 256 * 1024];
+        let reader = open_spool(spool.output, &self.spool_key).map_err(spool_err)?;
+        let mut chunks = ReadAhead::spawn(reader).map_err(spool_err)?;
+        let mut markers = spool.markers.iter().peekable();
         let mut pos = 0u64;
-        for &(offset, index) in &spool.markers {
-            copy_exact(&mut reader, &mut out, offset - pos, &mut buf).map_err(spool_err)?;
-            pos = offset;
-            let entry = manifest.entries.get(index as usize).ok_or_else(|| {
-                Error::Pipeline(format!("deferred header for unknown entry {index}"))
-            })?;
-            let header = file_header(&entry.path, entry.size, self.mtime);
-            encoder
-                .encode(&header, &mut member)
-                .map_err(|e| Error::Pipeline(format!("cannot compress a header: {e}")))?;
-            out.write_all(&member).map_err(out_err)?;
+        while let Some(chunk) = chunks.next() {
+            let chunk = chunk.map_err(spool_err)?;
+            let mut data = &chunk[..];
+            while let Some(&(offset, index)) =
+                markers.next_if(|(offset, _)| *offset < pos + data.len() as u64)
+            {
+                let (before, after) = data.split_at((offset - pos) as usize);
+                out.write_all(before).map_err(out_err)?;
+                data = after;
+                pos = offset;
+                self.write_deferred_header(&mut out, &manifest, index, &mut encoder, &mut member)?;
+            }
+            out.write_all(data).map_err(out_err)?;
+            pos += data.len() as u64;
+            chunks.give_back(chunk);
         }
-        pos += copy_to_end(&mut reader, &mut out, &mut buf).map_err(spool_err)?;
+        for &(offset, index) in markers {
+            if offset != pos {
+                return Err(Error::Pipeline(format!(
+                    "a deferred header at {offset} is past the spool's end {pos}"
+                )));
+            }
+            self.write_deferred_header(&mut out, &manifest, index, &mut encoder, &mut member)?;
+        }
         if pos != spool.stats.bytes_out {
             return Err(Error::Pipeline(format!(
                 "spool holds {pos} bytes, {} were written to it",
                 spool.stats.bytes_out
             )));
         }
-        drop(reader);
+        drop(chunks);
 
         // age's final chunk, then the armor's last line: without them the file does not
         // decrypt.
-        let (buffered, sha256, size) = out
+        let (file, sha256, size) = out
             .finish()
             .and_then(age::armor::ArmoredWriter::finish)
-            .map_err(out_err)?
-            .into_parts();
-        let file = buffered.into_inner().map_err(|e| out_err(e.into_error()))?;
+            .and_then(HashingFileWriter::finish)
+            .map_err(out_err)?;
         file.sync_all()
             .map_err(|e| Error::io("fsync", &partial_path, e))?;
         drop(file);
@@ -357,6 +367,26 @@ impl ArchiveWriter {
             resources: manifest.resources,
             compression: spool.stats,
         })
+    }
+
+    fn write_deferred_header(
+        &self,
+        out: &mut impl Write,
+        manifest: &Manifest,
+        index: u32,
+        encoder: &mut MemberEncoder,
+        member: &mut Vec<u8>,
+    ) -> Result<()> {
+        let entry = manifest
+            .entries
+            .get(index as usize)
+            .ok_or_else(|| Error::Pipeline(format!("deferred header for unknown entry {index}")))?;
+        let header = file_header(&entry.path, entry.size, self.mtime);
+        encoder
+            .encode(&header, member)
+            .map_err(|e| Error::Pipeline(format!("cannot compress a header: {e}")))?;
+        out.write_all(member)
+            .map_err(|e| Error::io("write", &self.partial_path, e))
     }
 
     fn usable(&self) -> Result<()> {
@@ -570,35 +600,4 @@ fn open_spool(
     decryptor
         .decrypt(std::iter::once(key as &dyn age::Identity))
         .map_err(io::Error::other)
-}
-
-fn copy_exact(r: &mut impl Read, w: &mut impl Write, mut n: u64, buf: &mut [u8]) -> io::Result<()> {
-    while n > 0 {
-        let want = usize::try_from(n).map_or(buf.len(), |n| n.min(buf.len()));
-        let got = r.read(&mut buf[..want])?;
-        if got == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "spool ended early",
-            ));
-        }
-        w.write_all(&buf[..got])?;
-        n -= got as u64;
-    }
-    Ok(())
-}
-
-fn copy_to_end(r: &mut impl Read, w: &mut impl Write, buf: &mut [u8]) -> io::Result<u64> {
-    let mut total = 0;
-    loop {
-        match r.read(buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => {
-                w.write_all(&buf[..n])?;
-                total += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
