@@ -346,12 +346,13 @@ fn read_manifest(tar: &mut TarReader<Stream>, archive: &Path) -> Result<Manifest
             reason: format!("{} bytes is more than any manifest we write", header.size),
         });
     }
-    let mut bytes = vec![0u8; header.size as usize];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        match tar.read_data(&mut bytes[filled..]) {
+    // Grown as data arrives rather than allocated from the header's claim.
+    let mut bytes = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tar.read_data(&mut buf) {
             Ok(0) => break,
-            Ok(n) => filled += n,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
             Err(e) => return Err(tar_error(e, archive)),
         }
     }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
@@ -551,7 +551,8 @@ fn sync_dir(dir: &Path) -> Result<()> {
 /// only in this process, in an unnamed temporary file (gone when the process ends, even if
 /// killed). Backup data is never on disk in the clear.
 struct SpoolSink {
-    stream: age::stream::StreamWriter<BufWriter<File>>,
+    /// age writes whole 64 KiB chunks: no buffer needed in between.
+    stream: age::stream::StreamWriter<File>,
 }
 
 impl SpoolSink {
@@ -563,7 +564,7 @@ impl SpoolSink {
             age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
                 .map_err(Error::Encrypt)?;
         let stream = encryptor
-            .wrap_output(BufWriter::with_capacity(1 << 20, file))
+            .wrap_output(file)
             .map_err(|e| Error::io("write the spool in", dir, e))?;
         Ok(Self { stream })
     }
@@ -583,10 +584,7 @@ impl Sink for SpoolSink {
     type Output = File;
 
     fn finish(self) -> io::Result<File> {
-        self.stream
-            .finish()?
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)
+        self.stream.finish()
     }
 }
 
@@ -595,7 +593,8 @@ fn open_spool(
     key: &age::x25519::Identity,
 ) -> io::Result<age::stream::StreamReader<BufReader<File>>> {
     file.seek(SeekFrom::Start(0))?;
-    let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 20, file))
+    // age reads 64 KiB chunks, which bypass a buffer of that size.
+    let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(64 * 1024, file))
         .map_err(io::Error::other)?;
     decryptor
         .decrypt(std::iter::once(key as &dyn age::Identity))
