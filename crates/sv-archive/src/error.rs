@@ -172,8 +172,9 @@ pub enum Error {
     },
     #[error("{archive}: unexpected data after the end of the tar stream")]
     TrailingData { archive: PathBuf },
-    #[error("entries of {archive} were already read; open it again to read them again")]
-    AlreadyRead { archive: PathBuf },
+    /// An earlier error left the stream at an unknown position; open the archive again.
+    #[error("{archive}: reading stopped at an earlier error")]
+    ReadFailed { archive: PathBuf },
 
     // ---- sidecar ------------------------------------------------------------------------
     #[error("{path}: not a sha256sum line for {expected_name:?}")]

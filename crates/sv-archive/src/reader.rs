@@ -35,6 +35,8 @@ pub struct ArchiveReader {
     next_index: usize,
     current: Option<Current>,
     ended: bool,
+    /// Set by any error: the stream position is then unknown.
+    failed: bool,
 }
 
 struct Current {
@@ -95,6 +97,7 @@ impl ArchiveReader {
             next_index: 0,
             current: None,
             ended: false,
+            failed: false,
         })
     }
 
@@ -109,16 +112,34 @@ impl ArchiveReader {
     /// The next entry, in manifest order; `None` once the whole archive was read and
     /// checked. An entry left unread is skipped (and not checksummed).
     pub fn next_entry(&mut self) -> Result<Option<ArchiveEntry<'_>>> {
+        if self.failed {
+            return Err(Error::ReadFailed {
+                archive: self.archive.clone(),
+            });
+        }
         if self.ended {
             return Ok(None);
         }
+        match self.advance() {
+            Ok(true) => Ok(Some(ArchiveEntry { reader: self })),
+            Ok(false) => Ok(None),
+            Err(e) => {
+                self.failed = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Moves to the next entry and checks its header against the manifest; false at the
+    /// end of the archive.
+    fn advance(&mut self) -> Result<bool> {
         self.current = None;
         let header = match self.tar.next_header() {
             Ok(header) => header,
             Err(e) => return Err(tar_error(e, &self.archive)),
         };
         let Some(header) = header else {
-            return self.end().map(|()| None);
+            return self.end().map(|()| false);
         };
         let archive = self.archive.clone();
         let path = String::from_utf8(header.path.clone()).map_err(|_| Error::UnsafePath {
@@ -166,7 +187,7 @@ impl ArchiveReader {
             checked: false,
         });
         self.next_index += 1;
-        Ok(Some(ArchiveEntry { reader: self }))
+        Ok(true)
     }
 
     /// Reads every entry and checks it against the manifest: sizes, sha256s, no entry
@@ -264,7 +285,20 @@ impl ArchiveEntry<'_> {
     }
 
     fn read_checked(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let result = self.read_checked_inner(buf);
+        if result.is_err() {
+            self.reader.failed = true;
+        }
+        result
+    }
+
+    fn read_checked_inner(&mut self, buf: &mut [u8]) -> Result<usize> {
         let reader = &mut *self.reader;
+        if reader.failed {
+            return Err(Error::ReadFailed {
+                archive: reader.archive.clone(),
+            });
+        }
         let Some(current) = reader.current.as_mut() else {
             return Ok(0);
         };

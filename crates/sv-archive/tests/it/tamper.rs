@@ -208,6 +208,20 @@ fn content_that_differs_from_the_manifest_is_detected() {
         matches!(&err, Error::ChecksumMismatch { path, .. } if path == "a.txt"),
         "{err}"
     );
+    // Through the entry API: the mismatch surfaces at the entry's end, and the reader
+    // refuses to go on from an unknown position.
+    let mut reader = open(&tmp.path().join("sha.tar.gz.age"), &key.decryption()).unwrap();
+    let mut entry = reader.next_entry().unwrap().unwrap();
+    let err = entry.copy_to(&mut Vec::new()).unwrap_err();
+    assert!(matches!(err, Error::ChecksumMismatch { .. }), "{err}");
+    let err = reader.next_entry().unwrap_err();
+    assert!(matches!(err, Error::ReadFailed { .. }), "{err}");
+    // And through `Read`, as an io::Error carrying the typed error.
+    let mut reader = open(&tmp.path().join("sha.tar.gz.age"), &key.decryption()).unwrap();
+    let mut entry = reader.next_entry().unwrap().unwrap();
+    let io_err = std::io::Read::read_to_end(&mut entry, &mut Vec::new()).unwrap_err();
+    let typed = Error::from_io(io_err).unwrap();
+    assert!(matches!(typed, Error::ChecksumMismatch { .. }), "{typed}");
 
     let err = check(
         "size.tar.gz.age",
