@@ -52,13 +52,20 @@
 //! Memory grows only with the *number* of entries (their manifest records, about 200
 //! bytes each plus their `extra`), never with their bytes.
 //!
-//! # Speed
+//! # Speed and memory
 //!
 //! The tar stream is cut into 1 MiB chunks, each compressed by a pool of threads into an
 //! independent gzip member and written back in order (bounded slots: memory is flat).
 //! A chunk whose samples do not shrink at level 1 — already-compressed R2 objects,
 //! encrypted or random bytes — is written as deflate stored blocks: still standard gzip,
-//! costing a CRC instead of a deflate pass.
+//! costing a CRC instead of a deflate pass. Deflate is flate2's `zlib-rs` backend (a Rust
+//! port of zlib-ng), about twice as fast as the default `miniz_oxide` at level 6 here.
+//! The final pass (spool read + decrypt → encrypt for the recipients → sha256 + write)
+//! runs as three threads. Peak RSS stays around 20–30 MB whatever the size (≤ 8
+//! compression threads, about 4 MiB in flight each).
+//!
+//! Passphrase mode is the exception: age's scrypt is calibrated to about one second and
+//! briefly needs hundreds of MB, once per archive, as `age -p` does.
 //!
 //! # Atomicity
 //!

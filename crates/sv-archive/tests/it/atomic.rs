@@ -97,3 +97,22 @@ fn existing_names_are_never_overwritten() {
         assert!(matches!(err, Error::InvalidName { .. }), "{bad:?}: {err}");
     }
 }
+
+#[test]
+fn the_sidecar_tells_transit_damage_apart_before_any_key_is_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = Key::new(tmp.path(), "key");
+    let s = write_standard(tmp.path(), "b.tar.gz.age", &key, 1000);
+    assert_eq!(sv_archive::verify_sidecar(&s.path).unwrap(), s.sha256);
+
+    let mut bytes = std::fs::read(&s.path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&s.path, &bytes).unwrap();
+    let err = sv_archive::verify_sidecar(&s.path).unwrap_err();
+    assert!(matches!(err, Error::SidecarMismatch { .. }), "{err}");
+
+    std::fs::write(&s.sha256_path, format!("{}  other-name\n", s.sha256)).unwrap();
+    let err = sv_archive::verify_sidecar(&s.path).unwrap_err();
+    assert!(matches!(err, Error::SidecarInvalid { .. }), "{err}");
+}
