@@ -94,19 +94,19 @@ for i in range((half // 2 - small_total) // MB):
 PY
 }
 
-# Runs a command under GNU time; writes "SECONDS PEAK_RSS_KB" (peak of the largest
-# process) to the report file.
+# Runs a command under GNU time; writes "SECONDS PEAK_RSS_KB CPU_SECONDS" (peak of the
+# largest process; user + system time of all processes) to the report file.
 measure() {
   local report="$1"
   shift
   if [ -x /usr/bin/time ]; then
-    /usr/bin/time -f '%e %M' -o "$report" "$@"
+    /usr/bin/time -f '%e %M %U %S' -o "$report" "$@"
   else
     local start end
     start=$(date +%s.%N)
     "$@"
     end=$(date +%s.%N)
-    printf '%s 0\n' "$(echo "$end - $start" | bc)" >"$report"
+    printf '%s 0 0 0\n' "$(echo "$end - $start" | bc)" >"$report"
   fi
 }
 
@@ -159,7 +159,7 @@ main() {
   local rounds="${ROUNDS:-1}" round
   local -a names=("tar czf | age" "tar cf | pigz -6 | age" "sv-archive")
   local -a outs=("$work/out/tar-gzip.tar.gz.age" "$work/out/tar-pigz.tar.gz.age" "$work/out/sv.tar.gz.age")
-  local -a best=("" "" "") peak=(0 0 0) all=("" "" "")
+  local -a best=("" "" "") peak=(0 0 0) all=("" "" "") cpu=("" "" "")
   for round in $(seq 1 "$rounds"); do
     local i
     for i in 0 1 2; do
@@ -185,11 +185,12 @@ main() {
             "$bench_bin" "$work/data" "${outs[2]}" "$key" "$work/ours.txt"
           ;;
       esac
-      local secs rss
-      read -r secs rss <"$work/time"
+      local secs rss user sys
+      read -r secs rss user sys <"$work/time"
       all[i]="${all[$i]} $secs"
       if [ -z "${best[$i]}" ] || [ "$(echo "$secs < ${best[$i]}" | bc)" = 1 ]; then
         best[i]="$secs"
+        cpu[i]="$(echo "$user + $sys" | bc)"
       fi
       if [ "$rss" -gt "${peak[$i]}" ]; then
         peak[i]="$rss"
@@ -210,15 +211,16 @@ main() {
   local base_s="${best[0]}"
   printf '\ninput: %s files, %s MiB (half text-like, half incompressible); %s cores; load average before: %s\n' \
     "$files" "$((input_kb / 1024))" "$(nproc)" "$load_before"
-  printf 'best of %s round(s)\n\n' "$rounds"
-  printf '%-26s %9s %10s %11s %7s %13s  %s\n' pipeline seconds "speed-up" "output MiB" ratio "peak RSS MiB" "all runs (s)"
+  printf 'best of %s round(s); CPU = user + system seconds of that run, all processes\n\n' "$rounds"
+  printf '%-24s %8s %9s %8s %9s %11s %6s %9s  %s\n' pipeline seconds "speed-up" "CPU s" "CPU ratio" \
+    "output MiB" ratio "peak RSS" "all runs (s)"
   local i out_kb
   for i in 0 1 2; do
     [ -n "${best[$i]}" ] || continue
     out_kb=$(du -k "${outs[$i]}" | cut -f1)
-    printf '%-26s %9.2f %9.2fx %11d %7.3f %13d %s\n' "${names[$i]}" "${best[$i]}" \
-      "$(echo "$base_s / ${best[$i]}" | bc -l)" "$((out_kb / 1024))" \
-      "$(echo "$out_kb / $input_kb" | bc -l)" "$((peak[i] / 1024))" "${all[$i]}"
+    printf '%-24s %8.2f %8.2fx %8.2f %8.2fx %11d %6.3f %6d MiB %s\n' "${names[$i]}" "${best[$i]}" \
+      "$(echo "$base_s / ${best[$i]}" | bc -l)" "${cpu[$i]}" "$(echo "${cpu[0]} / ${cpu[$i]}" | bc -l)" \
+      "$((out_kb / 1024))" "$(echo "$out_kb / $input_kb" | bc -l)" "$((peak[i] / 1024))" "${all[$i]}"
   done
   printf '\nsv-archive details:\n'
   sed 's/^/  /' "$work/ours.txt"

@@ -89,8 +89,10 @@ pub(crate) struct Pipeline<S: Sink> {
 impl<S: Sink> Pipeline<S> {
     pub(crate) fn new(config: PipelineConfig, sink: S) -> io::Result<Self> {
         let workers = config.workers.max(1);
-        // Enough slots to keep every worker busy while the writer drains in order.
-        let slots = 2 * workers + 2;
+        // Enough slots to keep every worker busy while the writer drains in order, with
+        // slack for a worker that the OS descheduled mid-chunk (on a busy machine, the
+        // in-order writer would otherwise stall everyone): ~2 MiB each.
+        let slots = (2 * workers + 2).max(12);
         let (free_tx, free_rx) = crossbeam_channel::bounded(slots);
         for _ in 0..slots {
             let slot = Slot {
