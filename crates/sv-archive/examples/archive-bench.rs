@@ -131,8 +131,9 @@ fn run() -> Result<(), BoxError> {
         summary.size as f64 / summary.bytes.max(1) as f64
     );
     println!(
-        "gzip members   {} ({} stored)",
-        summary.compression.members, summary.compression.stored_members
+        "gzip members   {} ({:.1} MiB stored, not deflated)",
+        summary.compression.members,
+        mib(summary.compression.stored_bytes)
     );
     println!("workers        {}", args.options.workers);
     println!(

@@ -56,9 +56,10 @@
 //!
 //! The tar stream is cut into 1 MiB chunks, each compressed by a pool of threads into an
 //! independent gzip member and written back in order (bounded slots: memory is flat).
-//! A chunk whose samples do not shrink at level 1 — already-compressed R2 objects,
-//! encrypted or random bytes — is written as deflate stored blocks: still standard gzip,
-//! costing a CRC instead of a deflate pass. Deflate is flate2's `zlib-rs` backend (a Rust
+//! Within a chunk, every 16 KiB segment whose sampled byte entropy says it will not shrink
+//! — already-compressed R2 objects, encrypted or random bytes — is written as deflate
+//! stored blocks between the deflated runs: still standard gzip, costing a CRC instead of
+//! a deflate pass, even when small images and small text files share a chunk. Deflate is flate2's `zlib-rs` backend (a Rust
 //! port of zlib-ng), about twice as fast as the default `miniz_oxide` at level 6 here.
 //! The final pass (spool read + decrypt → encrypt for the recipients → sha256 + write)
 //! runs as three threads. Peak RSS stays around 20–30 MB whatever the size (≤ 8

@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use sha2::Digest as _;
 
-use crate::gz::{MemberEncoder, Mode};
+use crate::gz::MemberEncoder;
 
 /// Where members go, and what it yields once complete.
 pub(crate) trait Sink: Write + Send + 'static {
@@ -36,8 +36,8 @@ pub(crate) struct PipelineConfig {
 pub struct CompressionStats {
     /// Gzip members written (chunks).
     pub members: u64,
-    /// Members written as stored blocks because their chunk would not shrink.
-    pub stored_members: u64,
+    /// Uncompressed bytes written as stored blocks because they would not shrink.
+    pub stored_bytes: u64,
     /// Uncompressed tar bytes in.
     pub bytes_in: u64,
     /// Gzip bytes out.
@@ -63,7 +63,8 @@ struct Slot {
 struct Done {
     seq: u64,
     slot: Slot,
-    result: io::Result<Mode>,
+    /// Stored bytes of the member, or why it failed.
+    result: io::Result<usize>,
 }
 
 /// Why filling from a source stopped.
@@ -310,14 +311,14 @@ fn write_in_order<S: Sink>(
             mut slot, result, ..
         }) = pending.remove(&next)
         {
-            let mode = result?;
+            let stored = result?;
             for marker in slot.markers.drain(..) {
                 markers.push((offset, marker));
             }
             sink.write_all(&slot.output)?;
             offset += slot.output.len() as u64;
             stats.members += 1;
-            stats.stored_members += u64::from(mode == Mode::Stored);
+            stats.stored_bytes += stored as u64;
             stats.bytes_in += slot.filled as u64;
             stats.bytes_out += slot.output.len() as u64;
             slot.filled = 0;
