@@ -25,6 +25,7 @@ pub mod graphql;
 pub mod identity;
 pub mod kv;
 pub mod model;
+pub mod pages;
 pub mod pagination;
 pub mod r2;
 pub mod server;

@@ -226,6 +226,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::worker_routes::routes())
         .merge(crate::tail::routes())
         .merge(crate::graphql::routes())
+        .merge(crate::pages::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), scope_check))

@@ -10,6 +10,7 @@ mod dns;
 mod faults;
 mod identity;
 mod kv;
+mod pages;
 mod persistence;
 mod r2;
 mod tail;
