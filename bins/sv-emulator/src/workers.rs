@@ -1088,6 +1088,12 @@ impl AppState {
         let email = self.read(|m| m.user.email.clone());
         self.mutate(|m| {
             let s = get_script_mut(m, name)?;
+            // Validate before changing anything: a failed call leaves the secrets as they were.
+            for (n, v) in changes {
+                if v.is_none() && !s.secrets.contains_key(n) {
+                    return Err(ApiError::not_found(10056, format!("Secret {n} not found")));
+                }
+            }
             let mut changed = false;
             for (n, v) in changes {
                 match v {

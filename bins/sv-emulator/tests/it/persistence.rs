@@ -52,7 +52,22 @@ async fn state_survives_restart_with_data_dir() {
     )
     .await
     .result();
+    let md = json!({"main_module": "index.js", "bindings": [{"type": "plain_text", "name": "SV_BODY", "text": "persisted worker"}, {"type": "secret_text", "name": "S", "text": "never-on-disk"}]});
+    crate::workers::upload(&c, "pw", md).await.result();
     c.emu.shutdown().await;
+    let db_file = dir
+        .path()
+        .join("d1")
+        .join(format!("{}.sqlite", db["uuid"].as_str().unwrap()));
+    assert!(db_file.exists(), "one SQLite file per D1 database");
+    // Secret values are written nowhere.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let raw = std::fs::read(&path).unwrap();
+            assert!(!raw.windows(13).any(|w| w == b"never-on-disk"), "{path:?}");
+        }
+    }
 
     let c = Ctx::with(Emulator::builder().data_dir(dir.path()).seed(2)).await;
     assert_eq!(c.get(&kv).await.text(), "value-1");
@@ -64,6 +79,20 @@ async fn state_survives_restart_with_data_dir() {
         .await
         .json();
     assert_eq!(recs["result"][0]["content"], "192.0.2.7");
+    let (status, _, body) = crate::workers::hit(&c, "pw.sv-emulator.workers.dev", "/", &[]).await;
+    assert_eq!((status, body.as_str()), (200, "persisted worker"));
+    assert_eq!(
+        c.get(&format!("{}/workers/scripts/pw/content/v2", c.a()))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        c.get(&format!("{}/workers/scripts/pw/secrets", c.a()))
+            .await
+            .result()[0]["name"],
+        "S"
+    );
     c.emu.shutdown().await;
 }
 
