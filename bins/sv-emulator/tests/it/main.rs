@@ -4,6 +4,7 @@
 // Helpers shared by the tests unwrap like the tests do.
 #![allow(clippy::unwrap_used)]
 
+mod cli;
 mod common;
 mod d1;
 mod dns;
