@@ -35,6 +35,24 @@ pub struct Model {
     pub pages: BTreeMap<String, PagesProject>,
     /// D1 bookmark counter (monotonic, so bookmarks sort like real ones).
     pub bookmark_seq: u64,
+    /// API tokens minted through `/user/tokens`, by id. Only a hash of each value is kept.
+    pub tokens: BTreeMap<String, ApiToken>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    /// `active` or `disabled` (expiry is computed from `expires_on`).
+    pub status: String,
+    pub policies: Value,
+    pub condition: Option<Value>,
+    pub not_before: Option<String>,
+    pub expires_on: Option<String>,
+    pub issued_on: String,
+    pub modified_on: String,
+    pub value_sha256: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
