@@ -29,6 +29,8 @@ use crate::state::AppState;
 /// A configured emulator, not yet listening.
 pub struct Emulator {
     state: Arc<AppState>,
+    /// Extra routers mounted on the same listener (e.g. the GitHub emulator at `/github`).
+    mounts: Vec<(String, Router)>,
 }
 
 /// Builder for [`Emulator`]; defaults are in-memory with the documented seed identities.
@@ -110,6 +112,7 @@ impl EmulatorBuilder {
         }
         Ok(Emulator {
             state: AppState::open(cfg)?,
+            mounts: Vec::new(),
         })
     }
 }
@@ -159,9 +162,21 @@ impl Emulator {
         self.state.clone()
     }
 
-    /// The whole router (API, admin, signed URLs, emulated Workers).
+    /// Mounts another router under `path` on the same listener. This is the spot for the
+    /// GitHub REST emulator: `emu.nest("/github", sv_emu_github::router(gh_state))`.
+    #[must_use]
+    pub fn nest(mut self, path: &str, other: Router) -> Self {
+        self.mounts.push((path.to_string(), other));
+        self
+    }
+
+    /// The whole router (API, admin, signed URLs, emulated Workers, mounted routers).
     pub fn router(&self) -> Router {
-        router(self.state.clone())
+        self.mounts
+            .iter()
+            .fold(router(self.state.clone()), |r, (path, other)| {
+                r.nest(path, other.clone())
+            })
     }
 
     /// Binds `addr` (e.g. `127.0.0.1:0`) and serves in a background task.
@@ -177,7 +192,7 @@ impl Emulator {
             source,
         })?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let app = router(self.state.clone());
+        let app = self.router();
         let task = tokio::spawn(async move {
             let served = axum::serve(
                 KillableListener { inner: listener },
@@ -212,7 +227,7 @@ impl Emulator {
 /// * `/__admin/…` — test controls (reset, snapshot, inject events, clock, faults);
 /// * `/__signed/…` — pre-signed URLs handed out by D1 export/import (no auth);
 /// * `/github/…` — reserved for the GitHub REST emulator (`sv_emu_github::router`),
-///   wired in by [`with_github`];
+///   mounted with [`Emulator::nest`] (or [`with_github`] on a bare router);
 /// * any request whose Host is `*.workers.dev`, a Worker route or a custom domain is answered
 ///   by the emulated Worker instead.
 pub fn router(state: Arc<AppState>) -> Router {
