@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# wrangler against sv-emulator: deploy (new and existing Worker), versions upload + deploy,
+# wrangler against sv-emulator: deploy (new and existing Worker, with routes, a custom
+# domain and cron triggers), versions upload,
 # d1 create / execute --remote (--command and --file) / export, kv namespace create +
 # key put/get --remote, and tail. Needs node + npm; wrangler is installed into a scratch
 # directory outside the repository (or set WRANGLER=/path/to/wrangler).
@@ -75,6 +76,13 @@ name = "compat-worker"
 main = "src/index.js"
 compatibility_date = "2025-01-01"
 workers_dev = true
+routes = [
+  { pattern = "shop.example.com/*", zone_name = "example.com" },
+  { pattern = "app.example.com", custom_domain = true },
+]
+
+[triggers]
+crons = ["*/15 * * * *"]
 
 [vars]
 SV_RESPONSE = '{"status": 200, "body": "compat ok"}'
@@ -89,6 +97,12 @@ w() { (cd "$WORK/proj" && timeout 120 "$WRANGLER" "$@"); }
 
 t_deploy_new() { w deploy >"$WORK/deploy1.log" 2>&1 && contains 'Current Version ID' "$WORK/deploy1.log"; }
 t_serves() { curl -sf -H 'Host: compat-worker.sv-emulator.workers.dev' "$BASE/" | grep -q 'compat ok'; }
+t_route() { curl -sf -H 'Host: shop.example.com' "$BASE/cart" | grep -q 'compat ok'; }
+t_custom_domain() { curl -sf -H 'Host: app.example.com' "$BASE/" | grep -q 'compat ok'; }
+t_crons() {
+  curl -sf -H 'Authorization: Bearer compat-token' \
+    "$CLOUDFLARE_API_BASE_URL/accounts/$CLOUDFLARE_ACCOUNT_ID/workers/scripts/compat-worker/schedules" | grep -q '\*/15 \* \* \* \*'
+}
 t_deploy_existing() { w deploy >"$WORK/deploy2.log" 2>&1 && contains 'Current Version ID' "$WORK/deploy2.log"; }
 t_versions_upload() { w versions upload --message compat --tag v2 >"$WORK/vu.log" 2>&1 && contains 'Worker Version ID' "$WORK/vu.log"; }
 t_d1_create() { w d1 create compatdb >"$WORK/d1c.log" 2>&1; }
@@ -106,6 +120,9 @@ t_kv_get() { w kv key get --namespace-id "$NS" 'dir/key' --remote >"$WORK/kvg.lo
 run_checks() {
   check "deploy (new worker)" t_deploy_new
   check "the Worker answers on workers.dev" t_serves
+  check "the Worker answers on its zone route" t_route
+  check "the Worker answers on its custom domain" t_custom_domain
+  check "cron triggers were set" t_crons
   check "deploy (existing worker: versions + deployments)" t_deploy_existing
   check "versions upload" t_versions_upload
   check "d1 create" t_d1_create
