@@ -2,7 +2,7 @@
 # wrangler against sv-emulator: deploy (new and existing Worker, with routes, a custom
 # domain and cron triggers), versions upload,
 # d1 create / execute --remote (--command and --file) / export, kv namespace create +
-# key put/get --remote, and tail. Needs node + npm; wrangler is installed into a scratch
+# key put/get --remote, pages project create + pages deploy, and tail. Needs node + npm; wrangler is installed into a scratch
 # directory outside the repository (or set WRANGLER=/path/to/wrangler).
 #
 #   scripts/wrangler-compat.sh            # build the emulator (debug) and run every check
@@ -90,6 +90,9 @@ TOML
   cat >"$WORK/proj/src/index.js" <<'JS'
 export default { async fetch() { return new Response("hello"); } };
 JS
+  mkdir -p "$WORK/site/dist"
+  printf '<h1>compat</h1>\n' >"$WORK/site/dist/index.html"
+  printf 'body{}\n' >"$WORK/site/dist/app.css"
   printf "CREATE TABLE f (x TEXT);\nINSERT INTO f VALUES ('a');\nINSERT INTO f VALUES ('b');\n" >"$WORK/proj/seed.sql"
 }
 
@@ -117,6 +120,12 @@ t_kv_put() { w kv key put --namespace-id "$NS" 'dir/key' 'hello kv' --remote >"$
 t_kv_put_meta() { w kv key put --namespace-id "$NS" meta v --metadata '{"a":1}' --ttl 120 --remote >"$WORK/kvm.log" 2>&1; }
 t_kv_get() { w kv key get --namespace-id "$NS" 'dir/key' --remote >"$WORK/kvg.log" 2>&1 && contains 'hello kv' "$WORK/kvg.log"; }
 
+t_pages_create() { (cd "$WORK/site" && timeout 60 "$WRANGLER" pages project create compat-site --production-branch main) >"$WORK/pc.log" 2>&1; }
+t_pages_deploy() {
+  (cd "$WORK/site" && timeout 120 "$WRANGLER" pages deploy dist --project-name compat-site --branch main --commit-dirty=true) >"$WORK/pd.log" 2>&1 &&
+    contains 'Deployment complete' "$WORK/pd.log"
+}
+
 run_checks() {
   check "deploy (new worker)" t_deploy_new
   check "the Worker answers on workers.dev" t_serves
@@ -129,6 +138,8 @@ run_checks() {
   check "d1 execute --remote --command" t_d1_command
   check "d1 execute --remote --file (import flow)" t_d1_file
   check "d1 export --remote (export flow)" t_d1_export
+  check "pages project create" t_pages_create
+  check "pages deploy (direct upload)" t_pages_deploy
   check "kv namespace create" t_kv_create
   NS="$(grep -o 'id = "[0-9a-f]*"' "$WORK/kvc.log" | head -1 | sed 's/id = "\(.*\)"/\1/')"
   check "kv key put --remote" t_kv_put
