@@ -155,7 +155,7 @@ pub struct Script {
     pub subdomain_enabled: bool,
     pub previews_enabled: bool,
     pub schedules: Vec<Schedule>,
-    /// Secret name → (type, sha256 of value). Values are never stored.
+    /// Secret name → type. Values are never stored, not even hashed.
     pub secrets: BTreeMap<String, SecretMeta>,
     /// Bumped on every secret change; versions remember the generation they saw.
     pub secrets_generation: u64,
@@ -167,11 +167,11 @@ pub struct Script {
     pub latest_version: Option<String>,
 }
 
+/// What the emulator keeps of a Worker secret: its type. Never its value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SecretMeta {
     #[serde(rename = "type")]
     pub kind: String,
-    pub value_sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

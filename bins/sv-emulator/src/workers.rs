@@ -227,8 +227,8 @@ fn detect_handlers(source: &str) -> Vec<String> {
     out
 }
 
-/// Secrets found in an upload: (name, type, sha256 of the value).
-type SecretChange = (String, String, String);
+/// Secrets found in an upload: (name, type). Their values are never kept.
+type SecretChange = (String, String);
 
 /// Bindings and values extracted from upload metadata.
 struct BindingSet {
@@ -302,14 +302,14 @@ impl AppState {
                     set.vars.insert(name.clone(), b["json"].clone());
                 }
                 "secret_text" => {
-                    let text = b["text"].as_str().ok_or_else(|| {
-                        upload_error(format!("Binding {name} (secret_text) needs text"))
-                    })?;
-                    set.secrets.push((
-                        name.clone(),
-                        "secret_text".into(),
-                        hex::encode(Sha256::digest(text.as_bytes())),
-                    ));
+                    // The value is checked for presence and then dropped: secrets are never
+                    // stored, not even hashed.
+                    if !b["text"].is_string() {
+                        return Err(upload_error(format!(
+                            "Binding {name} (secret_text) needs text"
+                        )));
+                    }
+                    set.secrets.push((name.clone(), "secret_text".into()));
                     set.bindings
                         .push(json!({"name": name, "type": "secret_text"}));
                     continue;
@@ -495,19 +495,13 @@ fn apply_secrets(s: &mut Script, secrets: &[SecretChange]) {
     if secrets.is_empty() {
         return;
     }
-    for (name, kind, hash) in secrets {
-        let changed = s.secrets.get(name).is_none_or(|m| &m.value_sha256 != hash);
-        s.secrets.insert(
-            name.clone(),
-            SecretMeta {
-                kind: kind.clone(),
-                value_sha256: hash.clone(),
-            },
-        );
-        if changed {
-            s.secrets_generation += 1;
-        }
+    // Values are unknown to the emulator, so every write counts as a change (the live API
+    // also makes a new version for every secret write).
+    for (name, kind) in secrets {
+        s.secrets
+            .insert(name.clone(), SecretMeta { kind: kind.clone() });
     }
+    s.secrets_generation += 1;
 }
 
 /// The version a deployment serves most traffic with (or the latest upload).
@@ -1097,21 +1091,10 @@ impl AppState {
             let mut changed = false;
             for (n, v) in changes {
                 match v {
-                    Some((kind, text)) => {
-                        let hash = hex::encode(Sha256::digest(text.as_bytes()));
-                        if s.secrets
-                            .get(n)
-                            .is_none_or(|m| m.value_sha256 != hash || &m.kind != kind)
-                        {
-                            changed = true;
-                        }
-                        s.secrets.insert(
-                            n.clone(),
-                            SecretMeta {
-                                kind: kind.clone(),
-                                value_sha256: hash,
-                            },
-                        );
+                    Some((kind, _text)) => {
+                        changed = true;
+                        s.secrets
+                            .insert(n.clone(), SecretMeta { kind: kind.clone() });
                     }
                     None => {
                         if s.secrets.remove(n).is_none() {
