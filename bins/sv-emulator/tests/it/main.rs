@@ -14,5 +14,6 @@ mod kv;
 mod pages;
 mod persistence;
 mod r2;
+mod robustness;
 mod tail;
 mod workers;
