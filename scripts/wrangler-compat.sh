@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # wrangler against sv-emulator: deploy (new and existing Worker, with routes, a custom
-# domain and cron triggers), versions upload,
+# domain, cron triggers and static assets), versions upload,
 # d1 create / execute --remote (--command and --file) / export, kv namespace create +
 # key put/get --remote, pages project create + pages deploy, and tail. Needs node + npm; wrangler is installed into a scratch
 # directory outside the repository (or set WRANGLER=/path/to/wrangler).
@@ -84,9 +84,15 @@ routes = [
 [triggers]
 crons = ["*/15 * * * *"]
 
+[assets]
+directory = "./public"
+binding = "ASSETS"
+
 [vars]
 SV_RESPONSE = '{"status": 200, "body": "compat ok"}'
 TOML
+  mkdir -p "$WORK/proj/public"
+  printf '<h1>static compat</h1>\n' >"$WORK/proj/public/index.html"
   cat >"$WORK/proj/src/index.js" <<'JS'
 export default { async fetch() { return new Response("hello"); } };
 JS
@@ -99,9 +105,10 @@ JS
 w() { (cd "$WORK/proj" && timeout 120 "$WRANGLER" "$@"); }
 
 t_deploy_new() { w deploy >"$WORK/deploy1.log" 2>&1 && contains 'Current Version ID' "$WORK/deploy1.log"; }
-t_serves() { curl -sf -H 'Host: compat-worker.sv-emulator.workers.dev' "$BASE/" | grep -q 'compat ok'; }
+t_serves() { curl -sf -H 'Host: compat-worker.sv-emulator.workers.dev' "$BASE/api" | grep -q 'compat ok'; }
+t_assets() { curl -sf -H 'Host: compat-worker.sv-emulator.workers.dev' "$BASE/" | grep -q 'static compat'; }
 t_route() { curl -sf -H 'Host: shop.example.com' "$BASE/cart" | grep -q 'compat ok'; }
-t_custom_domain() { curl -sf -H 'Host: app.example.com' "$BASE/" | grep -q 'compat ok'; }
+t_custom_domain() { curl -sf -H 'Host: app.example.com' "$BASE/api" | grep -q 'compat ok'; }
 t_crons() {
   curl -sf -H 'Authorization: Bearer compat-token' \
     "$CLOUDFLARE_API_BASE_URL/accounts/$CLOUDFLARE_ACCOUNT_ID/workers/scripts/compat-worker/schedules" | grep -q '\*/15 \* \* \* \*'
@@ -129,6 +136,7 @@ t_pages_deploy() {
 run_checks() {
   check "deploy (new worker)" t_deploy_new
   check "the Worker answers on workers.dev" t_serves
+  check "static assets are served" t_assets
   check "the Worker answers on its zone route" t_route
   check "the Worker answers on its custom domain" t_custom_domain
   check "cron triggers were set" t_crons

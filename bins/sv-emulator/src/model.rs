@@ -213,6 +213,8 @@ pub struct Version {
     pub handlers: Vec<String>,
     pub has_modules: bool,
     pub secrets_generation: u64,
+    /// Static assets: `{manifest: {path: hash}, config: {...}}`.
+    pub assets: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -275,39 +275,21 @@ async fn delete_project(State(st): S, Path((_a, name)): Path<(String, String)>) 
 
 // ---- direct upload ----
 
-fn jwt(claims: &Value) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes());
-    let sig = URL_SAFE_NO_PAD.encode(format!("sv-emulator:{header}.{payload}").as_bytes());
-    format!("{header}.{payload}.{sig}")
-}
-
 /// The claims of an upload JWT this emulator issued, from `Authorization: Bearer`.
 fn upload_claims(headers: &HeaderMap) -> Result<Value, ApiError> {
-    let unauthorized = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            8_000_013,
-            "Invalid or expired upload token",
-        )
-    };
-    let token = headers
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(unauthorized)?;
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(unauthorized());
-    };
-    let expected = URL_SAFE_NO_PAD.encode(format!("sv-emulator:{h}.{p}").as_bytes());
-    if s != expected {
-        return Err(unauthorized());
-    }
-    let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| unauthorized())?;
-    serde_json::from_slice(&payload).map_err(|_| unauthorized())
+        .and_then(crate::jwt::verify)
+        .filter(|c| c["projectId"].is_string())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                8_000_013,
+                "Invalid or expired upload token",
+            )
+        })
 }
 
 async fn upload_token(State(st): S, Path((account, name)): Path<(String, String)>) -> ApiResult {
@@ -316,7 +298,7 @@ async fn upload_token(State(st): S, Path((account, name)): Path<(String, String)
         .ok_or_else(project_not_found)?;
     let now = st.now_secs();
     ok(
-        json!({"jwt": jwt(&json!({"accountId": account, "projectId": p.id, "projectName": p.name, "max_file_count_allowed": 20000, "iat": now, "exp": now + 300}))}),
+        json!({"jwt": crate::jwt::sign(&json!({"accountId": account, "projectId": p.id, "projectName": p.name, "max_file_count_allowed": 20000, "iat": now, "exp": now + 300}))}),
     )
 }
 

@@ -239,6 +239,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::dns::routes())
         .merge(crate::workers::routes())
         .merge(crate::worker_routes::routes())
+        .merge(crate::worker_assets::routes())
         .merge(crate::tail::routes())
         .merge(crate::graphql::routes())
         .merge(crate::pages::routes())

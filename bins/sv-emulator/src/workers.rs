@@ -419,6 +419,12 @@ impl AppState {
         }
         let prev = script.and_then(|s| s.versions.last());
         let set = self.resolve_bindings(meta, prev, script)?;
+        let assets = self.resolve_assets(
+            meta,
+            script
+                .and_then(serving_version)
+                .and_then(|v| v.assets.as_ref()),
+        )?;
         let mut modules = Vec::new();
         let mut etag_hasher = Sha256::new();
         let mut main_source = String::new();
@@ -486,6 +492,7 @@ impl AppState {
             handlers: detect_handlers(&main_source),
             has_modules,
             secrets_generation: script.map_or(0, |s| s.secrets_generation),
+            assets,
         };
         Ok((version, set.secrets))
     }
@@ -611,7 +618,7 @@ fn script_json(s: &Script) -> Value {
         "tail_consumers": s.tail_consumers.clone().unwrap_or_else(|| json!([])),
         "handlers": v.map(|v| v.handlers.clone()).unwrap_or_default(),
         "has_modules": v.is_some_and(|v| v.has_modules),
-        "has_assets": false,
+        "has_assets": v.is_some_and(|v| v.assets.is_some()),
         "compatibility_date": v.and_then(|v| v.compatibility_date.clone()),
         "compatibility_flags": v.map(|v| v.compatibility_flags.clone()).unwrap_or_default(),
         "last_deployed_from": s.last_deployed_from,
