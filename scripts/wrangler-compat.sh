@@ -2,7 +2,8 @@
 # wrangler against sv-emulator: deploy (new and existing Worker, with routes, a custom
 # domain, cron triggers and static assets), versions upload,
 # d1 create / execute --remote (--command and --file) / export, kv namespace create +
-# key put/get --remote, pages project create + pages deploy, and tail. Needs node + npm; wrangler is installed into a scratch
+# key put/get --remote, secret put / bulk / list, pages project create + pages deploy,
+# and tail. Needs node + npm; wrangler is installed into a scratch
 # directory outside the repository (or set WRANGLER=/path/to/wrangler).
 #
 #   scripts/wrangler-compat.sh            # build the emulator (debug) and run every check
@@ -127,6 +128,17 @@ t_kv_put() { w kv key put --namespace-id "$NS" 'dir/key' 'hello kv' --remote >"$
 t_kv_put_meta() { w kv key put --namespace-id "$NS" meta v --metadata '{"a":1}' --ttl 120 --remote >"$WORK/kvm.log" 2>&1; }
 t_kv_get() { w kv key get --namespace-id "$NS" 'dir/key' --remote >"$WORK/kvg.log" 2>&1 && contains 'hello kv' "$WORK/kvg.log"; }
 
+t_secret_put() { printf 's3cret-value' | w secret put API_KEY >"$WORK/sp.log" 2>&1 && contains 'Success' "$WORK/sp.log"; }
+t_secret_bulk() {
+  printf '{"A":"1","B":"2"}' >"$WORK/proj/secrets.json"
+  w secret bulk secrets.json </dev/null >"$WORK/sb.log" 2>&1 && contains '2 secrets successfully uploaded' "$WORK/sb.log"
+}
+t_secret_list() {
+  w secret list >"$WORK/sl.log" 2>&1 && contains '"API_KEY"' "$WORK/sl.log" && contains '"B"' "$WORK/sl.log" &&
+    ! grep -q 's3cret-value' "$WORK/sl.log"
+}
+t_still_serves() { t_serves; }
+
 t_pages_create() { (cd "$WORK/site" && timeout 60 "$WRANGLER" pages project create compat-site --production-branch main) >"$WORK/pc.log" 2>&1; }
 t_pages_deploy() {
   (cd "$WORK/site" && timeout 120 "$WRANGLER" pages deploy dist --project-name compat-site --branch main --commit-dirty=true) >"$WORK/pd.log" 2>&1 &&
@@ -142,6 +154,10 @@ run_checks() {
   check "cron triggers were set" t_crons
   check "deploy (existing worker: versions + deployments)" t_deploy_existing
   check "versions upload" t_versions_upload
+  check "secret put" t_secret_put
+  check "secret bulk (settings PATCH keeping bindings)" t_secret_bulk
+  check "secret list shows names, never values" t_secret_list
+  check "the Worker still answers after secret changes" t_still_serves
   check "d1 create" t_d1_create
   check "d1 execute --remote --command" t_d1_command
   check "d1 execute --remote --file (import flow)" t_d1_file

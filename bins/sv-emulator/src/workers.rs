@@ -280,6 +280,32 @@ impl AppState {
                     .map(str::to_string)
                     .ok_or_else(|| upload_error(format!("Binding {name} ({kind}) needs {f}")))
             };
+            // `{type, name}` alone names an existing binding to keep (wrangler's secret
+            // commands PATCH settings that way); for types that carry data this is the only
+            // reading that makes sense.
+            let bare = b
+                .as_object()
+                .is_some_and(|o| o.keys().all(|k| k == "type" || k == "name"));
+            if bare
+                && let Some(existing) = prev.and_then(|p| {
+                    p.bindings
+                        .iter()
+                        .find(|x| x["name"] == name.as_str() && x["type"] == kind)
+                })
+            {
+                if let Some(v) = prev.and_then(|p| p.vars.get(&name)) {
+                    set.vars.insert(name.clone(), v.clone());
+                }
+                set.bindings.push(existing.clone());
+                continue;
+            }
+            if bare
+                && (kind == "secret_text" || kind == "secret_key")
+                && script.is_some_and(|s| s.secrets.contains_key(&name))
+            {
+                set.bindings.push(json!({"name": name, "type": kind}));
+                continue;
+            }
             match kind {
                 "inherit" => {
                     let from = prev

@@ -210,6 +210,30 @@ async fn upload_settings_secrets_and_download() {
         ["GREETING", "CACHE", "A"],
         "bindings (and current secrets) carried into the new version"
     );
+    // `{type, name}` alone keeps an existing binding (how wrangler's secret bulk PATCHes).
+    let f = Form::new().part(
+        "settings",
+        Part::text(json!({"bindings": [{"type": "plain_text", "name": "GREETING"}, {"type": "secret_text", "name": "NEW", "text": "zzz"}]}).to_string())
+            .mime_str("application/json")
+            .unwrap(),
+    );
+    let r = c
+        .send(
+            Method::PATCH,
+            &patch_path,
+            c.req(Method::PATCH, &patch_path).multipart(f),
+        )
+        .await
+        .result();
+    let greeting = r["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "GREETING")
+        .unwrap()
+        .clone();
+    assert_eq!(greeting["text"], "hello", "kept with its value");
+    assert!(c.get(&format!("{sc}/secrets/NEW")).await.status == 200);
     let versions = c.get(&format!("{sc}/versions")).await.result();
     assert!(versions["items"].as_array().unwrap().len() >= 2);
 
