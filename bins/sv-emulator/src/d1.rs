@@ -146,7 +146,7 @@ pub struct D1Jobs {
     imports: Mutex<HashMap<String, Result<Value, String>>>,
 }
 
-/// (database uuid, filename, uploaded bytes once PUT)
+/// (database uuid, etag announced by `init`, uploaded bytes once PUT)
 type PendingUpload = (String, String, Option<Vec<u8>>);
 
 /// One executed statement.
@@ -726,13 +726,12 @@ async fn export(
     }
     if let Some(bm) = b.current_bookmark.as_deref().filter(|b| !b.is_empty()) {
         let job = lock(&st.d1.jobs.exports).get(bm).cloned();
-        let Some((uuid, token, filename)) = job.filter(|j| j.0 == db.uuid) else {
+        let Some((_, token, filename)) = job.filter(|j| j.0 == db.uuid) else {
             return Err(ApiError::bad_request(
                 7400,
                 format!("Unknown export bookmark {bm:?}"),
             ));
         };
-        let _ = uuid;
         let url = format!("{}/__signed/d1/export/{token}/{filename}", origin(&headers));
         return ok(json!({
             "success": true,
@@ -800,9 +799,7 @@ async fn import(
                 .ok_or_else(|| ApiError::bad_request(7400, "etag is required"))?;
             let token = st.hex_id();
             let filename = format!("{token}.sql");
-            lock(&st.d1.jobs.uploads)
-                .insert(token.clone(), (db.uuid.clone(), filename.clone(), None));
-            let _ = etag;
+            lock(&st.d1.jobs.uploads).insert(token.clone(), (db.uuid.clone(), etag, None));
             ok(json!({
                 "success": true,
                 "type": "import",
@@ -819,7 +816,7 @@ async fn import(
                 .ok_or_else(|| ApiError::bad_request(7400, "filename is required"))?;
             let token = filename.trim_end_matches(".sql").to_string();
             let upload = lock(&st.d1.jobs.uploads).get(&token).cloned();
-            let Some((uuid, _, Some(bytes))) = upload.filter(|u| u.0 == db.uuid) else {
+            let Some((uuid, announced, Some(bytes))) = upload.filter(|u| u.0 == db.uuid) else {
                 return Err(ApiError::bad_request(
                     7400,
                     format!("No uploaded file named {filename:?}"),
@@ -827,7 +824,9 @@ async fn import(
             };
             let md5 = hex::encode(Md5::digest(&bytes));
             let bookmark = st.next_bookmark()?;
-            let outcome = if md5 == etag.trim_matches('"') {
+            // The file must be the one announced by `init` and match the md5 given now.
+            let etag = etag.trim_matches('"');
+            let outcome = if md5 == etag && announced.trim_matches('"') == etag {
                 let sql = String::from_utf8_lossy(&bytes).into_owned();
                 let conn = st.d1.conn(&uuid)?;
                 let started = Instant::now();

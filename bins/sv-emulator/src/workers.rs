@@ -676,9 +676,8 @@ async fn list_scripts(State(st): S) -> ApiResult {
 
 #[derive(Debug, Deserialize, Default)]
 struct UploadQuery {
-    #[serde(rename = "excludeScript")]
-    exclude_script: Option<String>,
-    bindings_inherit: Option<String>,
+    /// Legacy rollback. (`excludeScript` and `bindings_inherit=strict`, which wrangler sends,
+    /// need nothing: results never echo the script and `inherit` is always strict.)
     rollback_to: Option<String>,
 }
 
@@ -801,7 +800,6 @@ async fn upload(
         )?;
         return ok(d);
     }
-    let _ = (q.exclude_script, q.bindings_inherit);
     let up = read_upload(req, "metadata").await?;
     ok(st.upload_script(&name, &up, "wrangler")?)
 }
@@ -1307,9 +1305,9 @@ async fn upload_version(
 
 #[derive(Debug, Deserialize, Default)]
 struct VersionsQuery {
+    /// (`deployable=true` needs nothing: every version of a modules Worker is deployable.)
     page: Option<String>,
     per_page: Option<String>,
-    deployable: Option<String>,
 }
 
 async fn list_versions(
@@ -1326,7 +1324,6 @@ async fn list_versions(
             max: 100,
         },
     )?;
-    let _ = q.deployable;
     let items: Vec<Value> = st.read(|m| {
         get_script(m, &name).map(|s| {
             s.versions
