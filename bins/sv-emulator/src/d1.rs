@@ -561,9 +561,26 @@ async fn create(State(st): S, Json(b): Json<CreateBody>) -> ApiResult {
     ok(st.d1_json(&db, false))
 }
 
-async fn get_db(State(st): S, Path((_a, id)): Path<(String, String)>) -> ApiResult {
+#[derive(Debug, Deserialize, Default)]
+struct GetQuery {
+    /// `fields=uuid,name` [OAS-new]: only these fields.
+    fields: Option<String>,
+}
+
+async fn get_db(
+    State(st): S,
+    Path((_a, id)): Path<(String, String)>,
+    Query(q): Query<GetQuery>,
+) -> ApiResult {
     let db = st.d1_resolve(&id)?;
-    ok(st.d1_json(&db, true))
+    let mut v = st.d1_json(&db, true);
+    if let Some(fields) = q.fields.as_deref().filter(|f| !f.is_empty())
+        && let Some(o) = v.as_object_mut()
+    {
+        let keep: Vec<&str> = fields.split(',').map(str::trim).collect();
+        o.retain(|k, _| keep.contains(&k.as_str()));
+    }
+    ok(v)
 }
 
 #[derive(Debug, Deserialize)]

@@ -35,6 +35,11 @@ async fn databases_crud_and_lookup_by_name() {
         .await
         .result();
     assert_eq!(by_name["uuid"], uuid);
+    assert_eq!(
+        by_name.as_object().unwrap().len(),
+        2,
+        "fields=uuid,name: {by_name}"
+    );
     c.get(&format!("{base}/missing-db"))
         .await
         .assert_error(404, 7404);
