@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # wrangler against sv-emulator: deploy (new and existing Worker, with routes, a custom
 # domain, cron triggers and static assets), versions upload,
-# d1 create / execute --remote (--command and --file) / export, kv namespace create +
+# d1 create / execute --remote (--command and --file) / export / migrations apply, kv namespace create +
 # key put/get --remote, secret put / bulk / list, pages project create + pages deploy,
 # and tail. Needs node + npm; wrangler is installed into a scratch
 # directory outside the repository (or set WRANGLER=/path/to/wrangler).
@@ -123,6 +123,18 @@ t_d1_command() {
 }
 t_d1_file() { w d1 execute compatdb --remote --file seed.sql --yes >"$WORK/d1f.log" 2>&1; }
 t_d1_export() { w d1 export compatdb --remote --output out.sql >"$WORK/d1x.log" 2>&1 && contains "VALUES('b');" "$WORK/proj/out.sql"; }
+t_d1_migrations() {
+  local id
+  id="$(grep -o 'database_id = "[0-9a-f-]*"' "$WORK/d1c.log" | head -1 | sed 's/database_id = "\(.*\)"/\1/')"
+  mkdir -p "$WORK/mig/migrations"
+  printf 'name = "mig"\nmain = "index.js"\ncompatibility_date = "2025-01-01"\n\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "compatdb"\ndatabase_id = "%s"\n' "$id" >"$WORK/mig/wrangler.toml"
+  printf 'export default { fetch() { return new Response("m"); } };\n' >"$WORK/mig/index.js"
+  printf 'CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n' >"$WORK/mig/migrations/0001_init.sql"
+  printf 'ALTER TABLE users ADD COLUMN email TEXT;\n' >"$WORK/mig/migrations/0002_email.sql"
+  (cd "$WORK/mig" && timeout 60 "$WRANGLER" d1 migrations apply compatdb --remote) >"$WORK/mig1.log" 2>&1 &&
+    (cd "$WORK/mig" && timeout 60 "$WRANGLER" d1 migrations apply compatdb --remote) >"$WORK/mig2.log" 2>&1 &&
+    contains 'No migrations to apply' "$WORK/mig2.log"
+}
 t_kv_create() { w kv namespace create compatkv >"$WORK/kvc.log" 2>&1; }
 t_kv_put() { w kv key put --namespace-id "$NS" 'dir/key' 'hello kv' --remote >"$WORK/kvp.log" 2>&1; }
 t_kv_put_meta() { w kv key put --namespace-id "$NS" meta v --metadata '{"a":1}' --ttl 120 --remote >"$WORK/kvm.log" 2>&1; }
@@ -162,6 +174,7 @@ run_checks() {
   check "d1 execute --remote --command" t_d1_command
   check "d1 execute --remote --file (import flow)" t_d1_file
   check "d1 export --remote (export flow)" t_d1_export
+  check "d1 migrations apply --remote (twice: the second applies nothing)" t_d1_migrations
   check "pages project create" t_pages_create
   check "pages deploy (direct upload)" t_pages_deploy
   check "kv namespace create" t_kv_create
