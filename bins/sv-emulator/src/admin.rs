@@ -53,6 +53,7 @@ impl AppState {
         self.d1.drop_all(&d1)?;
         self.store.clear()?;
         self.tails.clear();
+        self.assets.clear();
         let seeded = self.seed_model();
         self.replace_model(seeded)
     }

@@ -53,6 +53,7 @@ impl D1Manager {
     /// Closes and deletes database `uuid`.
     pub fn drop_db(&self, uuid: &str) -> Result<(), Error> {
         lock(&self.conns).remove(uuid);
+        lock(&self.jobs.history).remove(uuid);
         if let Some(dir) = &self.dir {
             for suffix in ["", "-wal", "-shm", "-journal"] {
                 let path = dir.join(format!("{uuid}.sqlite{suffix}"));
@@ -66,12 +67,17 @@ impl D1Manager {
         Ok(())
     }
 
-    /// Drops every database (admin reset).
+    /// Drops every database and pending job (admin reset).
     pub fn drop_all(&self, uuids: &[String]) -> Result<(), Error> {
         for u in uuids {
             self.drop_db(u)?;
         }
         lock(&self.conns).clear();
+        lock(&self.jobs.exports).clear();
+        lock(&self.jobs.dumps).clear();
+        lock(&self.jobs.uploads).clear();
+        lock(&self.jobs.imports).clear();
+        lock(&self.jobs.history).clear();
         Ok(())
     }
 }

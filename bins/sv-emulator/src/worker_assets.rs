@@ -49,6 +49,14 @@ pub struct AssetSessions {
     completions: Mutex<HashMap<String, BTreeMap<String, String>>>,
 }
 
+impl AssetSessions {
+    /// Forgets every session and completion (admin reset).
+    pub fn clear(&self) {
+        lock(&self.sessions).clear();
+        lock(&self.completions).clear();
+    }
+}
+
 fn blob_key(hash: &str) -> String {
     format!("worker-asset:{hash}")
 }
