@@ -2,7 +2,8 @@
 # wrangler against sv-emulator: deploy (new and existing Worker, with routes, a custom
 # domain, cron triggers and static assets), versions upload,
 # d1 create / execute --remote (--command and --file) / export / migrations apply, kv namespace create +
-# key put/get --remote, secret put / bulk / list, pages project create + pages deploy,
+# key put/get --remote, secret put / bulk / list, r2 bucket create + object put/get,
+# pages project create + pages deploy,
 # and tail. Needs node + npm; wrangler is installed into a scratch
 # directory outside the repository (or set WRANGLER=/path/to/wrangler).
 #
@@ -151,6 +152,14 @@ t_secret_list() {
 }
 t_still_serves() { t_serves; }
 
+t_r2() {
+  printf 'r2 compat\n' >"$WORK/proj/obj.txt"
+  w r2 bucket create compat-bucket >"$WORK/r2c.log" 2>&1 &&
+    w r2 object put compat-bucket/dir/obj.txt --file obj.txt --remote >"$WORK/r2p.log" 2>&1 &&
+    w r2 object get compat-bucket/dir/obj.txt --remote --pipe >"$WORK/r2g.log" 2>&1 &&
+    contains 'r2 compat' "$WORK/r2g.log"
+}
+
 t_pages_create() { (cd "$WORK/site" && timeout 60 "$WRANGLER" pages project create compat-site --production-branch main) >"$WORK/pc.log" 2>&1; }
 t_pages_deploy() {
   (cd "$WORK/site" && timeout 120 "$WRANGLER" pages deploy dist --project-name compat-site --branch main --commit-dirty=true) >"$WORK/pd.log" 2>&1 &&
@@ -175,6 +184,7 @@ run_checks() {
   check "d1 execute --remote --file (import flow)" t_d1_file
   check "d1 export --remote (export flow)" t_d1_export
   check "d1 migrations apply --remote (twice: the second applies nothing)" t_d1_migrations
+  check "r2 bucket create, object put/get --remote" t_r2
   check "pages project create" t_pages_create
   check "pages deploy (direct upload)" t_pages_deploy
   check "kv namespace create" t_kv_create
