@@ -26,7 +26,7 @@ async fn next_event(
              impl futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin
          ),
 ) -> Value {
-    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         loop {
             match ws.next().await.unwrap().unwrap() {
                 Message::Text(t) => return serde_json::from_str::<Value>(&t).unwrap(),
@@ -36,7 +36,9 @@ async fn next_event(
         }
     })
     .await
-    .expect("a tail event within 5 s")
+    .expect("a tail event within 5 s");
+    crate::common::validate_tail_event(&ev);
+    ev
 }
 
 #[tokio::test]
