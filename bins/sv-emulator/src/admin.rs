@@ -10,6 +10,7 @@
 //! | `GET`/`PUT /__admin/faults` | reads / replaces the random-fault settings |
 //! | `POST /__admin/tail-events` `{"script": S, "event": {...}}` | injects a trace event |
 //! | `POST /__admin/scheduled` `{"script": S, "cron": "*/5 * * * *"}` | runs a cron trigger: tail event + analytics record |
+//! | `POST /__admin/zones` `{"name": "other.org", "id"?: HEX32}` | adds a zone to the seeded account |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/faults", get(get_faults).put(put_faults))
         .route("/tail-events", post(inject_tail_event))
         .route("/scheduled", post(run_scheduled))
+        .route("/zones", post(add_zone))
 }
 
 fn admin_err(e: &ApiError) -> Response {
@@ -254,4 +256,57 @@ async fn run_scheduled(State(st): S, body: Result<Json<Scheduled>, ApiError>) ->
         return admin_err(&ApiError::from(e));
     }
     axum::Json(event).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct NewZone {
+    name: String,
+    id: Option<String>,
+}
+
+/// Adds a zone to the seeded account (the API has no zone creation the tools need).
+async fn add_zone(State(st): S, body: Result<Json<NewZone>, ApiError>) -> Response {
+    let b = match body {
+        Ok(Json(b)) => b,
+        Err(e) => return admin_err(&e),
+    };
+    let name = b.name.trim().trim_end_matches('.').to_ascii_lowercase();
+    if !name.contains('.') || name.split('.').any(str::is_empty) {
+        return admin_err(&ApiError::bad_request(
+            1,
+            format!("invalid zone name {:?}", b.name),
+        ));
+    }
+    if let Some(id) = &b.id
+        && !crate::config::is_hex32(id)
+    {
+        return admin_err(&ApiError::bad_request(
+            1,
+            "zone id must be 32 hex characters",
+        ));
+    }
+    let id = b.id.unwrap_or_else(|| st.hex_id());
+    let now = st.now_rfc3339();
+    let account = st.cfg.account_id.clone();
+    let created = st.mutate(|m| {
+        if m.zones.iter().any(|z| z.name == name || z.id == id) {
+            return Err(ApiError::conflict(1, format!("zone {name} already exists")));
+        }
+        let z = crate::model::Zone {
+            id: id.clone(),
+            name: name.clone(),
+            account_id: m.accounts.first().map_or(account, |a| a.id.clone()),
+            created_on: now,
+            name_servers: vec![
+                "ada.ns.cloudflare.com".into(),
+                "bob.ns.cloudflare.com".into(),
+            ],
+        };
+        m.zones.push(z.clone());
+        Ok(crate::identity::zone_json(m, &z))
+    });
+    match created {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => admin_err(&e),
+    }
 }

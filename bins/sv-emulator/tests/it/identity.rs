@@ -52,6 +52,16 @@ async fn zones_lookup_like_wrangler() {
     assert_eq!(zones["result_info"]["count"], 1);
     let z = c.get(&c.z()).await.result();
     assert_eq!(z["name"], "example.com");
+    // A second zone through the admin surface; wrangler-style lookups find it.
+    let added = c
+        .admin(Method::POST, "/zones", Some(json!({"name": "other.org"})))
+        .await;
+    let zones = c.get("/zones?name=other.org").await.json();
+    assert_eq!(zones["result"][0]["id"], added["id"]);
+    assert_eq!(
+        c.get("/zones").await.json()["result_info"]["total_count"],
+        2
+    );
     c.emu.shutdown().await;
 }
 
