@@ -9,6 +9,8 @@
 //! | `POST /__admin/clock` `{"advance_secs": N}` | moves the emulator clock forward (expiry) |
 //! | `GET`/`PUT /__admin/faults` | reads / replaces the random-fault settings |
 //! | `POST /__admin/tail-events` `{"script": S, "event": {...}}` | injects a trace event |
+//! | `POST /__admin/scheduled` `{"script": S, "cron": "*/5 * * * *"}` | runs a cron trigger: tail event + analytics record |
+//! | `POST /__admin/zones` `{"name": "other.org", "id"?: HEX32}` | adds a zone to the seeded account |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +37,8 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/clock", post(clock))
         .route("/faults", get(get_faults).put(put_faults))
         .route("/tail-events", post(inject_tail_event))
+        .route("/scheduled", post(run_scheduled))
+        .route("/zones", post(add_zone))
 }
 
 fn admin_err(e: &ApiError) -> Response {
@@ -51,6 +55,7 @@ impl AppState {
         self.d1.drop_all(&d1)?;
         self.store.clear()?;
         self.tails.clear();
+        self.assets.clear();
         let seeded = self.seed_model();
         self.replace_model(seeded)
     }
@@ -171,6 +176,137 @@ async fn inject_tail_event(State(st): S, body: Result<Json<TailEvent>, ApiError>
             st.tails.publish(&t.script, t.event);
             axum::Json(json!({"ok": true})).into_response()
         }
+        Err(e) => admin_err(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Scheduled {
+    script: String,
+    cron: Option<String>,
+}
+
+/// Fires one cron trigger of a deployed Worker, as the scheduler would: a tail event with
+/// `event {cron, scheduledTime}` and an invocation record for analytics.
+async fn run_scheduled(State(st): S, body: Result<Json<Scheduled>, ApiError>) -> Response {
+    let b = match body {
+        Ok(Json(b)) => b,
+        Err(e) => return admin_err(&e),
+    };
+    let found = st.read(|m| {
+        m.workers.get(&b.script).map(|s| {
+            (
+                s.schedules
+                    .iter()
+                    .map(|c| c.cron.clone())
+                    .collect::<Vec<_>>(),
+                crate::workers::serving_version(s).map(|v| v.id.clone()),
+            )
+        })
+    });
+    let Some((crons, version)) = found else {
+        return admin_err(&ApiError::not_found(
+            10007,
+            format!("no Worker named {:?}", b.script),
+        ));
+    };
+    let cron = match b.cron {
+        Some(c) if crons.contains(&c) => c,
+        Some(c) => {
+            return admin_err(&ApiError::bad_request(
+                1,
+                format!("{:?} has no cron trigger {c:?}", b.script),
+            ));
+        }
+        None => match crons.first() {
+            Some(c) => c.clone(),
+            None => {
+                return admin_err(&ApiError::bad_request(
+                    1,
+                    format!("{:?} has no cron triggers", b.script),
+                ));
+            }
+        },
+    };
+    let now = st.now_ms();
+    let version = version.unwrap_or_default();
+    let event = json!({
+        "scriptName": b.script,
+        "scriptVersion": {"id": version},
+        "outcome": "ok",
+        "eventTimestamp": now,
+        "event": {"cron": cron, "scheduledTime": now},
+        "logs": [],
+        "exceptions": [],
+        "diagnosticsChannelEvents": [],
+        "executionModel": "stateless",
+        "truncated": false,
+    });
+    st.tails.publish(&b.script, event.clone());
+    let inv = crate::store::Invocation {
+        script_name: b.script.clone(),
+        version_id: version,
+        datetime_ms: now,
+        status: "success".into(),
+        http_status: 200,
+        cpu_time_us: 1000.0,
+        wall_time_us: 1000.0,
+    };
+    if let Err(e) = st.store.record_invocation(&inv) {
+        return admin_err(&ApiError::from(e));
+    }
+    axum::Json(event).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct NewZone {
+    name: String,
+    id: Option<String>,
+}
+
+/// Adds a zone to the seeded account (the API has no zone creation the tools need).
+async fn add_zone(State(st): S, body: Result<Json<NewZone>, ApiError>) -> Response {
+    let b = match body {
+        Ok(Json(b)) => b,
+        Err(e) => return admin_err(&e),
+    };
+    let name = b.name.trim().trim_end_matches('.').to_ascii_lowercase();
+    if !name.contains('.') || name.split('.').any(str::is_empty) {
+        return admin_err(&ApiError::bad_request(
+            1,
+            format!("invalid zone name {:?}", b.name),
+        ));
+    }
+    if let Some(id) = &b.id
+        && !crate::config::is_hex32(id)
+    {
+        return admin_err(&ApiError::bad_request(
+            1,
+            "zone id must be 32 hex characters",
+        ));
+    }
+    let id = b.id.unwrap_or_else(|| st.hex_id());
+    let now = st.now_rfc3339();
+    let account = st.cfg.account_id.clone();
+    let created = st.mutate(|m| {
+        if m.zones.iter().any(|z| z.name == name || z.id == id) {
+            return Err(ApiError::conflict(1, format!("zone {name} already exists")));
+        }
+        let z = crate::model::Zone {
+            id: id.clone(),
+            name: name.clone(),
+            account_id: m.accounts.first().map_or(account, |a| a.id.clone()),
+            created_on: now,
+            name_servers: vec![
+                "ada.ns.cloudflare.com".into(),
+                "bob.ns.cloudflare.com".into(),
+            ],
+        };
+        m.zones.push(z.clone());
+        Ok(crate::identity::zone_json(m, &z))
+    });
+    match created {
+        Ok(v) => json_response(StatusCode::OK, &v),
         Err(e) => admin_err(&e),
     }
 }

@@ -53,6 +53,7 @@ impl D1Manager {
     /// Closes and deletes database `uuid`.
     pub fn drop_db(&self, uuid: &str) -> Result<(), Error> {
         lock(&self.conns).remove(uuid);
+        lock(&self.jobs.history).remove(uuid);
         if let Some(dir) = &self.dir {
             for suffix in ["", "-wal", "-shm", "-journal"] {
                 let path = dir.join(format!("{uuid}.sqlite{suffix}"));
@@ -66,12 +67,17 @@ impl D1Manager {
         Ok(())
     }
 
-    /// Drops every database (admin reset).
+    /// Drops every database and pending job (admin reset).
     pub fn drop_all(&self, uuids: &[String]) -> Result<(), Error> {
         for u in uuids {
             self.drop_db(u)?;
         }
         lock(&self.conns).clear();
+        lock(&self.jobs.exports).clear();
+        lock(&self.jobs.dumps).clear();
+        lock(&self.jobs.uploads).clear();
+        lock(&self.jobs.imports).clear();
+        lock(&self.jobs.history).clear();
         Ok(())
     }
 }
@@ -120,6 +126,14 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route(&format!("{base}/{{database_id}}/raw"), post(raw_query))
         .route(&format!("{base}/{{database_id}}/export"), post(export))
         .route(&format!("{base}/{{database_id}}/import"), post(import))
+        .route(
+            &format!("{base}/{{database_id}}/time_travel/bookmark"),
+            get(tt_bookmark),
+        )
+        .route(
+            &format!("{base}/{{database_id}}/time_travel/restore"),
+            post(tt_restore),
+        )
 }
 
 /// Pre-signed URL targets (no auth), mounted under `/__signed/d1`.
@@ -144,9 +158,23 @@ pub struct D1Jobs {
     uploads: Mutex<HashMap<String, PendingUpload>>,
     /// bookmark → finished import result (or error)
     imports: Mutex<HashMap<String, Result<Value, String>>>,
+    /// Time travel: per database, the states after its latest changes (oldest first).
+    history: Mutex<HashMap<String, std::collections::VecDeque<HistoryEntry>>>,
+    history_seq: std::sync::atomic::AtomicU64,
 }
 
-/// (database uuid, filename, uploaded bytes once PUT)
+/// One restorable state of a database.
+#[derive(Debug, Clone)]
+struct HistoryEntry {
+    bookmark: String,
+    at_ms: i64,
+    dump: Arc<String>,
+}
+
+/// How many states time travel keeps per database.
+pub const HISTORY_LEN: usize = 200;
+
+/// (database uuid, etag announced by `init`, uploaded bytes once PUT)
 type PendingUpload = (String, String, Option<Vec<u8>>);
 
 /// One executed statement.
@@ -338,6 +366,10 @@ fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
+fn dump_header() -> String {
+    "PRAGMA defer_foreign_keys=TRUE;\n".to_string()
+}
+
 /// Dumps the database as SQL text (what D1 export produces), with D1's dump options.
 pub fn dump(
     conn: &Connection,
@@ -345,7 +377,7 @@ pub fn dump(
     no_data: bool,
     tables: &[String],
 ) -> Result<String, ApiError> {
-    let mut out = String::from("PRAGMA defer_foreign_keys=TRUE;\n");
+    let mut out = dump_header();
     let mut stmt = conn
         .prepare(
             "SELECT type, name, tbl_name, sql FROM sqlite_master
@@ -469,6 +501,7 @@ impl AppState {
             Ok(db)
         })?;
         self.d1.conn(&db.uuid)?;
+        self.d1_record_state(&db.uuid, dump_header());
         Ok(db)
     }
 
@@ -480,12 +513,56 @@ impl AppState {
         params: Vec<Value>,
     ) -> Result<Vec<StmtResult>, ApiError> {
         let conn = self.d1.conn(uuid)?;
-        tokio::task::spawn_blocking(move || {
+        let (results, dump) = tokio::task::spawn_blocking(move || {
             let conn = lock(&conn);
-            execute(&conn, &sql, &params)
+            let results = execute(&conn, &sql, &params)?;
+            // Time travel keeps the state after every change.
+            let changed = results.iter().any(|r| r.meta["changed_db"] == true);
+            let dump = if changed {
+                Some(dump(&conn, false, false, &[])?)
+            } else {
+                None
+            };
+            Ok::<_, ApiError>((results, dump))
         })
         .await
-        .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?
+        .map_err(|e| ApiError::internal(format!("query task failed: {e}")))??;
+        if let Some(d) = dump {
+            self.d1_record_state(uuid, d);
+        }
+        Ok(results)
+    }
+
+    /// Records a restorable state of `uuid` and returns its bookmark.
+    pub fn d1_record_state(&self, uuid: &str, dump: String) -> String {
+        let seq = self
+            .d1
+            .jobs
+            .history_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let now = self.now_ms();
+        let bookmark = format!(
+            "{now:016x}-{seq:08x}-{}",
+            &uuid.replace('-', "")[..16.min(uuid.len())]
+        );
+        let mut history = lock(&self.d1.jobs.history);
+        let h = history.entry(uuid.to_string()).or_default();
+        h.push_back(HistoryEntry {
+            bookmark: bookmark.clone(),
+            at_ms: now,
+            dump: Arc::new(dump),
+        });
+        while h.len() > HISTORY_LEN {
+            h.pop_front();
+        }
+        bookmark
+    }
+
+    fn d1_history(&self, uuid: &str) -> Vec<HistoryEntry> {
+        lock(&self.d1.jobs.history)
+            .get(uuid)
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn d1_json(&self, db: &D1Database, detail: bool) -> Value {
@@ -561,9 +638,26 @@ async fn create(State(st): S, Json(b): Json<CreateBody>) -> ApiResult {
     ok(st.d1_json(&db, false))
 }
 
-async fn get_db(State(st): S, Path((_a, id)): Path<(String, String)>) -> ApiResult {
+#[derive(Debug, Deserialize, Default)]
+struct GetQuery {
+    /// `fields=uuid,name` [OAS-new]: only these fields.
+    fields: Option<String>,
+}
+
+async fn get_db(
+    State(st): S,
+    Path((_a, id)): Path<(String, String)>,
+    Query(q): Query<GetQuery>,
+) -> ApiResult {
     let db = st.d1_resolve(&id)?;
-    ok(st.d1_json(&db, true))
+    let mut v = st.d1_json(&db, true);
+    if let Some(fields) = q.fields.as_deref().filter(|f| !f.is_empty())
+        && let Some(o) = v.as_object_mut()
+    {
+        let keep: Vec<&str> = fields.split(',').map(str::trim).collect();
+        o.retain(|k, _| keep.contains(&k.as_str()));
+    }
+    ok(v)
 }
 
 #[derive(Debug, Deserialize)]
@@ -726,13 +820,12 @@ async fn export(
     }
     if let Some(bm) = b.current_bookmark.as_deref().filter(|b| !b.is_empty()) {
         let job = lock(&st.d1.jobs.exports).get(bm).cloned();
-        let Some((uuid, token, filename)) = job.filter(|j| j.0 == db.uuid) else {
+        let Some((_, token, filename)) = job.filter(|j| j.0 == db.uuid) else {
             return Err(ApiError::bad_request(
                 7400,
                 format!("Unknown export bookmark {bm:?}"),
             ));
         };
-        let _ = uuid;
         let url = format!("{}/__signed/d1/export/{token}/{filename}", origin(&headers));
         return ok(json!({
             "success": true,
@@ -800,9 +893,7 @@ async fn import(
                 .ok_or_else(|| ApiError::bad_request(7400, "etag is required"))?;
             let token = st.hex_id();
             let filename = format!("{token}.sql");
-            lock(&st.d1.jobs.uploads)
-                .insert(token.clone(), (db.uuid.clone(), filename.clone(), None));
-            let _ = etag;
+            lock(&st.d1.jobs.uploads).insert(token.clone(), (db.uuid.clone(), etag, None));
             ok(json!({
                 "success": true,
                 "type": "import",
@@ -819,7 +910,7 @@ async fn import(
                 .ok_or_else(|| ApiError::bad_request(7400, "filename is required"))?;
             let token = filename.trim_end_matches(".sql").to_string();
             let upload = lock(&st.d1.jobs.uploads).get(&token).cloned();
-            let Some((uuid, _, Some(bytes))) = upload.filter(|u| u.0 == db.uuid) else {
+            let Some((uuid, announced, Some(bytes))) = upload.filter(|u| u.0 == db.uuid) else {
                 return Err(ApiError::bad_request(
                     7400,
                     format!("No uploaded file named {filename:?}"),
@@ -827,16 +918,23 @@ async fn import(
             };
             let md5 = hex::encode(Md5::digest(&bytes));
             let bookmark = st.next_bookmark()?;
-            let outcome = if md5 == etag.trim_matches('"') {
+            // The file must be the one announced by `init` and match the md5 given now.
+            let etag = etag.trim_matches('"');
+            let outcome = if md5 == etag && announced.trim_matches('"') == etag {
                 let sql = String::from_utf8_lossy(&bytes).into_owned();
                 let conn = st.d1.conn(&uuid)?;
                 let started = Instant::now();
                 let res = tokio::task::spawn_blocking(move || {
                     let conn = lock(&conn);
-                    execute(&conn, &sql, &[])
+                    let results = execute(&conn, &sql, &[])?;
+                    Ok::<_, ApiError>((results, dump(&conn, false, false, &[])?))
                 })
                 .await
-                .map_err(|e| ApiError::internal(format!("import task failed: {e}")))?;
+                .map_err(|e| ApiError::internal(format!("import task failed: {e}")))?
+                .map(|(results, state)| {
+                    st.d1_record_state(&uuid, state);
+                    results
+                });
                 match res {
                     Ok(results) => {
                         let changes: i64 = results
@@ -993,4 +1091,126 @@ mod tests {
         assert!(!valid_name("-x"));
         assert!(!valid_name(""));
     }
+}
+
+// ---- time travel ----
+
+fn parse_ts(s: &str) -> Result<i64, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .or_else(|_| s.parse::<i64>().map(|secs| secs * 1000))
+        .map_err(|_| {
+            ApiError::bad_request(
+                7400,
+                format!("Invalid timestamp {s:?}: use RFC 3339 or Unix seconds"),
+            )
+        })
+}
+
+/// The state at `timestamp` (the last change at or before it), or the latest.
+fn entry_at(history: &[HistoryEntry], timestamp: Option<&str>) -> Result<HistoryEntry, ApiError> {
+    let at = timestamp.map(parse_ts).transpose()?;
+    history
+        .iter()
+        .rev()
+        .find(|e| at.is_none_or(|t| e.at_ms <= t))
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                7400,
+                "No bookmark that old: time travel keeps the database's recent history only",
+            )
+        })
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct TimeTravelQuery {
+    timestamp: Option<String>,
+    bookmark: Option<String>,
+}
+
+async fn tt_bookmark(
+    State(st): S,
+    Path((_a, id)): Path<(String, String)>,
+    Query(q): Query<TimeTravelQuery>,
+) -> ApiResult {
+    let db = st.d1_resolve(&id)?;
+    let e = entry_at(&st.d1_history(&db.uuid), q.timestamp.as_deref())?;
+    ok(json!({"bookmark": e.bookmark}))
+}
+
+/// Empties a database: views, triggers, indexes, then tables.
+fn clear(conn: &Connection) -> Result<(), ApiError> {
+    let mut stmt = conn
+        .prepare("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY CASE type WHEN 'view' THEN 0 WHEN 'trigger' THEN 1 WHEN 'index' THEN 2 ELSE 3 END")
+        .map_err(|e| sql_error(&e))?;
+    let objects: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(|e| sql_error(&e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| sql_error(&e))?;
+    for (kind, name) in objects {
+        conn.execute_batch(&format!(
+            "DROP {} IF EXISTS {}",
+            kind.to_ascii_uppercase(),
+            quote_ident(&name)
+        ))
+        .map_err(|e| sql_error(&e))?;
+    }
+    Ok(())
+}
+
+async fn tt_restore(
+    State(st): S,
+    Path((_a, id)): Path<(String, String)>,
+    Query(q): Query<TimeTravelQuery>,
+) -> ApiResult {
+    let db = st.d1_resolve(&id)?;
+    let history = st.d1_history(&db.uuid);
+    let target = match (&q.bookmark, &q.timestamp) {
+        (Some(b), _) => history
+            .iter()
+            .find(|e| &e.bookmark == b)
+            .cloned()
+            .ok_or_else(|| ApiError::bad_request(7400, format!("Unknown bookmark {b:?}")))?,
+        (None, Some(t)) => entry_at(&history, Some(t))?,
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                7400,
+                "Give a bookmark or a timestamp",
+            ));
+        }
+    };
+    let previous = entry_at(&history, None)?;
+    let conn = st.d1.conn(&db.uuid)?;
+    let dump = target.dump.clone();
+    let after = tokio::task::spawn_blocking(move || {
+        let conn = lock(&conn);
+        conn.execute_batch("SAVEPOINT sv_d1_restore")
+            .map_err(|e| sql_error(&e))?;
+        let restored = clear(&conn).and_then(|()| execute(&conn, &dump, &[]).map(|_| ()));
+        match restored {
+            Ok(()) => {
+                conn.execute_batch("RELEASE sv_d1_restore")
+                    .map_err(|e| sql_error(&e))?;
+                dump_fn(&conn)
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK TO sv_d1_restore; RELEASE sv_d1_restore");
+                Err(e)
+            }
+        }
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("restore task failed: {e}")))??;
+    let bookmark = st.d1_record_state(&db.uuid, after);
+    ok(json!({
+        "bookmark": bookmark,
+        "previous_bookmark": previous.bookmark,
+        "message": format!("Database restored to bookmark {}", target.bookmark),
+    }))
+}
+
+fn dump_fn(conn: &Connection) -> Result<String, ApiError> {
+    dump(conn, false, false, &[])
 }

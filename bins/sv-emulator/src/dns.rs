@@ -846,7 +846,6 @@ pub fn parse_bind(
     let mut depth = 0i32;
     for (lineno, raw_line) in text.lines().enumerate() {
         // Parenthesised records span lines (SOA); join them.
-        let (code, _) = tokenize(raw_line);
         let opens = raw_line
             .split(';')
             .next()
@@ -873,7 +872,6 @@ pub fn parse_bind(
             }
             continue;
         }
-        let _ = code;
         let starts_blank = raw_line.starts_with(' ') || raw_line.starts_with('\t');
         let (mut toks, comment) = tokenize(raw_line);
         if toks.is_empty() {

@@ -4,13 +4,16 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::http::HeaderMap;
+use axum::routing::{get, put};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 
-use crate::api::{ApiError, ApiResult, Query, ok, ok_info};
-use crate::model::{Account, Model, Zone};
+use crate::api::{ApiError, ApiResult, Json, Query, ok, ok_info};
+use crate::model::{Account, ApiToken, Model, Zone};
 use crate::pagination::{PageBounds, PageReq};
+use crate::server::{Known, bearer};
 use crate::state::AppState;
 
 type S = State<Arc<AppState>>;
@@ -18,6 +21,13 @@ type S = State<Arc<AppState>>;
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/user/tokens/verify", get(verify_token))
+        .route("/user/tokens", get(list_tokens).post(create_token))
+        .route("/user/tokens/permission_groups", get(permission_groups))
+        .route(
+            "/user/tokens/{token_id}",
+            get(get_token).put(update_token).delete(delete_token),
+        )
+        .route("/user/tokens/{token_id}/value", put(roll_token))
         .route("/accounts/{account_id}/tokens/verify", get(verify_token))
         .route("/user", get(user))
         .route("/memberships", get(list_memberships))
@@ -34,9 +44,320 @@ const BOUNDS_5_50: PageBounds = PageBounds {
     max: 50,
 };
 
-async fn verify_token(State(st): S) -> ApiResult {
-    let id = st.read(|m| m.user.token_id.clone());
-    ok(json!({"id": id, "status": "active"}))
+async fn verify_token(State(st): S, headers: HeaderMap) -> ApiResult {
+    // A token minted through /user/tokens verifies as itself; any other accepted token as
+    // the seeded user's token.
+    let minted = bearer(&headers).and_then(|t| {
+        let hash = token_hash(t);
+        st.read(|m| m.tokens.values().find(|x| x.value_sha256 == hash).cloned())
+    });
+    match minted {
+        Some(t) => {
+            let mut v = json!({"id": t.id, "status": st.effective_status(&t)});
+            if let Some(n) = &t.not_before {
+                v["not_before"] = json!(n);
+            }
+            if let Some(e) = &t.expires_on {
+                v["expires_on"] = json!(e);
+            }
+            ok(v)
+        }
+        None => {
+            let id = st.read(|m| m.user.token_id.clone());
+            ok(json!({"id": id, "status": "active"}))
+        }
+    }
+}
+
+// ---- API tokens ----
+
+fn token_hash(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+/// Permission groups the emulator knows (the ones the sv tools ask for).
+const PERMISSION_GROUPS: [(&str, &str, &str); 12] = [
+    (
+        "c8fed203ed3043cba015a93ad1616f1f",
+        "Zone Read",
+        "com.cloudflare.api.account.zone",
+    ),
+    (
+        "4755a26eedb94da69e1066d98aa820be",
+        "DNS Write",
+        "com.cloudflare.api.account.zone",
+    ),
+    (
+        "e086da7e2179491d91ee5f35b3ca210a",
+        "Workers Scripts Write",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "f7f0eda5697f475c90846e879bab8666",
+        "Workers KV Storage Write",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "09b2857d1c31407795e75e3fed8617a1",
+        "D1 Write",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "bf7481a1826f439697cb59a20b22293e",
+        "Workers R2 Storage Write",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "8d28297797f24fb8a0c332fe0866ec89",
+        "Pages Write",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "05880cd1bdc24d8bae0be2136972816b",
+        "Workers Tail Read",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "b89a480218d04ceb98b4fe57ca29dc1f",
+        "Account Analytics Read",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "28f4b596e7d643029c524985477ae49a",
+        "Workers Routes Write",
+        "com.cloudflare.api.account.zone",
+    ),
+    (
+        "3030687196b94b638145a3953da2b699",
+        "User Details Read",
+        "com.cloudflare.api.user",
+    ),
+    (
+        "3518d0f75557482e952c6762d3e64903",
+        "Memberships Read",
+        "com.cloudflare.api.user",
+    ),
+];
+
+impl AppState {
+    /// `active`, `disabled` or `expired` (expiry and `not_before` from the clock).
+    pub fn effective_status(&self, t: &ApiToken) -> &'static str {
+        let now = self.now();
+        let parse = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|x| chrono::DateTime::parse_from_rfc3339(x).ok())
+        };
+        if t.status == "disabled" {
+            "disabled"
+        } else if parse(&t.expires_on).is_some_and(|e| e <= now) {
+            "expired"
+        } else if parse(&t.not_before).is_some_and(|n| n > now) {
+            "disabled"
+        } else {
+            "active"
+        }
+    }
+
+    /// How the auth check sees a presented token value.
+    pub(crate) fn token_status(&self, value: &str) -> Known {
+        let hash = token_hash(value);
+        match self.read(|m| m.tokens.values().find(|t| t.value_sha256 == hash).cloned()) {
+            None => Known::Unknown,
+            Some(t) if self.effective_status(&t) == "active" => Known::Active,
+            Some(_) => Known::Inactive,
+        }
+    }
+
+    /// A fresh token value: 40 characters from the (seedable) RNG.
+    fn token_value(&self) -> String {
+        let a = self.hex_id();
+        let b = self.hex_id();
+        format!("{}{}", &a, &b[..8])
+    }
+}
+
+fn token_json(st: &AppState, t: &ApiToken) -> Value {
+    let mut v = json!({
+        "id": t.id,
+        "name": t.name,
+        "status": st.effective_status(t),
+        "policies": t.policies,
+        "issued_on": t.issued_on,
+        "modified_on": t.modified_on,
+    });
+    for (k, x) in [("not_before", &t.not_before), ("expires_on", &t.expires_on)] {
+        if let Some(x) = x {
+            v[k] = json!(x);
+        }
+    }
+    if let Some(c) = &t.condition {
+        v["condition"] = c.clone();
+    }
+    v
+}
+
+fn token_not_found() -> ApiError {
+    ApiError::not_found(1004, "Token not found")
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenBody {
+    name: String,
+    policies: Vec<Value>,
+    status: Option<String>,
+    not_before: Option<String>,
+    expires_on: Option<String>,
+    condition: Option<Value>,
+}
+
+fn validate_token_body(b: &TokenBody) -> Result<(), ApiError> {
+    let invalid = |m: String| ApiError::bad_request(1001, m);
+    if b.name.trim().is_empty() || b.name.len() > 120 {
+        return Err(invalid("Token name must be 1 to 120 characters".into()));
+    }
+    if b.policies.is_empty() {
+        return Err(invalid("A token needs at least one policy".into()));
+    }
+    for (i, p) in b.policies.iter().enumerate() {
+        if !matches!(p["effect"].as_str(), Some("allow" | "deny")) {
+            return Err(invalid(format!("Policy {i}: effect must be allow or deny")));
+        }
+        if !p["resources"].is_object() {
+            return Err(invalid(format!("Policy {i}: resources must be an object")));
+        }
+        let groups = p["permission_groups"].as_array().filter(|g| !g.is_empty());
+        let Some(groups) = groups else {
+            return Err(invalid(format!("Policy {i}: permission_groups is empty")));
+        };
+        for g in groups {
+            let id = g["id"].as_str().unwrap_or("");
+            if !PERMISSION_GROUPS.iter().any(|(pid, _, _)| *pid == id) {
+                return Err(invalid(format!(
+                    "Policy {i}: unknown permission group {id:?}"
+                )));
+            }
+        }
+    }
+    for (name, v) in [("not_before", &b.not_before), ("expires_on", &b.expires_on)] {
+        if let Some(v) = v
+            && chrono::DateTime::parse_from_rfc3339(v).is_err()
+        {
+            return Err(invalid(format!("{name} must be an RFC 3339 time")));
+        }
+    }
+    if let Some(s) = &b.status
+        && !["active", "disabled", "expired"].contains(&s.as_str())
+    {
+        return Err(invalid(format!("Invalid status {s:?}")));
+    }
+    Ok(())
+}
+
+/// Gives each policy an id, as the API does.
+fn with_policy_ids(st: &AppState, policies: &[Value]) -> Value {
+    Value::Array(
+        policies
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                if p["id"].as_str().is_none_or(str::is_empty) {
+                    p["id"] = json!(st.hex_id());
+                }
+                p
+            })
+            .collect(),
+    )
+}
+
+async fn list_tokens(State(st): S, Query(q): Query<ListQuery>) -> ApiResult {
+    let req = PageReq::parse(q.page.as_deref(), q.per_page.as_deref(), BOUNDS_5_50)?;
+    let mut items: Vec<Value> =
+        st.read(|m| m.tokens.values().map(|t| token_json(&st, t)).collect());
+    sort_dir(&mut items, q.direction.as_deref());
+    let (page, info) = req.slice(&items);
+    ok_info(page, info)
+}
+
+async fn create_token(State(st): S, Json(b): Json<TokenBody>) -> ApiResult {
+    validate_token_body(&b)?;
+    let value = st.token_value();
+    let now = st.now_rfc3339();
+    let t = ApiToken {
+        id: st.hex_id(),
+        name: b.name.clone(),
+        status: b.status.clone().unwrap_or_else(|| "active".into()),
+        policies: with_policy_ids(&st, &b.policies),
+        condition: b.condition.clone(),
+        not_before: b.not_before.clone(),
+        expires_on: b.expires_on.clone(),
+        issued_on: now.clone(),
+        modified_on: now,
+        value_sha256: token_hash(&value),
+    };
+    st.mutate(|m| {
+        m.tokens.insert(t.id.clone(), t.clone());
+        Ok(())
+    })?;
+    // The value is shown once, here, and never stored.
+    let mut out = token_json(&st, &t);
+    out["value"] = json!(value);
+    ok(out)
+}
+
+async fn get_token(State(st): S, Path(id): Path<String>) -> ApiResult {
+    st.read(|m| m.tokens.get(&id).cloned())
+        .map_or_else(|| Err(token_not_found()), |t| ok(token_json(&st, &t)))
+}
+
+async fn update_token(State(st): S, Path(id): Path<String>, Json(b): Json<TokenBody>) -> ApiResult {
+    validate_token_body(&b)?;
+    let policies = with_policy_ids(&st, &b.policies);
+    let now = st.now_rfc3339();
+    let t = st.mutate(|m| {
+        let t = m.tokens.get_mut(&id).ok_or_else(token_not_found)?;
+        t.name.clone_from(&b.name);
+        t.policies = policies;
+        if let Some(s) = &b.status {
+            t.status.clone_from(s);
+        }
+        t.not_before.clone_from(&b.not_before);
+        t.expires_on.clone_from(&b.expires_on);
+        t.condition.clone_from(&b.condition);
+        t.modified_on = now;
+        Ok(t.clone())
+    })?;
+    ok(token_json(&st, &t))
+}
+
+async fn delete_token(State(st): S, Path(id): Path<String>) -> ApiResult {
+    st.mutate(|m| m.tokens.remove(&id).map(|_| ()).ok_or_else(token_not_found))?;
+    ok(json!({"id": id}))
+}
+
+/// Rolls the token: a new value, the old one stops working.
+async fn roll_token(State(st): S, Path(id): Path<String>) -> ApiResult {
+    let value = st.token_value();
+    let hash = token_hash(&value);
+    let now = st.now_rfc3339();
+    st.mutate(|m| {
+        let t = m.tokens.get_mut(&id).ok_or_else(token_not_found)?;
+        t.value_sha256 = hash;
+        t.modified_on = now;
+        Ok(())
+    })?;
+    ok(value)
+}
+
+async fn permission_groups() -> ApiResult {
+    let items: Vec<Value> = PERMISSION_GROUPS
+        .iter()
+        .map(|(id, name, scope)| json!({"id": id, "name": name, "scopes": [scope]}))
+        .collect();
+    let n = items.len();
+    ok_info(
+        items,
+        json!({"page": 1, "per_page": n, "count": n, "total_count": n}),
+    )
 }
 
 async fn user(State(st): S) -> ApiResult {

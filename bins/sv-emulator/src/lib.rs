@@ -4,6 +4,13 @@
 //! R2, Workers, Pages, tails, GraphQL analytics), the emulated Workers answering HTTP on
 //! `*.workers.dev` hosts and routes, fault injection, and an admin surface under `/__admin`.
 //! State lives in SQLite (in memory or under a data directory) so restarts keep it.
+//! `docs/emulator.md` documents flags, faults, admin routes and every operation's status.
+//!
+//! Layout: one module per resource family (`identity`, `kv`, `d1`, `r2`, `dns`, `workers`,
+//! `worker_routes`, `worker_assets`, `worker_http`, `tail`, `graphql`, `pages`), each adding
+//! its logic to [`state::AppState`] (so unit tests drive it without HTTP) plus thin axum
+//! handlers; `server` assembles the router and listener, `store` owns SQLite, `faults` the
+//! fault and rate-limit middleware, `admin` the test controls.
 //!
 //! Start one in-process:
 //! ```no_run
@@ -23,14 +30,17 @@ pub mod dns;
 pub mod faults;
 pub mod graphql;
 pub mod identity;
+pub mod jwt;
 pub mod kv;
 pub mod model;
+pub mod pages;
 pub mod pagination;
 pub mod r2;
 pub mod server;
 pub mod state;
 pub mod store;
 pub mod tail;
+pub mod worker_assets;
 pub mod worker_http;
 pub mod worker_routes;
 pub mod workers;

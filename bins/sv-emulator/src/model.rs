@@ -35,6 +35,24 @@ pub struct Model {
     pub pages: BTreeMap<String, PagesProject>,
     /// D1 bookmark counter (monotonic, so bookmarks sort like real ones).
     pub bookmark_seq: u64,
+    /// API tokens minted through `/user/tokens`, by id. Only a hash of each value is kept.
+    pub tokens: BTreeMap<String, ApiToken>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    /// `active` or `disabled` (expiry is computed from `expires_on`).
+    pub status: String,
+    pub policies: Value,
+    pub condition: Option<Value>,
+    pub not_before: Option<String>,
+    pub expires_on: Option<String>,
+    pub issued_on: String,
+    pub modified_on: String,
+    pub value_sha256: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -137,7 +155,7 @@ pub struct Script {
     pub subdomain_enabled: bool,
     pub previews_enabled: bool,
     pub schedules: Vec<Schedule>,
-    /// Secret name → (type, sha256 of value). Values are never stored.
+    /// Secret name → type. Values are never stored, not even hashed.
     pub secrets: BTreeMap<String, SecretMeta>,
     /// Bumped on every secret change; versions remember the generation they saw.
     pub secrets_generation: u64,
@@ -149,11 +167,11 @@ pub struct Script {
     pub latest_version: Option<String>,
 }
 
+/// What the emulator keeps of a Worker secret: its type. Never its value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SecretMeta {
     #[serde(rename = "type")]
     pub kind: String,
-    pub value_sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -195,6 +213,8 @@ pub struct Version {
     pub handlers: Vec<String>,
     pub has_modules: bool,
     pub secrets_generation: u64,
+    /// Static assets: `{manifest: {path: hash}, config: {...}}`.
+    pub assets: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

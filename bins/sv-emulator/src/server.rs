@@ -29,6 +29,8 @@ use crate::state::AppState;
 /// A configured emulator, not yet listening.
 pub struct Emulator {
     state: Arc<AppState>,
+    /// Extra routers mounted on the same listener (e.g. the GitHub emulator at `/github`).
+    mounts: Vec<(String, Router)>,
 }
 
 /// Builder for [`Emulator`]; defaults are in-memory with the documented seed identities.
@@ -110,6 +112,7 @@ impl EmulatorBuilder {
         }
         Ok(Emulator {
             state: AppState::open(cfg)?,
+            mounts: Vec::new(),
         })
     }
 }
@@ -159,9 +162,21 @@ impl Emulator {
         self.state.clone()
     }
 
-    /// The whole router (API, admin, signed URLs, emulated Workers).
+    /// Mounts another router under `path` on the same listener. This is the spot for the
+    /// GitHub REST emulator: `emu.nest("/github", sv_emu_github::router(gh_state))`.
+    #[must_use]
+    pub fn nest(mut self, path: &str, other: Router) -> Self {
+        self.mounts.push((path.to_string(), other));
+        self
+    }
+
+    /// The whole router (API, admin, signed URLs, emulated Workers, mounted routers).
     pub fn router(&self) -> Router {
-        router(self.state.clone())
+        self.mounts
+            .iter()
+            .fold(router(self.state.clone()), |r, (path, other)| {
+                r.nest(path, other.clone())
+            })
     }
 
     /// Binds `addr` (e.g. `127.0.0.1:0`) and serves in a background task.
@@ -177,7 +192,7 @@ impl Emulator {
             source,
         })?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let app = router(self.state.clone());
+        let app = self.router();
         let task = tokio::spawn(async move {
             let served = axum::serve(
                 KillableListener { inner: listener },
@@ -212,7 +227,7 @@ impl Emulator {
 /// * `/__admin/…` — test controls (reset, snapshot, inject events, clock, faults);
 /// * `/__signed/…` — pre-signed URLs handed out by D1 export/import (no auth);
 /// * `/github/…` — reserved for the GitHub REST emulator (`sv_emu_github::router`),
-///   wired in by [`with_github`];
+///   mounted with [`Emulator::nest`] (or [`with_github`] on a bare router);
 /// * any request whose Host is `*.workers.dev`, a Worker route or a custom domain is answered
 ///   by the emulated Worker instead.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -224,8 +239,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::dns::routes())
         .merge(crate::workers::routes())
         .merge(crate::worker_routes::routes())
+        .merge(crate::worker_assets::routes())
         .merge(crate::tail::routes())
         .merge(crate::graphql::routes())
+        .merge(crate::pages::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), scope_check))
@@ -316,18 +333,44 @@ fn uses_upload_jwt(path: &str) -> bool {
     path.starts_with("/pages/assets/") || path.contains("/workers/assets/upload")
 }
 
+/// What the emulator knows about a presented token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Known {
+    /// Not a token minted through `/user/tokens`.
+    Unknown,
+    /// A minted token that is active and within its validity window.
+    Active,
+    /// A minted token that is disabled, expired or not yet valid.
+    Inactive,
+}
+
 /// Bearer-token (or legacy key + email) authentication.
 async fn auth(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let verify = path == "/user/tokens/verify" || path.ends_with("/tokens/verify");
-    match check_credentials(&st.cfg, req.headers(), verify) {
+    let lookup = |t: &str| st.token_status(t);
+    match check_credentials(&st.cfg, req.headers(), verify, &lookup) {
         Ok(()) => next.run(req).await,
         Err(e) if uses_upload_jwt(&path) && e.code() != 6003 => next.run(req).await,
         Err(e) => e.into_response(),
     }
 }
 
-fn check_credentials(cfg: &Config, headers: &HeaderMap, verify: bool) -> Result<(), ApiError> {
+/// The bearer token of a request, if it has a well-formed one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+fn check_credentials(
+    cfg: &Config,
+    headers: &HeaderMap,
+    verify: bool,
+    lookup: &dyn Fn(&str) -> Known,
+) -> Result<(), ApiError> {
     let invalid = || {
         if verify {
             ApiError::new(StatusCode::UNAUTHORIZED, 1000, "Invalid API Token")
@@ -346,9 +389,11 @@ fn check_credentials(cfg: &Config, headers: &HeaderMap, verify: bool) -> Result<
                         .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
             })
             .ok_or_else(malformed_auth)?;
-        return match &cfg.token {
-            Some(expected) if expected != token => Err(invalid()),
-            _ => Ok(()),
+        return match (lookup(token), &cfg.token) {
+            (Known::Active, _) => Ok(()),
+            (Known::Inactive, _) => Err(invalid()),
+            (Known::Unknown, Some(expected)) if expected != token => Err(invalid()),
+            (Known::Unknown, _) => Ok(()),
         };
     }
     let key = headers.get("x-auth-key").and_then(|v| v.to_str().ok());
@@ -506,16 +551,17 @@ mod tests {
 
     #[test]
     fn auth_rules() {
+        let none = |_: &str| Known::Unknown;
         let open = Config::default();
-        assert!(check_credentials(&open, &headers("Bearer abc"), false).is_ok());
+        assert!(check_credentials(&open, &headers("Bearer abc"), false, &none).is_ok());
         assert_eq!(
-            check_credentials(&open, &headers("Bearer Bearer abc"), false)
+            check_credentials(&open, &headers("Bearer Bearer abc"), false, &none)
                 .unwrap_err()
                 .code(),
             6003
         );
         assert_eq!(
-            check_credentials(&open, &HeaderMap::new(), false)
+            check_credentials(&open, &HeaderMap::new(), false, &none)
                 .unwrap_err()
                 .code(),
             9106
@@ -524,18 +570,35 @@ mod tests {
             token: Some("t0k".into()),
             ..Config::default()
         };
-        assert!(check_credentials(&locked, &headers("Bearer t0k"), false).is_ok());
+        assert!(check_credentials(&locked, &headers("Bearer t0k"), false, &none).is_ok());
         assert_eq!(
-            check_credentials(&locked, &headers("Bearer nope"), false)
+            check_credentials(&locked, &headers("Bearer nope"), false, &none)
                 .unwrap_err()
                 .code(),
             10000
         );
         assert_eq!(
-            check_credentials(&locked, &headers("Bearer nope"), true)
+            check_credentials(&locked, &headers("Bearer nope"), true, &none)
                 .unwrap_err()
                 .code(),
             1000
+        );
+        // Minted tokens: accepted even with --token, refused when inactive.
+        let minted = |t: &str| {
+            if t == "minted" {
+                Known::Active
+            } else if t == "old" {
+                Known::Inactive
+            } else {
+                Known::Unknown
+            }
+        };
+        assert!(check_credentials(&locked, &headers("Bearer minted"), false, &minted).is_ok());
+        assert_eq!(
+            check_credentials(&open, &headers("Bearer old"), false, &minted)
+                .unwrap_err()
+                .code(),
+            10000
         );
     }
 }

@@ -16,6 +16,7 @@ use crate::faults::FaultRuntime;
 use crate::model::{Account, Model, User, Zone};
 use crate::store::Store;
 use crate::tail::TailHub;
+use crate::worker_assets::AssetSessions;
 
 pub struct AppState {
     pub cfg: Config,
@@ -27,6 +28,7 @@ pub struct AppState {
     clock_offset_ms: AtomicI64,
     pub faults: FaultRuntime,
     pub tails: TailHub,
+    pub assets: AssetSessions,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -57,6 +59,7 @@ impl AppState {
             clock_offset_ms: AtomicI64::new(0),
             faults,
             tails: TailHub::default(),
+            assets: AssetSessions::default(),
             cfg,
         });
         let model = match state.store.load_model()? {

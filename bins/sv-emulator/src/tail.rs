@@ -275,7 +275,10 @@ async fn tail_socket(
             .into_response();
     }
     let rx = st.tails.subscribe();
+    // wrangler sends its `{"debug": …}` frame unmasked (`mask: false`); Cloudflare accepts
+    // that, so the emulator does too.
     ws.protocols(["trace-v1"])
+        .accept_unmasked_frames(true)
         .on_upgrade(move |socket| stream(st, tail, socket, rx))
 }
 

@@ -14,6 +14,8 @@
 //! Without any, a version answers 200 `Hello from SCRIPT (version VERSION_ID)`. Every
 //! response carries `x-sv-script` and `x-sv-version-id`. The header
 //! `cloudflare-workers-version-overrides: SCRIPT="VERSION_ID"` pins a version, as on Cloudflare.
+//! Static assets uploaded with the version are served first (no tail event for them, as
+//! asset requests do not invoke the Worker).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -318,6 +320,27 @@ async fn invoke(
         if k != header::AUTHORIZATION && k != header::COOKIE {
             req_headers.insert(k.to_string(), json!(v.to_str().unwrap_or("")));
         }
+    }
+    // Static assets are served before the Worker runs (unless `run_worker_first`).
+    if let Some(assets) = &version.assets
+        && assets["config"]["run_worker_first"] != true
+        && let Some(manifest) = assets["manifest"].as_object()
+        && let Some((file, hash)) = crate::worker_assets::lookup(manifest, &path)
+        && let Ok(Some(bytes)) = st.asset_bytes(hash)
+    {
+        let mut resp = (StatusCode::OK, bytes).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::worker_assets::content_type_for(&file)),
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!("\"{hash}\"")) {
+            h.insert(header::ETAG, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&version.id) {
+            h.insert("x-sv-version-id", v);
+        }
+        return resp;
     }
     let spec = response_spec(&script, &version, &path);
     if !spec.latency.is_zero() {

@@ -227,8 +227,8 @@ fn detect_handlers(source: &str) -> Vec<String> {
     out
 }
 
-/// Secrets found in an upload: (name, type, sha256 of the value).
-type SecretChange = (String, String, String);
+/// Secrets found in an upload: (name, type). Their values are never kept.
+type SecretChange = (String, String);
 
 /// Bindings and values extracted from upload metadata.
 struct BindingSet {
@@ -280,6 +280,32 @@ impl AppState {
                     .map(str::to_string)
                     .ok_or_else(|| upload_error(format!("Binding {name} ({kind}) needs {f}")))
             };
+            // `{type, name}` alone names an existing binding to keep (wrangler's secret
+            // commands PATCH settings that way); for types that carry data this is the only
+            // reading that makes sense.
+            let bare = b
+                .as_object()
+                .is_some_and(|o| o.keys().all(|k| k == "type" || k == "name"));
+            if bare
+                && let Some(existing) = prev.and_then(|p| {
+                    p.bindings
+                        .iter()
+                        .find(|x| x["name"] == name.as_str() && x["type"] == kind)
+                })
+            {
+                if let Some(v) = prev.and_then(|p| p.vars.get(&name)) {
+                    set.vars.insert(name.clone(), v.clone());
+                }
+                set.bindings.push(existing.clone());
+                continue;
+            }
+            if bare
+                && (kind == "secret_text" || kind == "secret_key")
+                && script.is_some_and(|s| s.secrets.contains_key(&name))
+            {
+                set.bindings.push(json!({"name": name, "type": kind}));
+                continue;
+            }
             match kind {
                 "inherit" => {
                     let from = prev
@@ -302,14 +328,14 @@ impl AppState {
                     set.vars.insert(name.clone(), b["json"].clone());
                 }
                 "secret_text" => {
-                    let text = b["text"].as_str().ok_or_else(|| {
-                        upload_error(format!("Binding {name} (secret_text) needs text"))
-                    })?;
-                    set.secrets.push((
-                        name.clone(),
-                        "secret_text".into(),
-                        hex::encode(Sha256::digest(text.as_bytes())),
-                    ));
+                    // The value is checked for presence and then dropped: secrets are never
+                    // stored, not even hashed.
+                    if !b["text"].is_string() {
+                        return Err(upload_error(format!(
+                            "Binding {name} (secret_text) needs text"
+                        )));
+                    }
+                    set.secrets.push((name.clone(), "secret_text".into()));
                     set.bindings
                         .push(json!({"name": name, "type": "secret_text"}));
                     continue;
@@ -419,6 +445,12 @@ impl AppState {
         }
         let prev = script.and_then(|s| s.versions.last());
         let set = self.resolve_bindings(meta, prev, script)?;
+        let assets = self.resolve_assets(
+            meta,
+            script
+                .and_then(serving_version)
+                .and_then(|v| v.assets.as_ref()),
+        )?;
         let mut modules = Vec::new();
         let mut etag_hasher = Sha256::new();
         let mut main_source = String::new();
@@ -486,6 +518,7 @@ impl AppState {
             handlers: detect_handlers(&main_source),
             has_modules,
             secrets_generation: script.map_or(0, |s| s.secrets_generation),
+            assets,
         };
         Ok((version, set.secrets))
     }
@@ -495,19 +528,13 @@ fn apply_secrets(s: &mut Script, secrets: &[SecretChange]) {
     if secrets.is_empty() {
         return;
     }
-    for (name, kind, hash) in secrets {
-        let changed = s.secrets.get(name).is_none_or(|m| &m.value_sha256 != hash);
-        s.secrets.insert(
-            name.clone(),
-            SecretMeta {
-                kind: kind.clone(),
-                value_sha256: hash.clone(),
-            },
-        );
-        if changed {
-            s.secrets_generation += 1;
-        }
+    // Values are unknown to the emulator, so every write counts as a change (the live API
+    // also makes a new version for every secret write).
+    for (name, kind) in secrets {
+        s.secrets
+            .insert(name.clone(), SecretMeta { kind: kind.clone() });
     }
+    s.secrets_generation += 1;
 }
 
 /// The version a deployment serves most traffic with (or the latest upload).
@@ -617,7 +644,7 @@ fn script_json(s: &Script) -> Value {
         "tail_consumers": s.tail_consumers.clone().unwrap_or_else(|| json!([])),
         "handlers": v.map(|v| v.handlers.clone()).unwrap_or_default(),
         "has_modules": v.is_some_and(|v| v.has_modules),
-        "has_assets": false,
+        "has_assets": v.is_some_and(|v| v.assets.is_some()),
         "compatibility_date": v.and_then(|v| v.compatibility_date.clone()),
         "compatibility_flags": v.map(|v| v.compatibility_flags.clone()).unwrap_or_default(),
         "last_deployed_from": s.last_deployed_from,
@@ -649,9 +676,8 @@ async fn list_scripts(State(st): S) -> ApiResult {
 
 #[derive(Debug, Deserialize, Default)]
 struct UploadQuery {
-    #[serde(rename = "excludeScript")]
-    exclude_script: Option<String>,
-    bindings_inherit: Option<String>,
+    /// Legacy rollback. (`excludeScript` and `bindings_inherit=strict`, which wrangler sends,
+    /// need nothing: results never echo the script and `inherit` is always strict.)
     rollback_to: Option<String>,
 }
 
@@ -774,7 +800,6 @@ async fn upload(
         )?;
         return ok(d);
     }
-    let _ = (q.exclude_script, q.bindings_inherit);
     let up = read_upload(req, "metadata").await?;
     ok(st.upload_script(&name, &up, "wrangler")?)
 }
@@ -1088,24 +1113,19 @@ impl AppState {
         let email = self.read(|m| m.user.email.clone());
         self.mutate(|m| {
             let s = get_script_mut(m, name)?;
+            // Validate before changing anything: a failed call leaves the secrets as they were.
+            for (n, v) in changes {
+                if v.is_none() && !s.secrets.contains_key(n) {
+                    return Err(ApiError::not_found(10056, format!("Secret {n} not found")));
+                }
+            }
             let mut changed = false;
             for (n, v) in changes {
                 match v {
-                    Some((kind, text)) => {
-                        let hash = hex::encode(Sha256::digest(text.as_bytes()));
-                        if s.secrets
-                            .get(n)
-                            .is_none_or(|m| m.value_sha256 != hash || &m.kind != kind)
-                        {
-                            changed = true;
-                        }
-                        s.secrets.insert(
-                            n.clone(),
-                            SecretMeta {
-                                kind: kind.clone(),
-                                value_sha256: hash,
-                            },
-                        );
+                    Some((kind, _text)) => {
+                        changed = true;
+                        s.secrets
+                            .insert(n.clone(), SecretMeta { kind: kind.clone() });
                     }
                     None => {
                         if s.secrets.remove(n).is_none() {
@@ -1285,9 +1305,9 @@ async fn upload_version(
 
 #[derive(Debug, Deserialize, Default)]
 struct VersionsQuery {
+    /// (`deployable=true` needs nothing: every version of a modules Worker is deployable.)
     page: Option<String>,
     per_page: Option<String>,
-    deployable: Option<String>,
 }
 
 async fn list_versions(
@@ -1304,7 +1324,6 @@ async fn list_versions(
             max: 100,
         },
     )?;
-    let _ = q.deployable;
     let items: Vec<Value> = st.read(|m| {
         get_script(m, &name).map(|s| {
             s.versions

@@ -601,3 +601,12 @@ pub fn validate_request(method: &Method, path: &str, body: &Value) {
         &format!("request {op_key}"),
     );
 }
+
+/// Validates one tail WebSocket event against the local trace-event schema.
+pub fn validate_tail_event(event: &Value) {
+    check(
+        &validator_for("/definitions/tail_event", true),
+        event,
+        "tail event",
+    );
+}

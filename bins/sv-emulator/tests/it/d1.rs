@@ -35,6 +35,11 @@ async fn databases_crud_and_lookup_by_name() {
         .await
         .result();
     assert_eq!(by_name["uuid"], uuid);
+    assert_eq!(
+        by_name.as_object().unwrap().len(),
+        2,
+        "fields=uuid,name: {by_name}"
+    );
     c.get(&format!("{base}/missing-db"))
         .await
         .assert_error(404, 7404);
@@ -228,4 +233,91 @@ async fn export_and_import_flows_with_signed_urls() {
 fn md5_hex(data: &[u8]) -> String {
     use md5::Digest as _;
     hex::encode(md5::Md5::digest(data))
+}
+
+#[tokio::test]
+async fn time_travel_bookmarks_and_restore() {
+    let c = Ctx::new().await;
+    let db = create(&c, "tt").await;
+    let base = format!("{}/d1/database/{}", c.a(), db["uuid"].as_str().unwrap());
+    let q = format!("{base}/query");
+    c.post(
+        &q,
+        json!({"sql": "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);"}),
+    )
+    .await
+    .result();
+    let bm1 = c
+        .get(&format!("{base}/time_travel/bookmark"))
+        .await
+        .result()["bookmark"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.admin(Method::POST, "/clock", Some(json!({"advance_secs": 60})))
+        .await;
+    let between = c
+        .admin(Method::POST, "/clock", Some(json!({"advance_secs": 0})))
+        .await["now"]
+        .as_i64()
+        .unwrap();
+    c.admin(Method::POST, "/clock", Some(json!({"advance_secs": 60})))
+        .await;
+    c.post(
+        &q,
+        json!({"sql": "INSERT INTO t VALUES (2), (3); CREATE TABLE other (y);"}),
+    )
+    .await
+    .result();
+    assert_eq!(count(&c, &q).await, 3);
+
+    // The bookmark for a time between the two changes is the first state.
+    let at = c
+        .get(&format!("{base}/time_travel/bookmark?timestamp={between}"))
+        .await
+        .result();
+    assert_eq!(at["bookmark"], bm1.as_str());
+    let r = c
+        .post(
+            &format!("{base}/time_travel/restore?bookmark={bm1}"),
+            json!({}),
+        )
+        .await
+        .result();
+    assert!(r["previous_bookmark"].as_str().unwrap() > bm1.as_str());
+    assert_eq!(count(&c, &q).await, 1);
+    c.post(&q, json!({"sql": "SELECT * FROM other"}))
+        .await
+        .assert_error(400, 7500);
+    // Restoring to the previous bookmark undoes the restore.
+    c.post(
+        &format!(
+            "{base}/time_travel/restore?bookmark={}",
+            r["previous_bookmark"].as_str().unwrap()
+        ),
+        json!({}),
+    )
+    .await
+    .result();
+    assert_eq!(count(&c, &q).await, 3);
+
+    c.post(
+        &format!("{base}/time_travel/restore?bookmark=nope"),
+        json!({}),
+    )
+    .await
+    .assert_error(400, 7400);
+    c.get(&format!(
+        "{base}/time_travel/bookmark?timestamp=2000-01-01T00:00:00Z"
+    ))
+    .await
+    .assert_error(400, 7400);
+    c.emu.shutdown().await;
+}
+
+async fn count(c: &Ctx, q: &str) -> Value {
+    c.post(q, json!({"sql": "SELECT count(*) AS n FROM t"}))
+        .await
+        .result()[0]["results"][0]["n"]
+        .clone()
 }

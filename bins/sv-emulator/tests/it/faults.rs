@@ -133,3 +133,25 @@ async fn admin_reset_and_snapshot() {
     assert_eq!(c.admin(Method::GET, "/health", None).await["ok"], true);
     c.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn extra_routers_mount_on_the_same_listener() {
+    let gh = axum::Router::new().route(
+        "/repos/{owner}/{repo}",
+        axum::routing::get(|| async { "github here" }),
+    );
+    let emu = Emulator::builder()
+        .in_memory()
+        .build()
+        .unwrap()
+        .nest("/github", gh);
+    let running = emu.spawn("127.0.0.1:0").await.unwrap();
+    let body = reqwest::get(format!("{}/github/repos/o/r", running.base_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "github here");
+    running.shutdown().await;
+}

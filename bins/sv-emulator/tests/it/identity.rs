@@ -52,6 +52,16 @@ async fn zones_lookup_like_wrangler() {
     assert_eq!(zones["result_info"]["count"], 1);
     let z = c.get(&c.z()).await.result();
     assert_eq!(z["name"], "example.com");
+    // A second zone through the admin surface; wrangler-style lookups find it.
+    let added = c
+        .admin(Method::POST, "/zones", Some(json!({"name": "other.org"})))
+        .await;
+    let zones = c.get("/zones?name=other.org").await.json();
+    assert_eq!(zones["result"][0]["id"], added["id"]);
+    assert_eq!(
+        c.get("/zones").await.json()["result_info"]["total_count"],
+        2
+    );
     c.emu.shutdown().await;
 }
 
@@ -102,5 +112,106 @@ async fn auth_with_fixed_token() {
     let j: serde_json::Value = malformed.json().await.unwrap();
     assert_eq!(j["errors"][0]["code"], 6003);
     assert_eq!(j["errors"][0]["error_chain"][0]["code"], 6111);
+    c.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn minted_tokens_authenticate_roll_and_expire() {
+    let c = Ctx::with(Emulator::builder().in_memory().seed(4).token("root-token")).await;
+    let mut c = c;
+    c.token = "root-token".into();
+    let groups = c.get("/user/tokens/permission_groups").await.json();
+    let workers = groups["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "Workers Scripts Write")
+        .unwrap()["id"]
+        .clone();
+    let body = json!({
+        "name": "dev-alice",
+        "policies": [{"effect": "allow", "resources": {format!("com.cloudflare.api.account.{}", c.emu.account_id): "*"}, "permission_groups": [{"id": workers}]}],
+    });
+    let created = c.post("/user/tokens", body.clone()).await.result();
+    let value = created["value"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(value.len(), 40);
+    // The value is never shown again, nor stored.
+    assert!(
+        c.get(&format!("/user/tokens/{id}"))
+            .await
+            .result()
+            .get("value")
+            .is_none()
+    );
+    assert!(
+        !c.admin(Method::GET, "/snapshot", None)
+            .await
+            .to_string()
+            .contains(&value)
+    );
+
+    // The minted token works although --token is set, and verifies as itself.
+    let as_minted = |v: &str| {
+        c.http
+            .get(c.url("/user/tokens/verify"))
+            .bearer_auth(v.to_string())
+    };
+    let r: serde_json::Value = as_minted(&value)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["result"]["id"], id.as_str());
+
+    // Disabled: refused.
+    let mut upd = body.clone();
+    upd["status"] = json!("disabled");
+    assert_eq!(
+        c.put(&format!("/user/tokens/{id}"), upd).await.result()["status"],
+        "disabled"
+    );
+    assert_eq!(as_minted(&value).send().await.unwrap().status(), 401);
+    let mut upd = body.clone();
+    upd["status"] = json!("active");
+    upd["expires_on"] = json!("2000-01-01T00:00:00Z");
+    assert_eq!(
+        c.put(&format!("/user/tokens/{id}"), upd).await.result()["status"],
+        "expired"
+    );
+    let mut upd = body.clone();
+    upd["status"] = json!("active");
+    assert_eq!(
+        c.put(&format!("/user/tokens/{id}"), upd).await.result()["status"],
+        "active"
+    );
+
+    // Roll: new value works, old one does not.
+    let rolled = c
+        .put(&format!("/user/tokens/{id}/value"), json!({}))
+        .await
+        .result();
+    let rolled = rolled.as_str().unwrap();
+    assert_eq!(as_minted(rolled).send().await.unwrap().status(), 200);
+    assert_eq!(as_minted(&value).send().await.unwrap().status(), 401);
+
+    // Errors.
+    let mut bad = body.clone();
+    bad["policies"][0]["permission_groups"][0]["id"] = json!("00000000000000000000000000000000");
+    c.post("/user/tokens", bad).await.assert_error(400, 1001);
+    assert_eq!(
+        c.get("/user/tokens").await.json()["result_info"]["total_count"],
+        1
+    );
+    assert_eq!(
+        c.delete(&format!("/user/tokens/{id}")).await.result()["id"],
+        id.as_str()
+    );
+    c.get(&format!("/user/tokens/{id}"))
+        .await
+        .assert_error(404, 1004);
+    assert_eq!(as_minted(rolled).send().await.unwrap().status(), 401);
     c.emu.shutdown().await;
 }

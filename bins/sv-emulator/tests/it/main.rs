@@ -4,13 +4,16 @@
 // Helpers shared by the tests unwrap like the tests do.
 #![allow(clippy::unwrap_used)]
 
+mod cli;
 mod common;
 mod d1;
 mod dns;
 mod faults;
 mod identity;
 mod kv;
+mod pages;
 mod persistence;
 mod r2;
+mod robustness;
 mod tail;
 mod workers;

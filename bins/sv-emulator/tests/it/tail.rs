@@ -26,7 +26,7 @@ async fn next_event(
              impl futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin
          ),
 ) -> Value {
-    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         loop {
             match ws.next().await.unwrap().unwrap() {
                 Message::Text(t) => return serde_json::from_str::<Value>(&t).unwrap(),
@@ -36,7 +36,9 @@ async fn next_event(
         }
     })
     .await
-    .expect("a tail event within 5 s")
+    .expect("a tail event within 5 s");
+    crate::common::validate_tail_event(&ev);
+    ev
 }
 
 #[tokio::test]
@@ -83,6 +85,22 @@ async fn tail_streams_invocations_with_filters() {
     // Events injected through the admin surface reach tails too.
     c.admin(Method::POST, "/tail-events", Some(json!({"script": "tailed", "event": {"scriptName": "tailed", "outcome": "ok", "eventTimestamp": 1, "event": {"cron": "*/5 * * * *", "scheduledTime": 1}, "logs": [], "exceptions": []}}))).await;
     assert_eq!(next_event(&mut ws).await["event"]["cron"], "*/5 * * * *");
+    // A cron trigger fired through the admin surface.
+    c.put(
+        &format!("{}/workers/scripts/tailed/schedules", c.a()),
+        json!([{"cron": "0 * * * *"}]),
+    )
+    .await
+    .result();
+    c.admin(
+        Method::POST,
+        "/scheduled",
+        Some(json!({"script": "tailed"})),
+    )
+    .await;
+    let ev = next_event(&mut ws).await;
+    assert_eq!(ev["event"]["cron"], "0 * * * *");
+    assert!(ev["event"]["scheduledTime"].is_number());
 
     assert_eq!(c.get(&tails).await.result()["id"], t2["id"]);
     assert_eq!(

@@ -210,6 +210,30 @@ async fn upload_settings_secrets_and_download() {
         ["GREETING", "CACHE", "A"],
         "bindings (and current secrets) carried into the new version"
     );
+    // `{type, name}` alone keeps an existing binding (how wrangler's secret bulk PATCHes).
+    let f = Form::new().part(
+        "settings",
+        Part::text(json!({"bindings": [{"type": "plain_text", "name": "GREETING"}, {"type": "secret_text", "name": "NEW", "text": "zzz"}]}).to_string())
+            .mime_str("application/json")
+            .unwrap(),
+    );
+    let r = c
+        .send(
+            Method::PATCH,
+            &patch_path,
+            c.req(Method::PATCH, &patch_path).multipart(f),
+        )
+        .await
+        .result();
+    let greeting = r["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "GREETING")
+        .unwrap()
+        .clone();
+    assert_eq!(greeting["text"], "hello", "kept with its value");
+    assert!(c.get(&format!("{sc}/secrets/NEW")).await.status == 200);
     let versions = c.get(&format!("{sc}/versions")).await.result();
     assert!(versions["items"].as_array().unwrap().len() >= 2);
 
@@ -491,5 +515,72 @@ async fn triggers_routes_domains_subdomains() {
     assert_eq!(recs[0]["hostname"], "api.example.com");
     assert_eq!(c.delete(&format!("{doms}/{did}")).await.status, 200);
     assert_ne!(hit(&c, "app.example.com", "/", &[]).await.2, "edge!");
+    c.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn static_assets_upload_and_serving() {
+    let c = Ctx::new().await;
+    let a = c.a();
+    let session = c
+        .post(
+            &format!("{a}/workers/scripts/site/assets-upload-session"),
+            json!({"manifest": {"/index.html": {"hash": "0123456789abcdef0123456789abcdef", "size": 12}, "/app.css": {"hash": "fedcba9876543210fedcba9876543210", "size": 6}}}),
+        )
+        .await
+        .result();
+    assert_eq!(session["buckets"][0].as_array().unwrap().len(), 2);
+    let jwt = session["jwt"].as_str().unwrap().to_string();
+    let form = Form::new()
+        .part(
+            "0123456789abcdef0123456789abcdef",
+            Part::text("PGgxPnNpdGU8L2gxPg==")
+                .file_name("0123456789abcdef0123456789abcdef")
+                .mime_str("text/html")
+                .unwrap(),
+        )
+        .part(
+            "fedcba9876543210fedcba9876543210",
+            Part::text("Ym9keXt9")
+                .file_name("fedcba9876543210fedcba9876543210")
+                .mime_str("text/css")
+                .unwrap(),
+        );
+    let path = format!("{a}/workers/assets/upload?base64=true");
+    let done = c
+        .send(
+            Method::POST,
+            &path,
+            c.http.post(c.url(&path)).bearer_auth(&jwt).multipart(form),
+        )
+        .await
+        .result();
+    let completion = done["jwt"].as_str().unwrap().to_string();
+    // The API token is not a session token.
+    let r = c
+        .send(
+            Method::POST,
+            &path,
+            c.req(Method::POST, &path)
+                .multipart(Form::new().text("x", "y")),
+        )
+        .await;
+    r.assert_error(401, 8000013);
+
+    let md = json!({"main_module": "index.js", "assets": {"jwt": completion, "config": {"html_handling": "auto-trailing-slash"}}, "bindings": [{"type": "assets", "name": "ASSETS"}, {"type": "plain_text", "name": "SV_BODY", "text": "from the worker"}]});
+    upload(&c, "site", md).await.result();
+    let host = "site.sv-emulator.workers.dev";
+    assert_eq!(hit(&c, host, "/", &[]).await.2, "<h1>site</h1>");
+    assert_eq!(hit(&c, host, "/app.css", &[]).await.2, "body{}");
+    assert_eq!(hit(&c, host, "/api/x", &[]).await.2, "from the worker");
+
+    // Everything already uploaded: the session answers the completion token at once.
+    let again = c
+        .post(&format!("{a}/workers/scripts/site/assets-upload-session"), json!({"manifest": {"/index.html": {"hash": "0123456789abcdef0123456789abcdef", "size": 12}}}))
+        .await
+        .result();
+    assert_eq!(again["buckets"], json!([]));
+    let bad = json!({"main_module": "index.js", "assets": {"jwt": "not.a.jwt"}});
+    upload(&c, "site", bad).await.assert_error(400, 10021);
     c.emu.shutdown().await;
 }
