@@ -3,6 +3,12 @@
 //! `main.rs` parses arguments and calls [`run`]; this crate turns arguments into requests
 //! for the library crates and prints their reports.
 
+pub mod alerting;
+pub mod args;
+pub mod check;
+pub mod probes;
+pub mod report;
+
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
 use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
@@ -22,6 +28,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run every check once, append to the history, alert, and report (exit 1 when unhealthy)
+    Check(args::CheckArgs),
+    /// Uptime, response-time percentiles and run gaps from the history (runs no check)
+    Report(args::ReportArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -30,6 +40,8 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     sv_cli::logging::init(&cli.global);
     match cli.command {
+        Command::Check(args) => check::run(&cli.global, args).await,
+        Command::Report(args) => report::run(&cli.global, &args),
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

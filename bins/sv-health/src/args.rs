@@ -1,0 +1,75 @@
+//! Command-line arguments of the subcommands, turned into plain requests for the modules
+//! that do the work.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use sv_cli::CloudflareArgs;
+
+/// Arguments of `sv-health check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Run only this check (repeatable)
+    #[arg(long = "only", value_name = "NAME")]
+    pub only: Vec<String>,
+
+    /// Count degraded checks as failures (exit 1, alerts)
+    #[arg(long)]
+    pub degraded_is_failure: bool,
+
+    /// History file results are appended to [default: <app root>/.sv/health/<env>.history]
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+
+    /// Alert state file [default: <app root>/.sv/health/<env>.alerts.json]
+    #[arg(long, value_name = "FILE")]
+    pub alert_state: Option<PathBuf>,
+
+    /// Do not evaluate or send alerts
+    #[arg(long)]
+    pub no_alert: bool,
+
+    /// How often this command is scheduled; used for gap detection and to turn
+    /// `alert.escalate_after` failures into time
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub run_interval: std::time::Duration,
+
+    /// Checks in flight at once
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+
+    /// Run the checks and show what would be alerted, but write no history or state and
+    /// open, comment on or close no issue and send no message
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+}
+
+/// Arguments of `sv-health report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// History file to read [default: <app root>/.sv/health/<env>.history]
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+
+    /// Alert state file whose open incidents are listed [default: <app root>/.sv/health/<env>.alerts.json]
+    #[arg(long, value_name = "FILE")]
+    pub alert_state: Option<PathBuf>,
+
+    /// How often runs are scheduled; longer intervals are reported as gaps
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub run_interval: std::time::Duration,
+}
+
+/// `30s`, `5m`, `1h30m` (sv.yaml's duration syntax).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d: sv_config::Duration = text
+        .parse()
+        .map_err(|e: <sv_config::Duration as std::str::FromStr>::Err| e.to_string())?;
+    if d.get().is_zero() {
+        return Err("must be above zero".to_owned());
+    }
+    Ok(d.get())
+}
