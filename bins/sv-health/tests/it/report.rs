@@ -3,7 +3,7 @@ use crate::common::{app, filters, sv_health};
 /// A fixed history: 25 hourly runs with one failure and one 3-hour gap.
 fn history() -> String {
     let mut out = String::from("sv-health-history 1\n");
-    let start = 1_764_000_000_i64 - 1_764_000_000 % 3600;
+    let start = 1_764_000_000_i64; // an exact hour
     for h in 0..30_i64 {
         if (10..13).contains(&h) {
             continue; // the gap
