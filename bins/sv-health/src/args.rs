@@ -47,6 +47,21 @@ pub struct CheckArgs {
     pub cloudflare: CloudflareArgs,
 }
 
+/// Arguments of `sv-health watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Watch only this check (repeatable)
+    #[arg(long = "only", value_name = "NAME")]
+    pub only: Vec<String>,
+
+    /// Stop after this long instead of at Ctrl-C
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+}
+
 /// Arguments of `sv-health report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {

@@ -8,6 +8,7 @@ pub mod args;
 pub mod check;
 pub mod probes;
 pub mod report;
+pub mod watch;
 
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
@@ -32,6 +33,8 @@ pub enum Command {
     Check(args::CheckArgs),
     /// Uptime, response-time percentiles and run gaps from the history (runs no check)
     Report(args::ReportArgs),
+    /// Run each check on its interval until Ctrl-C: a live table on a terminal, log lines otherwise
+    Watch(args::WatchArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -42,6 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Check(args) => check::run(&cli.global, args).await,
         Command::Report(args) => report::run(&cli.global, &args),
+        Command::Watch(args) => watch::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

@@ -101,3 +101,31 @@ fn unhealthy_http_check_exits_1_and_only_selects() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn watch_logs_each_result_until_for_elapses() {
+    let http = http_server();
+    let yaml = format!(
+        "  checks:\n    - {{ name: up, http: \"{0}/ok\", interval: 1s, timeout: 1s }}\n    - {{ name: down, http: \"{0}/down\", interval: 1s, timeout: 1s }}\n",
+        http.base
+    );
+    let (_tmp, root) = app(&yaml);
+    let out = sv_health(&root)
+        .args(["watch", "--env", "production", "--for", "2500ms"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let ups = text.lines().filter(|l| l.contains(" up healthy ")).count();
+    let downs = text
+        .lines()
+        .filter(|l| l.contains(" down unhealthy ") && l.contains("status 503"))
+        .count();
+    // Ticks at 0 s, 1 s and 2 s (a failing check's retries may delay its last one).
+    assert!(ups >= 2 && downs >= 1, "{text}");
+    assert!(!root.join(".sv/health/production.history").exists());
+}
