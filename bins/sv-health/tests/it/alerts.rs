@@ -80,3 +80,53 @@ fn outage_opens_one_issue_and_recovery_closes_it() {
     let audit = std::fs::read_to_string(root.join(".sv/audit.jsonl")).unwrap();
     assert!(audit.contains("open-incident-issue") && audit.contains("close-incident-issue"));
 }
+
+#[test]
+fn rollout_marker_suppresses_and_dry_run_writes_nothing() {
+    let http = http_server();
+    let gh = github_server();
+    let yaml = format!(
+        "  checks:\n    - {{ name: api, http: \"{}/down\" }}\n  alert: {{ after_failures: 1, channels: [github-issue] }}\n",
+        http.base
+    );
+    let (_tmp, root) = app(&yaml);
+    let run = |extra: &[&str]| {
+        let out = sv_health(&root)
+            .env("GITHUB_TOKEN", "gh-test-token")
+            .env("GITHUB_REPOSITORY", "acme/spacevision")
+            .env("GITHUB_API_URL", &gh.api_url)
+            .args(["check", "--env", "production", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    // Dry run: the open is decided but nothing is written or sent.
+    let json = run(&["--dry-run"]);
+    assert_eq!(json["actions"][0]["action"], "open");
+    assert!(!root.join(".sv/health").exists());
+    assert!(
+        !serde_json::to_string(&gh.state.snapshot())
+            .unwrap()
+            .contains("sv:health")
+    );
+
+    // A rollout in progress holds the alert back.
+    std::fs::create_dir_all(root.join(".sv/deployments")).unwrap();
+    std::fs::write(root.join(".sv/deployments/production.rollout"), "").unwrap();
+    let json = run(&[]);
+    assert_eq!(json["actions"][0]["action"], "suppressed");
+    assert_eq!(json["actions"][0]["reason"]["kind"], "deploy_in_progress");
+    assert!(
+        !serde_json::to_string(&gh.state.snapshot())
+            .unwrap()
+            .contains("sv:health")
+    );
+
+    // Rollout over: the outage that outlasted it opens at the next run.
+    std::fs::remove_file(root.join(".sv/deployments/production.rollout")).unwrap();
+    let json = run(&[]);
+    assert_eq!(json["actions"][0]["action"], "open");
+    assert_eq!(json["deliveries"][0]["delivered"], true, "{json}");
+}
