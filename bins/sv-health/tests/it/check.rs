@@ -129,3 +129,30 @@ fn watch_logs_each_result_until_for_elapses() {
     assert!(ups >= 2 && downs >= 1, "{text}");
     assert!(!root.join(".sv/health/production.history").exists());
 }
+
+#[test]
+fn in_actions_writes_outputs_and_job_summary() {
+    let http = http_server();
+    let (_tmp, root) = app(&format!(
+        "  checks:\n    - {{ name: up, http: \"{}/ok\" }}\n",
+        http.base
+    ));
+    let output = root.join("gh-output");
+    let summary = root.join("gh-summary.md");
+    sv_health(&root)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["check", "--env", "production"])
+        .assert()
+        .success();
+    let outputs = std::fs::read_to_string(&output).unwrap();
+    assert!(outputs.contains("status"), "{outputs}");
+    assert!(outputs.contains("healthy"), "{outputs}");
+    assert!(outputs.contains("production.history"), "{outputs}");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains("Health: healthy") && md.contains("| up |"),
+        "{md}"
+    );
+}
