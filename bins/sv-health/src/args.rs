@@ -62,6 +62,21 @@ pub struct WatchArgs {
     pub cloudflare: CloudflareArgs,
 }
 
+/// Arguments of `sv-health profile`.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Worker script to profile (repeatable) [default: every worker of the environment]
+    #[arg(long = "worker", value_name = "SCRIPT")]
+    pub workers: Vec<String>,
+
+    /// How far back to read analytics
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub since: std::time::Duration,
+
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+}
+
 /// Arguments of `sv-health report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {

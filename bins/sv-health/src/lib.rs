@@ -7,6 +7,7 @@ pub mod alerting;
 pub mod args;
 pub mod check;
 pub mod probes;
+pub mod profile;
 pub mod report;
 pub mod watch;
 
@@ -33,6 +34,8 @@ pub enum Command {
     Check(args::CheckArgs),
     /// Uptime, response-time percentiles and run gaps from the history (runs no check)
     Report(args::ReportArgs),
+    /// Requests, errors, CPU time p50/p99 and subrequests per Worker version, with bottlenecks named
+    Profile(args::ProfileArgs),
     /// Run each check on its interval until Ctrl-C: a live table on a terminal, log lines otherwise
     Watch(args::WatchArgs),
     Validate(ValidateArgs),
@@ -45,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Check(args) => check::run(&cli.global, args).await,
         Command::Report(args) => report::run(&cli.global, &args),
+        Command::Profile(args) => profile::run(&cli.global, args).await,
         Command::Watch(args) => watch::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {

@@ -218,7 +218,8 @@ async fn worker(client: &Client, script: &str, now: DateTime<Utc>) -> ProbeOutco
     let query = sv_cloudflare::graphql::InvocationQuery {
         script_name: Some(script.to_owned()),
         since: (now - ANALYTICS_WINDOW).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        until: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        // Whole seconds, rounded up: a request in the current second still counts.
+        until: (now + TimeDelta::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         by_version: false,
         limit: 100,
     };

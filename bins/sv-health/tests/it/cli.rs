@@ -13,4 +13,6 @@ fn help_snapshots() {
     insta::assert_snapshot!("help", help(&["--help"]));
     insta::assert_snapshot!("help_check", help(&["check", "--help"]));
     insta::assert_snapshot!("help_report", help(&["report", "--help"]));
+    insta::assert_snapshot!("help_watch", help(&["watch", "--help"]));
+    insta::assert_snapshot!("help_profile", help(&["profile", "--help"]));
 }

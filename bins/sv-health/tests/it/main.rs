@@ -8,4 +8,5 @@ mod alerts;
 mod check;
 mod cli;
 mod common;
+mod profile;
 mod report;
