@@ -77,6 +77,21 @@ pub struct ProfileArgs {
     pub cloudflare: CloudflareArgs,
 }
 
+/// Arguments of `sv-health troubleshoot`.
+#[derive(Debug, Args)]
+pub struct TroubleshootArgs {
+    /// What is wrong, in words (kept in the report)
+    #[arg(value_name = "DESCRIPTION")]
+    pub description: Option<String>,
+
+    /// How far back to read analytics; deployments after its start count as recent
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub since: std::time::Duration,
+
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+}
+
 /// Arguments of `sv-health report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {

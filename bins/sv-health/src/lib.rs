@@ -9,6 +9,7 @@ pub mod check;
 pub mod probes;
 pub mod profile;
 pub mod report;
+pub mod troubleshoot;
 pub mod watch;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,8 @@ pub enum Command {
     Report(args::ReportArgs),
     /// Requests, errors, CPU time p50/p99 and subrequests per Worker version, with bottlenecks named
     Profile(args::ProfileArgs),
+    /// Gather checks, analytics and deployments into a report: severity, affected services, likely causes, next steps
+    Troubleshoot(args::TroubleshootArgs),
     /// Run each check on its interval until Ctrl-C: a live table on a terminal, log lines otherwise
     Watch(args::WatchArgs),
     Validate(ValidateArgs),
@@ -49,6 +52,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Check(args) => check::run(&cli.global, args).await,
         Command::Report(args) => report::run(&cli.global, &args),
         Command::Profile(args) => profile::run(&cli.global, args).await,
+        Command::Troubleshoot(args) => troubleshoot::run(&cli.global, args).await,
         Command::Watch(args) => watch::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {

@@ -90,8 +90,31 @@ pub async fn run(global: &GlobalArgs, args: ProfileArgs) -> anyhow::Result<ExitS
     let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
     let until = Utc::now();
     let since = until - TimeDelta::from_std(args.since).unwrap_or(TimeDelta::hours(1));
+    let (versions, findings) = gather(&client, &scripts, since, until).await?;
+    let profile = Profile {
+        environment: env.name.clone(),
+        since,
+        until,
+        versions,
+        findings,
+    };
+    global.output().print(&profile)?;
+    if runner.is_active() {
+        runner.append_summary(&profile.markdown())?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Analytics of `scripts` between `since` and `until`, and the bottlenecks they show
+/// (most severe first).
+pub async fn gather(
+    client: &sv_cloudflare::Client,
+    scripts: &[String],
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> anyhow::Result<(Vec<VersionProfile>, Vec<Finding>)> {
     let mut versions = Vec::new();
-    for script in &scripts {
+    for script in scripts {
         let groups = client
             .graphql()
             .worker_invocations(&InvocationQuery {
@@ -121,18 +144,7 @@ pub async fn run(global: &GlobalArgs, args: ProfileArgs) -> anyhow::Result<ExitS
         .collect();
     findings.extend(versions.iter().flat_map(bottlenecks));
     findings.sort_by_key(|f| std::cmp::Reverse(f.level));
-    let profile = Profile {
-        environment: env.name.clone(),
-        since,
-        until,
-        versions,
-        findings,
-    };
-    global.output().print(&profile)?;
-    if runner.is_active() {
-        runner.append_summary(&profile.markdown())?;
-    }
-    Ok(ExitStatus::Success)
+    Ok((versions, findings))
 }
 
 fn version_profile(script: &str, g: &InvocationGroup) -> VersionProfile {
@@ -338,7 +350,7 @@ impl Render for Profile {
 }
 
 /// The first 8 characters of a version id.
-fn short(version: Option<&str>) -> String {
+pub fn short(version: Option<&str>) -> String {
     version.map_or_else(|| "-".to_owned(), |v| v.chars().take(8).collect())
 }
 

@@ -144,3 +144,62 @@ fn worker_probe_reports_deployment_and_error_rate() {
     assert_eq!(check["metrics"]["requests"], 5.0);
     assert_eq!(check["metrics"]["error_rate"], 20.0);
 }
+
+#[test]
+fn troubleshoot_names_the_recent_deployment_and_the_failing_store() {
+    let emu = sv_test::EmulatorProcess::start().unwrap();
+    traffic(&emu);
+    // `sessions` was never created: its probe fails.
+    let (_tmp, root) = app(
+        "  checks:\n    - { name: worker-deployed, worker: spacevision-api }\n    - { name: sessions-kv, kv: sessions }\n",
+    );
+    let run = |format: &str| {
+        let out = sv_health(&root)
+            .envs(emu.cloudflare_env())
+            .args([
+                "troubleshoot",
+                "users see 500s",
+                "--env",
+                "production",
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(json["severity"], "critical");
+    assert_eq!(
+        json["affected_services"],
+        serde_json::json!(["sessions-kv (kv)", "worker spacevision-api"])
+    );
+    let causes = json["likely_causes"].to_string();
+    assert!(
+        causes.contains("spacevision-api was deployed at"),
+        "{causes}"
+    );
+    assert!(
+        causes.contains("kv storage probe sessions-kv fails"),
+        "{causes}"
+    );
+    assert!(
+        json["next_steps"]
+            .to_string()
+            .contains("sv-deploy rollback")
+    );
+
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}( UTC)?", "[TIME]");
+    settings.add_filter(r"\b[0-9a-f]{8}\b", "[VERSION]");
+    settings.add_filter(r"[0-9a-f]{32}", "[ID]");
+    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+    let _guard = settings.bind_to_scope();
+    insta::assert_snapshot!("troubleshoot_markdown", run("markdown"));
+    insta::assert_snapshot!("troubleshoot_human", run("human"));
+}
