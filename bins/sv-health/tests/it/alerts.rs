@@ -130,3 +130,31 @@ fn rollout_marker_suppresses_and_dry_run_writes_nothing() {
     assert_eq!(json["actions"][0]["action"], "open");
     assert_eq!(json["deliveries"][0]["delivered"], true, "{json}");
 }
+
+#[test]
+fn maintenance_window_from_config_suppresses() {
+    let http = http_server();
+    let now = chrono::Utc::now();
+    let hhmm = |t: chrono::DateTime<chrono::Utc>| t.format("%H:%M").to_string();
+    // A daily window from an hour ago to an hour from now.
+    let window = format!(
+        "{} - {} UTC",
+        hhmm(now - chrono::TimeDelta::hours(1)),
+        hhmm(now + chrono::TimeDelta::hours(1))
+    );
+    let yaml = format!(
+        "  checks:\n    - {{ name: api, http: \"{}/down\" }}\n  alert: {{ after_failures: 1, channels: [github-issue] }}\n  maintenance: [\"{window}\"]\n",
+        http.base
+    );
+    let (_tmp, root) = app(&yaml);
+    let out = sv_health(&root)
+        .args(["check", "--env", "production", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["actions"][0]["action"], "suppressed", "{json}");
+    assert_eq!(json["actions"][0]["reason"]["kind"], "maintenance");
+    assert_eq!(json["actions"][0]["reason"]["window"], window);
+    assert_eq!(json["deliveries"], serde_json::json!([]));
+}
