@@ -92,6 +92,59 @@ pub struct TroubleshootArgs {
     pub cloudflare: CloudflareArgs,
 }
 
+/// Outcome groups for `logs --status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogStatus {
+    /// Invocations that succeeded
+    Ok,
+    /// Exceptions, exceeded CPU or memory, unknown failures
+    Error,
+    /// Canceled invocations
+    Canceled,
+}
+
+/// Arguments of `sv-health logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Worker script [default: the environment's only worker]
+    #[arg(long, value_name = "SCRIPT")]
+    pub worker: Option<String>,
+
+    /// Only invocations with this outcome (repeatable)
+    #[arg(long, value_enum, value_name = "STATUS")]
+    pub status: Vec<LogStatus>,
+
+    /// Only requests with this HTTP method (repeatable)
+    #[arg(long, value_name = "METHOD")]
+    pub method: Vec<String>,
+
+    /// Only events whose logs or exceptions contain this text
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+
+    /// Only requests from this client IP (repeatable)
+    #[arg(long, value_name = "IP")]
+    pub ip: Vec<String>,
+
+    /// Keep this share of events, 0 to 1
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub sample: Option<f64>,
+
+    /// Stop after this long instead of at Ctrl-C
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err("a rate between 0 and 1, e.g. 0.1".to_owned()),
+    }
+}
+
 /// Arguments of `sv-health report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {

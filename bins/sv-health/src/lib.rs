@@ -6,6 +6,7 @@
 pub mod alerting;
 pub mod args;
 pub mod check;
+pub mod logs;
 pub mod probes;
 pub mod profile;
 pub mod report;
@@ -35,6 +36,8 @@ pub enum Command {
     Check(args::CheckArgs),
     /// Uptime, response-time percentiles and run gaps from the history (runs no check)
     Report(args::ReportArgs),
+    /// Stream a Worker's live logs (tail API) with filters until Ctrl-C or --for
+    Logs(args::LogsArgs),
     /// Requests, errors, CPU time p50/p99 and subrequests per Worker version, with bottlenecks named
     Profile(args::ProfileArgs),
     /// Gather checks, analytics and deployments into a report: severity, affected services, likely causes, next steps
@@ -51,6 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Check(args) => check::run(&cli.global, args).await,
         Command::Report(args) => report::run(&cli.global, &args),
+        Command::Logs(args) => logs::run(&cli.global, args).await,
         Command::Profile(args) => profile::run(&cli.global, args).await,
         Command::Troubleshoot(args) => troubleshoot::run(&cli.global, args).await,
         Command::Watch(args) => watch::run(&cli.global, args).await,

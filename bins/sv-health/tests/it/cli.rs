@@ -15,5 +15,6 @@ fn help_snapshots() {
     insta::assert_snapshot!("help_report", help(&["report", "--help"]));
     insta::assert_snapshot!("help_watch", help(&["watch", "--help"]));
     insta::assert_snapshot!("help_profile", help(&["profile", "--help"]));
+    insta::assert_snapshot!("help_logs", help(&["logs", "--help"]));
     insta::assert_snapshot!("help_troubleshoot", help(&["troubleshoot", "--help"]));
 }

@@ -29,7 +29,12 @@ const CLEARED: &[&str] = &[
 ];
 
 pub fn sv_health(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("sv-health").unwrap();
+    Command::from_std(sv_health_std(dir))
+}
+
+/// The same command as a plain `std::process::Command`, for tests that spawn it.
+pub fn sv_health_std(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("sv-health"));
     for k in CLEARED {
         cmd.env_remove(k);
     }

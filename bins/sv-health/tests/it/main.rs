@@ -8,5 +8,6 @@ mod alerts;
 mod check;
 mod cli;
 mod common;
+mod logs;
 mod profile;
 mod report;

@@ -3,6 +3,11 @@ use crate::common::{app, sv_health};
 /// Deploys `spacevision-api` to the emulator answering with 60 ms of CPU (and an exception
 /// on `/err`), then sends 4 good requests and 1 failing one through its workers.dev host.
 fn traffic(emu: &sv_test::EmulatorProcess) {
+    deploy_and_hit(emu, true, &["/", "/", "/", "/", "/err"]);
+}
+
+/// Deploys the worker (when `deploy`) and sends GETs for `paths` to it.
+pub fn deploy_and_hit(emu: &sv_test::EmulatorProcess, deploy: bool, paths: &[&str]) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -34,13 +39,15 @@ fn traffic(emu: &sv_test::EmulatorProcess) {
                 "export default { fetch() { return new Response('ok') } }",
             )],
         };
-        client
-            .workers()
-            .upload_script("spacevision-api", &upload)
-            .await
-            .unwrap();
+        if deploy {
+            client
+                .workers()
+                .upload_script("spacevision-api", &upload)
+                .await
+                .unwrap();
+        }
         let http = reqwest::Client::new();
-        for path in ["/", "/", "/", "/", "/err"] {
+        for path in paths {
             let r = http
                 .get(format!("{}{path}", emu.base_url()))
                 .header("host", "spacevision-api.sv-emulator.workers.dev")
