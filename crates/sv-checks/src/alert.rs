@@ -231,6 +231,10 @@ pub struct AlertInput<'a> {
     pub acknowledgements: &'a BTreeMap<String, Ack>,
     /// An sv-deploy rollout of the same environment is under way.
     pub deploy_in_progress: bool,
+    /// A maintenance window the caller found in force now, as text for the report. The
+    /// config's windows may be daily or carry an IANA zone, which [`WeeklyWindow`] (UTC
+    /// only) cannot express, so the caller decides and the engine only suppresses.
+    pub maintenance: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -720,6 +724,11 @@ fn suppression(
             window: w.to_string(),
         });
     }
+    if let Some(window) = input.maintenance {
+        return Some(SuppressReason::Maintenance {
+            window: window.to_owned(),
+        });
+    }
     if let Some(s) = policy
         .silences
         .iter()
@@ -911,6 +920,7 @@ mod tests {
                     results: &results,
                     acknowledgements: &acks,
                     deploy_in_progress: flags.contains('D'),
+                    maintenance: None,
                     now,
                 },
             );
@@ -1147,6 +1157,7 @@ mod tests {
                 results: &results,
                 acknowledgements: &BTreeMap::new(),
                 deploy_in_progress: false,
+                maintenance: None,
                 now,
             },
         );
@@ -1180,6 +1191,7 @@ mod tests {
                     results: &results,
                     acknowledgements: acks,
                     deploy_in_progress: false,
+                    maintenance: None,
                     now: at,
                 },
             )
@@ -1229,6 +1241,7 @@ mod tests {
                 results: &[],
                 acknowledgements: &BTreeMap::new(),
                 deploy_in_progress: false,
+                maintenance: None,
                 now: t(WED_NOON) + TimeDelta::hours(1),
             },
         );

@@ -16,6 +16,8 @@ pub struct HttpObservation<'a> {
     pub elapsed_ms: f64,
     /// Days until the server certificate expires, when it could be read.
     pub tls_days_left: Option<f64>,
+    /// Response headers, names lower-cased.
+    pub headers: &'a [(String, String)],
 }
 
 /// A verdict with its reasons and the numbers behind it.
@@ -56,6 +58,22 @@ pub fn evaluate_http(
             Status::Unhealthy,
             format!("status {}, expected {}", obs.status, check.expect_status),
         );
+    }
+    for (name, want) in &check.expect_headers {
+        let found: Vec<&str> = obs
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .collect();
+        if found.is_empty() {
+            eval.worsen(Status::Unhealthy, format!("header {name} is missing"));
+        } else if !found.contains(&want.trim()) {
+            eval.worsen(
+                Status::Unhealthy,
+                format!("header {name} is {:?}, expected {want:?}", found.join(", ")),
+            );
+        }
     }
     if !check.body_contains.is_empty() || !check.json.is_empty() {
         let text = String::from_utf8_lossy(obs.body);
@@ -167,7 +185,32 @@ mod tests {
             body_truncated: false,
             elapsed_ms: 100.0,
             tls_days_left: None,
+            headers: &[],
         }
+    }
+
+    #[test]
+    fn expected_headers_must_match() {
+        let mut c = check();
+        c.expect_headers
+            .insert("Content-Type".into(), "application/json".into());
+        let headers = [("content-type".to_owned(), "application/json".to_owned())];
+        let mut o = obs(200, "");
+        o.headers = &headers;
+        assert_eq!(evaluate_http(&c, &none(), &o).status, Status::Healthy);
+        let other = [("content-type".to_owned(), "text/html".to_owned())];
+        o.headers = &other;
+        let e = evaluate_http(&c, &none(), &o);
+        assert_eq!(e.status, Status::Unhealthy);
+        assert_eq!(
+            e.errors,
+            ["header Content-Type is \"text/html\", expected \"application/json\""]
+        );
+        o.headers = &[];
+        assert_eq!(
+            evaluate_http(&c, &none(), &o).errors,
+            ["header Content-Type is missing"]
+        );
     }
 
     fn none() -> LatencyThresholds {

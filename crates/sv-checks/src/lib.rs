@@ -10,11 +10,14 @@
 //! - reports ([`HealthReport`], via `sv_report::Render`) and notification payloads and
 //!   delivery ([`notify`]).
 //!
-//! Not here: reading `sv.yaml` (the binaries map config onto specs), Cloudflare and GitHub
-//! API calls (the binaries' probes and issue handling), printing.
+//! - mapping `sv.yaml`'s `health` section onto all of the above ([`config`]).
+//!
+//! Not here: loading `sv.yaml` (sv-config does), Cloudflare and GitHub API calls (the
+//! binaries' probes and issue handling), printing.
 
 pub mod alert;
 pub mod clock;
+pub mod config;
 pub mod evaluate;
 pub mod history;
 pub mod jsonpath;

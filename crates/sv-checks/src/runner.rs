@@ -253,6 +253,16 @@ async fn http_attempt(
         Err(e) => return fail(describe_error(e)),
     };
     let status = response.status().as_u16();
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     let tls_days_left = response
         .extensions()
         .get::<reqwest::tls::TlsInfo>()
@@ -286,6 +296,7 @@ async fn http_attempt(
             body_truncated: truncated,
             elapsed_ms,
             tls_days_left,
+            headers: &headers,
         },
     )
 }

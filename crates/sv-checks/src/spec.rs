@@ -174,6 +174,10 @@ pub struct HttpCheck {
     /// Conditions on the body parsed as JSON.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub json: Vec<JsonCondition>,
+    /// Response headers that must be present with exactly these values (names match in
+    /// any case, values after trimming).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub expect_headers: BTreeMap<String, String>,
     /// For https URLs: days left on the server certificate below which the check degrades
     /// or fails. `None` still reports the days as a metric when obtainable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -191,6 +195,7 @@ impl HttpCheck {
             expect_status: StatusExpectation::default(),
             body_contains: Vec::new(),
             json: Vec::new(),
+            expect_headers: BTreeMap::new(),
             tls_expiry: None,
         }
     }
@@ -206,6 +211,7 @@ impl fmt::Debug for HttpCheck {
             .field("expect_status", &self.expect_status)
             .field("body_contains", &self.body_contains)
             .field("json", &self.json)
+            .field("expect_headers", &self.expect_headers)
             .field("tls_expiry", &self.tls_expiry)
             .finish()
     }

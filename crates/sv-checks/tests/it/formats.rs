@@ -100,6 +100,7 @@ fn alert_state_file_and_actions() {
                 results: &results,
                 acknowledgements: &acks,
                 deploy_in_progress: false,
+                maintenance: None,
                 now: at,
             },
         );

@@ -2,6 +2,7 @@
 //! tokio-rustls), probes, the notifier, and snapshots of every rendered artifact.
 #![allow(clippy::unwrap_used)]
 
+mod config;
 mod formats;
 mod http;
 mod notify;

@@ -1,0 +1,13 @@
+//! End-to-end tests of `sv-health`: the real binary against `sv-emulator` (Cloudflare
+//! probes), a local HTTP server (HTTP checks) and the GitHub emulator served in-process
+//! (alerts; the sv-emulator binary does not mount `/github` yet).
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on set-up failure, as tests do
+
+mod alerts;
+mod check;
+mod cli;
+mod common;
+mod logs;
+mod profile;
+mod report;
