@@ -73,6 +73,11 @@ pub struct RollbackArgs {
     /// Show what would change; change nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Roll back even to a version older than the Worker's last secret change (Cloudflare
+    /// refuses that otherwise, code 10220); it then runs with the current secrets
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Deployments recorded for an environment (newest last)

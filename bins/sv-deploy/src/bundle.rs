@@ -217,7 +217,7 @@ pub fn summaries(
         out.push(BindingSummary {
             name: name.clone(),
             kind: "secret".into(),
-            target: "secret".into(),
+            target: format!("from ${name}"),
         });
     }
     out

@@ -420,23 +420,14 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
         }
     };
     let message = format!("sv-deploy {id}");
+    // Setting secrets changes them for every version: Cloudflare refuses a split with a
+    // version older than the change (10220) unless forced, which is what a gradual rollout
+    // (and a rollback) of a deploy that sets secrets means to do.
+    let force = !secrets.is_empty();
 
-    // Smoke test at 0%: the version joins the deployment without traffic, and the checks
-    // reach it through the version-override header.
-    if let Some(old) = &previous {
-        client
-            .workers()
-            .create_deployment(
-                &script,
-                &NewDeployment::split(
-                    &[(version.as_str(), 0.0), (old.as_str(), 100.0)],
-                    Some(&message),
-                ),
-                false,
-            )
-            .await
-            .context("adding the new version at 0%")?;
-    }
+    // Smoke test at 0%: no traffic yet; the checks reach the new version through the
+    // version-override header. (A 0% member of the deployment is not accepted: the API wants
+    // each percentage between 0.01 and 100.)
     console.info(&format!("smoke test of {version}"));
     let smoke = run_gate(&specs, &http, None, &gate_cfg).await?;
     let smoke_failed = smoke.verdict == Verdict::Fail;
@@ -445,7 +436,6 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
     if smoke_failed {
         report.reason = Some(match &previous {
             Some(old) => {
-                restore(&client, &script, old, &message).await?;
                 format!("smoke test failed: {smoke_reason}; {old} still serves 100%")
             }
             None => format!("smoke test failed: {smoke_reason}; no previous version to return to"),
@@ -468,7 +458,7 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
                 .create_deployment(
                     &script,
                     &NewDeployment::split(&split, Some(&message)),
-                    false,
+                    force,
                 )
                 .await
                 .with_context(|| format!("shifting {percent}% to {version}"))?;
@@ -477,7 +467,7 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
             "{percent}% on {version}; watching for {}",
             humanize(gate_cfg.window)
         ));
-        let since = Utc::now() - chrono::Duration::seconds(1);
+        let since = Utc::now();
         tokio::time::sleep(gate_cfg.window).await;
         let result = run_gate(
             &specs,
@@ -501,7 +491,7 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
         if failed {
             report.reason = Some(match &previous {
                 Some(old) if env.config.deploy.auto_rollback => {
-                    restore(&client, &script, old, &message).await?;
+                    restore(&client, &script, old, &message, force).await?;
                     report.outcome = Outcome::RolledBack;
                     format!(
                         "health gate at {percent}% failed: {reason}; rolled back to {old} (100%)"
@@ -540,13 +530,14 @@ async fn restore(
     script: &str,
     old: &str,
     message: &str,
+    force: bool,
 ) -> anyhow::Result<()> {
     client
         .workers()
         .create_deployment(
             script,
             &NewDeployment::split(&[(old, 100.0)], Some(&format!("{message}: rollback"))),
-            false,
+            force,
         )
         .await
         .with_context(|| format!("rolling back to {old}: CHECK THE DEPLOYMENT OF {script} NOW"))?;
@@ -682,7 +673,14 @@ pub async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> anyhow::Resul
     if args.dry_run {
         audit.record("rollback", &script, sv_audit::Outcome::DryRun, None)?;
     } else {
-        restore(&client, &script, &target, &format!("sv-deploy {id}")).await?;
+        restore(
+            &client,
+            &script,
+            &target,
+            &format!("sv-deploy {id}"),
+            args.force,
+        )
+        .await?;
         record.outcome = Outcome::Succeeded;
         append_history(&root, &record)?;
         audit.record(

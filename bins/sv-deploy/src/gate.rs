@@ -313,7 +313,7 @@ pub async fn analytics(
 ) -> Result<Analytics, sv_cloudflare::Error> {
     let query = InvocationQuery {
         script_name: Some(script.to_owned()),
-        since: since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        since: since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         until: (chrono::Utc::now() + chrono::Duration::seconds(1))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         by_version: true,

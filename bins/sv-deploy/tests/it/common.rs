@@ -1,0 +1,176 @@
+//! A copy of examples/spacevision in a temp dir, an emulator with the staging resources,
+//! and a command builder for the binary under test.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use sv_test::EmulatorProcess;
+
+/// A healthy emulated SpaceVision API: `/health` answers `{"ok": true}`.
+pub const GOOD: &str = r#"{"paths":{"/health":{"status":200,"body":"{\"ok\":true}"}}}"#;
+/// Answers 500 (an exception) on `/health`.
+pub const BROKEN: &str = r#"{"paths":{"/health":{"status":500,"outcome":"exception"}}}"#;
+/// Healthy answers, but 2 s of CPU per request (the gate allows a p99 of 800 ms).
+pub const SLOW: &str =
+    r#"{"cpu_ms":2000,"paths":{"/health":{"status":200,"cpu_ms":2000,"body":"{\"ok\":true}"}}}"#;
+
+pub struct App {
+    pub dir: tempfile::TempDir,
+    pub emulator: EmulatorProcess,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "node_modules" || name == "dist" || name == ".sv" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(&name));
+        } else {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
+
+pub fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spacevision")
+}
+
+impl App {
+    /// The example app and an emulator holding staging's KV, D1 and R2 resources.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&example(), dir.path());
+        let emulator = EmulatorProcess::start().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let client = sv_cloudflare::Client::builder(
+                sv_cloudflare::parse_base_url(&emulator.cloudflare_api_url()).unwrap(),
+                sv_cloudflare::SecretString::from(emulator.token().to_owned()),
+            )
+            .account_id(emulator.account_id())
+            .build()
+            .unwrap();
+            for title in ["staging-sessions", "staging-cache"] {
+                client.kv().create_namespace(title).await.unwrap();
+            }
+            client
+                .d1()
+                .create(&sv_cloudflare::d1::CreateDatabase {
+                    name: "staging-main".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            client
+                .r2()
+                .create_bucket(&sv_cloudflare::r2::CreateBucket {
+                    name: "staging-uploads".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        });
+        Self { dir, emulator }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn host(&self) -> &'static str {
+        "spacevision-api-staging.sv-emulator.workers.dev"
+    }
+
+    fn addr(&self) -> String {
+        self.emulator
+            .base_url()
+            .trim_start_matches("http://")
+            .to_owned()
+    }
+
+    /// `sv-deploy` run in the app's directory against the emulator.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("sv-deploy").unwrap();
+        cmd.current_dir(self.root())
+            .envs(self.emulator.cloudflare_env())
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("SV_ENV")
+            .env("USER", "tester")
+            .env_remove("GITHUB_ACTOR")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// `sv-deploy deploy --env staging` with a 1 s gate, the Worker reached on the emulator,
+    /// answering as `response` declares.
+    pub fn deploy(&self, response: &str) -> Command {
+        let mut cmd = self.cmd();
+        cmd.args([
+            "deploy",
+            "--env",
+            "staging",
+            "--gate-window",
+            "1s",
+            "--worker-url",
+            &format!("http://{}", self.host()),
+            "--connect-to",
+            &self.addr(),
+            "--annotate",
+            &format!("sv/response={response}"),
+        ]);
+        cmd
+    }
+
+    pub fn status(&self) -> Command {
+        let mut cmd = self.cmd();
+        cmd.args([
+            "status",
+            "--env",
+            "staging",
+            "--worker-url",
+            &format!("http://{}", self.host()),
+            "--connect-to",
+            &self.addr(),
+        ]);
+        cmd
+    }
+
+    /// The serving split from `status --format json`: (version, percent).
+    pub fn split(&self) -> Vec<(String, f64)> {
+        let out = self.status().args(["--format", "json"]).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["version_id"].as_str().unwrap().to_owned(),
+                    x["percentage"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Runs and parses `--format json` output.
+pub fn json(cmd: &mut Command) -> (i32, serde_json::Value) {
+    let out = cmd.args(["--format", "json"]).output().unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): stdout {} stderr {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, v)
+}
