@@ -321,7 +321,7 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
     if args.dry_run {
         report.outcome = Outcome::DryRun;
         audit.record("deploy", &script, sv_audit::Outcome::DryRun, None)?;
-        return finish(global, &console, &root, &audit, report, false);
+        return finish(env, global, &console, &root, &audit, report, false).await;
     }
 
     // Secrets first: masked before anything could print them.
@@ -351,7 +351,7 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
                 failed.workspace,
                 failed.command.as_deref().unwrap_or("")
             ));
-            return finish(global, &console, &root, &audit, report, true);
+            return finish(env, global, &console, &root, &audit, report, true).await;
         }
     }
 
@@ -440,7 +440,7 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
             }
             None => format!("smoke test failed: {smoke_reason}; no previous version to return to"),
         });
-        return finish(global, &console, &root, &audit, report, true);
+        return finish(env, global, &console, &root, &audit, report, true).await;
     }
 
     for percent in report.rollout.clone() {
@@ -502,11 +502,11 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
                 ),
                 None => format!("health gate failed: {reason}; no previous version to return to"),
             });
-            return finish(global, &console, &root, &audit, report, true);
+            return finish(env, global, &console, &root, &audit, report, true).await;
         }
     }
     report.outcome = Outcome::Succeeded;
-    finish(global, &console, &root, &audit, report, false)
+    finish(env, global, &console, &root, &audit, report, false).await
 }
 
 fn humanize(d: Duration) -> String {
@@ -545,7 +545,8 @@ async fn restore(
 }
 
 /// Records, outputs and prints the report; the exit status follows the outcome.
-fn finish(
+async fn finish(
+    env: &Environment,
     global: &GlobalArgs,
     console: &Console,
     root: &Path,
@@ -585,6 +586,9 @@ fn finish(
             },
             report.reason.clone(),
         )?;
+    }
+    if report.outcome != Outcome::DryRun {
+        crate::notify::send(env, &report, audit.run_url.as_deref(), root, console).await;
     }
     let runner = console.runner();
     let outcome = serde_json::to_value(report.outcome)?

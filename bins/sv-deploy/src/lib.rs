@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod console;
 pub mod deploy;
 pub mod gate;
+pub mod notify;
 pub mod report;
 
 use clap::{Parser, Subcommand};

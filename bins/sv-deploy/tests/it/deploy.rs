@@ -1,7 +1,7 @@
 //! End to end against sv-emulator: ordered builds, a healthy gradual rollout, a broken and a
 //! slow version refused or rolled back automatically, manual rollback, history, status.
 
-use crate::common::{App, BROKEN, GOOD, SLOW, json};
+use crate::common::{App, BROKEN, GOOD, Receiver, SLOW, json};
 
 fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -172,8 +172,29 @@ fn a_failing_build_stops_before_anything_is_uploaded() {
         "console.error('shared: type error in src/index.js'); process.exit(3);\n",
     )
     .unwrap();
-    let (code, report) = json(&mut app.deploy(GOOD));
+    let slack = Receiver::start();
+    let out = app
+        .deploy(GOOD)
+        .env("SLACK_RELEASES_WEBHOOK", &slack.url)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(code, 1, "{report:#}");
+    // The release channel heard about it; the webhook URL (a secret) was never printed.
+    let bodies = slack.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let text: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    let text = text["text"].as_str().unwrap();
+    assert!(text.contains("to staging: failed"), "{text}");
+    assert!(
+        text.contains("build of workspace `shared` failed"),
+        "{text}"
+    );
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains("hook-secret-path"));
+    }
     assert_eq!(report["outcome"], "failed");
     assert!(
         report["reason"]
