@@ -22,6 +22,10 @@ pub struct DeployArgs {
     #[arg(long)]
     pub skip_build: bool,
 
+    /// Do not deploy the web output to Pages (the Worker only)
+    #[arg(long)]
+    pub skip_pages: bool,
+
     /// How long each rollout step is watched (overrides sv.yaml deploy.gate.window), e.g. 30s, 2m
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub gate_window: Option<Duration>,

@@ -316,6 +316,12 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
     report.script = Some(script.clone());
     let planned = bundle::plan_bindings(env, worker)?;
     report.bindings = bundle::summaries(&planned, &worker.definition.vars, &args.secrets);
+    let pages_target = if args.skip_pages {
+        None
+    } else {
+        crate::pages::target(env, &loaded.resolve_path(Path::new("")))
+    };
+    report.pages_project = pages_target.as_ref().map(|t| t.project.clone());
     let gate_cfg = GateConfig::from_config(env.config.deploy.gate.as_ref(), args.gate_window);
 
     if args.dry_run {
@@ -453,15 +459,28 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
                     (old.as_str(), f64::from(100 - percent)),
                 ]
             };
-            client
+            let shifted = client
                 .workers()
                 .create_deployment(
                     &script,
                     &NewDeployment::split(&split, Some(&message)),
                     force,
                 )
-                .await
-                .with_context(|| format!("shifting {percent}% to {version}"))?;
+                .await;
+            if let Err(e) = shifted {
+                // Traffic may already be split (an earlier step, or an ambiguous failure):
+                // return it to the previous version before giving up.
+                let restored = restore(&client, &script, old, &message, force).await;
+                report.reason = Some(match restored {
+                    Ok(()) => format!(
+                        "shifting {percent}% to {version} failed: {e}; {old} serves 100% again"
+                    ),
+                    Err(r) => format!(
+                        "shifting {percent}% to {version} failed: {e}; rolling back failed too: {r:#}"
+                    ),
+                });
+                return finish(env, global, &console, &root, &audit, report, true).await;
+            }
         }
         console.info(&format!(
             "{percent}% on {version}; watching for {}",
@@ -503,6 +522,38 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
                 None => format!("health gate failed: {reason}; no previous version to return to"),
             });
             return finish(env, global, &console, &root, &audit, report, true).await;
+        }
+    }
+    if let Some(target) = &pages_target {
+        console.info(&format!(
+            "deploying {} to Pages project {}",
+            target.output.display(),
+            target.project
+        ));
+        match crate::pages::deploy(
+            &client,
+            target,
+            sv_cli::env_vars::process_env("GITHUB_SHA"),
+            &message,
+            &runner,
+        )
+        .await
+        {
+            Ok(result) => {
+                audit.record(
+                    "pages-deploy",
+                    &format!("{}@{}", result.project, result.deployment_id),
+                    sv_audit::Outcome::Succeeded,
+                    None,
+                )?;
+                report.pages = Some(result);
+            }
+            Err(e) => {
+                report.reason = Some(format!(
+                    "the Worker serves {version} at 100%, but the Pages deploy failed: {e:#}"
+                ));
+                return finish(env, global, &console, &root, &audit, report, true).await;
+            }
         }
     }
     report.outcome = Outcome::Succeeded;

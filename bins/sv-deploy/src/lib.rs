@@ -10,6 +10,7 @@ pub mod console;
 pub mod deploy;
 pub mod gate;
 pub mod notify;
+pub mod pages;
 pub mod report;
 
 use clap::{Parser, Subcommand};

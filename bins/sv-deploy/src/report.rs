@@ -77,6 +77,11 @@ pub struct DeployReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smoke: Option<GateResult>,
     pub steps: Vec<Step>,
+    /// Pages project the web output goes to (after the Worker reached 100%).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages_project: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<crate::pages::PagesResult>,
 }
 
 impl DeployReport {
@@ -96,6 +101,8 @@ impl DeployReport {
             rollout: Vec::new(),
             smoke: None,
             steps: Vec::new(),
+            pages_project: None,
+            pages: None,
         }
     }
 
@@ -230,6 +237,28 @@ impl Render for DeployReport {
         for s in &self.steps {
             gate_human(&mut out, &format!("step {}%", s.percent), &s.gate, styles);
         }
+        match (&self.pages, &self.pages_project) {
+            (Some(p), _) => {
+                let _ = writeln!(
+                    out,
+                    "  pages: {} deployment {} ({} files, {} uploaded){}",
+                    p.project,
+                    p.deployment_id,
+                    p.files,
+                    p.uploaded,
+                    p.url.as_ref().map_or(String::new(), |u| format!(" {u}"))
+                );
+            }
+            (None, Some(project)) => {
+                let state = if self.outcome == Outcome::DryRun {
+                    "would be deployed after the Worker reaches 100%"
+                } else {
+                    "not deployed"
+                };
+                let _ = writeln!(out, "  pages: {project} ({state})");
+            }
+            (None, None) => {}
+        }
         out
     }
 
@@ -275,7 +304,17 @@ impl Render for DeployReport {
                     .join(", ")
             })
             .collect();
-        let _ = writeln!(out, "| Build order | {} |\n", waves.join(" → "));
+        let _ = writeln!(out, "| Build order | {} |", waves.join(" → "));
+        if let Some(p) = &self.pages {
+            let _ = writeln!(
+                out,
+                "| Pages | `{}` deployment `{}`{} |",
+                p.project,
+                p.deployment_id,
+                p.url.as_ref().map_or(String::new(), |u| format!(" {u}"))
+            );
+        }
+        out.push('\n');
         if !self.builds.is_empty() {
             let _ = writeln!(
                 out,

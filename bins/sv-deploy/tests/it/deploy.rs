@@ -12,6 +12,8 @@ fn filters() -> Vec<(&'static str, &'static str)> {
         ),
         (r"\d+(\.\d+)? ms", "[N] ms"),
         (r"\d+ requests", "[N] requests"),
+        (r"\d+ files, \d+ uploaded", "[N] files, [N] uploaded"),
+        (r"https://[0-9a-f]{8}\.", "https://[SHORT]."),
         (r"\d+/\d+ \(", "[E]/[N] ("),
     ]
 }
@@ -51,6 +53,14 @@ fn ordered_builds_healthy_rollout_automatic_and_manual_rollback() {
         [("shared", 1), ("web", 2), ("worker", 2), ("tests", 3)]
     );
     assert!(app.root().join("worker/dist/index.js").is_file());
+    // The built web output went to Pages as a preview deployment of the staging branch.
+    if app.pages {
+        assert_eq!(first["pages"]["project"], "staging-spacevision-web");
+        assert!(first["pages"]["files"].as_u64().unwrap() > 3, "{first:#}");
+        assert_eq!(first["pages"]["files"], first["pages"]["uploaded"]);
+    } else {
+        assert!(first.get("pages").is_none(), "{first:#}");
+    }
     let v1 = first["version_id"].as_str().unwrap().to_owned();
 
     // Second deploy: staging rolls out 50% → 100%, each step gated; a secret goes along
