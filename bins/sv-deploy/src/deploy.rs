@@ -595,6 +595,34 @@ async fn restore(
     Ok(())
 }
 
+/// On a pull request (with `GITHUB_TOKEN`), the report as the sticky comment
+/// `Marker("deploy", env)`, edited in place on every run. Failures are warnings.
+async fn pr_comment(env: &Environment, report: &DeployReport, console: &Console) {
+    let ctx = match sv_cli::context::github(console.runner()) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            console.warn(&format!("no PR comment: {e:#}"));
+            return;
+        }
+    };
+    let (Some(pr), Some(_), Some(_)) = (ctx.pr_number, &ctx.token, &ctx.repository) else {
+        return;
+    };
+    let result = async {
+        let client = ctx.client()?;
+        let marker = sv_github::Marker::new("deploy", &env.name)?;
+        client
+            .upsert_comment(pr, &marker, &sv_report::Render::markdown(report))
+            .await
+    }
+    .await;
+    if let Err(e) = result {
+        console.warn(&format!(
+            "PR comment not written (the deploy result stands): {e}"
+        ));
+    }
+}
+
 /// Records, outputs and prints the report; the exit status follows the outcome.
 async fn finish(
     env: &Environment,
@@ -640,6 +668,7 @@ async fn finish(
     }
     if report.outcome != Outcome::DryRun {
         crate::notify::send(env, &report, audit.run_url.as_deref(), root, console).await;
+        pr_comment(env, &report, console).await;
     }
     let runner = console.runner();
     let outcome = serde_json::to_value(report.outcome)?

@@ -1,7 +1,7 @@
 //! End to end against sv-emulator: ordered builds, a healthy gradual rollout, a broken and a
 //! slow version refused or rolled back automatically, manual rollback, history, status.
 
-use crate::common::{App, BROKEN, GOOD, Receiver, SLOW, json};
+use crate::common::{App, BROKEN, GOOD, GithubEmu, Receiver, SLOW, json};
 
 fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -183,8 +183,10 @@ fn a_failing_build_stops_before_anything_is_uploaded() {
     )
     .unwrap();
     let slack = Receiver::start();
-    let out = app
-        .deploy(GOOD)
+    let github = GithubEmu::start();
+    let mut cmd = app.deploy(GOOD);
+    github.on_pull_request(app.root(), &mut cmd);
+    let out = cmd
         .env("SLACK_RELEASES_WEBHOOK", &slack.url)
         .args(["--format", "json"])
         .output()
@@ -219,6 +221,23 @@ fn a_failing_build_stops_before_anything_is_uploaded() {
     assert!(report.get("version_id").is_none());
     let (_, status) = json(&mut app.status());
     assert_eq!(status["versions"], serde_json::json!([]));
+
+    // The PR has one sticky deploy comment, edited in place by the next run.
+    let mut again = app.deploy(GOOD);
+    github.on_pull_request(app.root(), &mut again);
+    assert_eq!(again.output().unwrap().status.code(), Some(1));
+    let comments = github.pr_comments();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].contains("to `staging`: failed"),
+        "{}",
+        comments[0]
+    );
+    assert!(
+        comments[0].contains("build of workspace"),
+        "{}",
+        comments[0]
+    );
 }
 
 #[test]
