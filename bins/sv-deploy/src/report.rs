@@ -577,3 +577,103 @@ impl Render for StatusReport {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::BuildResult;
+    use crate::gate::{Analytics, CheckOutcome, VersionStats};
+
+    fn rolled_back() -> DeployReport {
+        let check = |healthy: bool| CheckOutcome {
+            name: "api".into(),
+            url: "/health".into(),
+            healthy,
+            response_time_ms: 3.0,
+            errors: Vec::new(),
+        };
+        let mut r = DeployReport::new("20260101120000-abc123".into(), "staging".into());
+        r.outcome = Outcome::RolledBack;
+        r.reason = Some(
+            "health gate at 10% failed: error rate 5.00% is above the gate's 1.00% (5 of 100 requests); rolled back to v1 (100%)"
+                .into(),
+        );
+        r.waves = vec![vec!["shared".into()], vec!["web".into(), "worker".into()]];
+        r.builds = vec![BuildResult {
+            workspace: "shared".into(),
+            wave: 1,
+            command: Some("npm run build -w shared".into()),
+            duration_ms: 120,
+            ok: true,
+            exit_code: None,
+        }];
+        r.script = Some("api".into());
+        r.version_id = Some("v2".into());
+        r.previous_version_id = Some("v1".into());
+        r.url = Some("https://api.example.workers.dev/".into());
+        r.rollout = vec![10, 50, 100];
+        r.smoke = Some(GateResult {
+            verdict: Verdict::Pass,
+            reasons: Vec::new(),
+            checks: vec![check(true)],
+            analytics: None,
+        });
+        r.steps = vec![Step {
+            percent: 10,
+            gate: GateResult {
+                verdict: Verdict::Fail,
+                reasons: vec![
+                    "error rate 5.00% is above the gate's 1.00% (5 of 100 requests)".into(),
+                ],
+                checks: vec![check(true)],
+                analytics: Some(Analytics {
+                    new: Some(VersionStats {
+                        requests: 100,
+                        errors: 5,
+                        cpu_p99_ms: 12.5,
+                    }),
+                    previous: Some(VersionStats {
+                        requests: 900,
+                        errors: 1,
+                        cpu_p99_ms: 10.0,
+                    }),
+                }),
+            },
+        }];
+        r
+    }
+
+    #[test]
+    fn rolled_back_report() {
+        let r = rolled_back();
+        insta::assert_snapshot!("rolled_back_human", r.human(&Styles::plain()));
+        insta::assert_snapshot!("rolled_back_markdown", r.markdown());
+    }
+
+    #[test]
+    fn history_renders_every_record() {
+        let record = DeploymentRecord {
+            id: "20260101120000-abc123".into(),
+            time: chrono::DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            environment: "staging".into(),
+            kind: "deploy".into(),
+            actor: "alice|bob".into(),
+            commit: None,
+            script: Some("api".into()),
+            version_id: Some("0123456789abcdef".into()),
+            previous_version_id: None,
+            percent: 0,
+            outcome: Outcome::RolledBack,
+            reason: Some("gate failed".into()),
+            run_url: None,
+        };
+        let h = HistoryReport {
+            environment: "staging".into(),
+            records: vec![record],
+        };
+        insta::assert_snapshot!("history_human", h.human(&Styles::plain()));
+        insta::assert_snapshot!("history_markdown", h.markdown());
+    }
+}
