@@ -3,6 +3,16 @@
 //! `main.rs` parses arguments and calls [`run`]; this crate turns arguments into requests
 //! for the library crates and prints their reports.
 
+pub mod args;
+pub mod build;
+pub mod bundle;
+pub mod console;
+pub mod deploy;
+pub mod gate;
+pub mod notify;
+pub mod pages;
+pub mod report;
+
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
 use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
@@ -22,6 +32,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Deploy(args::DeployArgs),
+    Rollback(args::RollbackArgs),
+    History(args::HistoryArgs),
+    Status(args::StatusArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -30,6 +44,10 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     sv_cli::logging::init(&cli.global);
     match cli.command {
+        Command::Deploy(args) => deploy::deploy(&cli.global, &args).await,
+        Command::Rollback(args) => deploy::rollback(&cli.global, &args).await,
+        Command::History(args) => deploy::history(&cli.global, &args),
+        Command::Status(args) => deploy::status(&cli.global, &args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

@@ -289,6 +289,7 @@ pub struct WorkerVersion {
 
 /// `metadata` of a version.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RawVersionMetadata")]
 pub struct VersionMetadata {
     /// Creation time.
     #[serde(default)]
@@ -306,8 +307,42 @@ pub struct VersionMetadata {
     #[serde(default)]
     pub author_email: Option<String>,
     /// Whether a preview URL exists.
-    #[serde(default, alias = "hasPreview")]
+    #[serde(default)]
     pub has_preview: Option<bool>,
+}
+
+/// The wire form of [`VersionMetadata`]: the OpenAPI schema says `hasPreview`, wrangler reads
+/// `has_preview`, and responses may carry both (a serde `alias` would reject that as a
+/// duplicate field), so both are read and the camel-case one wins.
+#[derive(Deserialize)]
+struct RawVersionMetadata {
+    #[serde(default)]
+    created_on: Option<String>,
+    #[serde(default)]
+    modified_on: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    author_id: Option<String>,
+    #[serde(default)]
+    author_email: Option<String>,
+    #[serde(default, rename = "hasPreview")]
+    has_preview_camel: Option<bool>,
+    #[serde(default)]
+    has_preview: Option<bool>,
+}
+
+impl From<RawVersionMetadata> for VersionMetadata {
+    fn from(raw: RawVersionMetadata) -> Self {
+        Self {
+            created_on: raw.created_on,
+            modified_on: raw.modified_on,
+            source: raw.source,
+            author_id: raw.author_id,
+            author_email: raw.author_email,
+            has_preview: raw.has_preview_camel.or(raw.has_preview),
+        }
+    }
 }
 
 /// A deployment: which versions serve which share of traffic.
@@ -890,6 +925,15 @@ impl WorkersApi<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_metadata_with_both_preview_spellings() {
+        let m: VersionMetadata =
+            serde_json::from_str(r#"{"hasPreview": true, "has_preview": false}"#).unwrap();
+        assert_eq!(m.has_preview, Some(true));
+        let m: VersionMetadata = serde_json::from_str(r#"{"has_preview": false}"#).unwrap();
+        assert_eq!(m.has_preview, Some(false));
+    }
 
     #[test]
     fn secret_binding_debug_is_redacted() {

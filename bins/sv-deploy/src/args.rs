@@ -1,0 +1,158 @@
+//! clap arguments of the subcommands and their conversion into requests.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use sv_cli::CloudflareArgs;
+use url::Url;
+
+/// Build, upload and gradually roll out the Worker of an environment
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+
+    /// Show what would be built and deployed; change nothing (no builds, no uploads)
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Upload what is already built instead of running the workspace builds
+    #[arg(long)]
+    pub skip_build: bool,
+
+    /// Do not deploy the web output to Pages (the Worker only)
+    #[arg(long)]
+    pub skip_pages: bool,
+
+    /// How long each rollout step is watched (overrides sv.yaml deploy.gate.window), e.g. 30s, 2m
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub gate_window: Option<Duration>,
+
+    /// Rollout percentages, comma-separated (overrides sv.yaml deploy.rollout), e.g. 10,50,100
+    #[arg(long, value_name = "PERCENTS", value_delimiter = ',')]
+    pub rollout: Option<Vec<u32>>,
+
+    /// Where the health gate reaches the Worker (default: its workers.dev URL); the paths of
+    /// sv.yaml's HTTP health checks are requested there
+    #[arg(long, value_name = "URL", env = "SV_DEPLOY_WORKER_URL")]
+    pub worker_url: Option<Url>,
+
+    /// Connect to this address for the Worker URL's host instead of resolving it (like
+    /// curl --connect-to; for local emulators and pre-DNS checks)
+    #[arg(long, value_name = "HOST:PORT")]
+    pub connect_to: Option<SocketAddr>,
+
+    /// Annotate the new version, KEY=VALUE (repeatable; e.g. workers/message=...)
+    #[arg(long = "annotate", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub annotate: Vec<(String, String)>,
+
+    /// Worker secret to set from the environment variable of the same name (repeatable);
+    /// its value is masked and never printed
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+
+    /// Deploy even inside a freeze window from sv.yaml (recorded in the audit trail)
+    #[arg(long, alias = "override-freeze")]
+    pub ignore_freeze: bool,
+}
+
+impl DeployArgs {
+    pub fn annotations(&self) -> BTreeMap<String, String> {
+        self.annotate.iter().cloned().collect()
+    }
+}
+
+/// Return all traffic to an earlier version
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+
+    /// Version id to serve at 100% (default: the version before the one serving most traffic)
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+
+    /// Show what would change; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Roll back even to a version older than the Worker's last secret change (Cloudflare
+    /// refuses that otherwise, code 10220); it then runs with the current secrets
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Deployments recorded for an environment (newest last)
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Show at most this many (the newest)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+}
+
+/// The serving split of the Worker, its versions, and its health
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+
+    /// Where the health checks reach the Worker (default: its workers.dev URL)
+    #[arg(long, value_name = "URL", env = "SV_DEPLOY_WORKER_URL")]
+    pub worker_url: Option<Url>,
+
+    /// Connect to this address for the Worker URL's host instead of resolving it
+    #[arg(long, value_name = "HOST:PORT")]
+    pub connect_to: Option<SocketAddr>,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
+}
+
+/// `1500ms`, `30s`, `2m`, `1h`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 2m, 500ms)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("3d").is_err());
+        assert!(parse_duration("x").is_err());
+    }
+
+    #[test]
+    fn pairs() {
+        assert_eq!(
+            parse_pair("sv/response={\"a\":1}"),
+            Ok(("sv/response".into(), "{\"a\":1}".into()))
+        );
+        assert!(parse_pair("novalue").is_err());
+    }
+}

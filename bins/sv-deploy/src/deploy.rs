@@ -1,0 +1,879 @@
+//! Orchestration of `deploy`, `rollback`, `history` and `status`: config and access checks,
+//! builds, upload, smoke test, gated rollout with automatic rollback, and the records.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use secrecy::SecretString;
+use sv_audit::{Actor, AuditLog, AuditRecord};
+use sv_cli::{ExitStatus, GlobalArgs, input_error};
+use sv_cloudflare::workers::{Deployment, NewDeployment};
+use sv_config::{Environment, LoadedConfig, Operation};
+use url::Url;
+
+use crate::args::{DeployArgs, HistoryArgs, RollbackArgs, StatusArgs};
+use crate::console::Console;
+use crate::gate::{self, GateConfig, GateResult, Verdict};
+use crate::report::{
+    DeployReport, DeploymentRecord, HistoryReport, Outcome, ServingVersion, StatusReport, Step,
+};
+use crate::{build, bundle};
+
+const TOOL: &str = "sv-deploy";
+
+/// The app root (sv.yaml's directory), never an empty path.
+fn app_root(loaded: &LoadedConfig) -> PathBuf {
+    let root = loaded.resolve_path(Path::new(""));
+    if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root
+    }
+}
+
+/// `.sv/deployments/<env>.jsonl` under the app root.
+pub fn history_path(root: &Path, env: &str) -> PathBuf {
+    root.join(".sv")
+        .join("deployments")
+        .join(format!("{env}.jsonl"))
+}
+
+fn append_history(root: &Path, record: &DeploymentRecord) -> anyhow::Result<()> {
+    let path = history_path(root, &record.environment);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let line = serde_json::to_string(record)?;
+    writeln!(f, "{line}").with_context(|| format!("writing {}", path.display()))
+}
+
+fn read_history(root: &Path, env: &str) -> anyhow::Result<Vec<DeploymentRecord>> {
+    let path = history_path(root, env);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not a deployment record", path.display(), i + 1))
+        })
+        .collect()
+}
+
+struct Audit {
+    log: AuditLog,
+    actor: Actor,
+    env: String,
+    run_url: Option<String>,
+}
+
+impl Audit {
+    fn new(root: &Path, env: &str) -> Self {
+        Self {
+            log: AuditLog::new(AuditLog::default_path(root)),
+            actor: Actor::from_env(sv_cli::env_vars::process_env),
+            env: env.to_owned(),
+            run_url: sv_cli::env_vars::run_url(sv_cli::env_vars::process_env),
+        }
+    }
+
+    fn record(
+        &self,
+        operation: &str,
+        target: &str,
+        result: sv_audit::Outcome,
+        detail: Option<String>,
+    ) -> anyhow::Result<()> {
+        self.log
+            .append(&AuditRecord {
+                time: Utc::now(),
+                actor: self.actor.0.clone(),
+                tool: TOOL.to_owned(),
+                environment: Some(self.env.clone()),
+                operation: operation.to_owned(),
+                target: target.to_owned(),
+                result,
+                detail,
+                run_url: self.run_url.clone(),
+            })
+            .context("writing the audit trail")
+    }
+}
+
+/// Refuses actors not allowed to deploy here and deploys inside a freeze window.
+fn guard(
+    env: &Environment,
+    audit: &Audit,
+    ignore_freeze: bool,
+    console: &Console,
+) -> anyhow::Result<()> {
+    if let Err(e) = env.authorize(&audit.actor.0, Operation::Deploy) {
+        audit.record(
+            "deploy",
+            &env.name,
+            sv_audit::Outcome::Denied,
+            Some(e.to_string()),
+        )?;
+        return Err(sv_cli::context::config_error(e));
+    }
+    if let Some(window) = env.frozen_at(Utc::now()) {
+        if ignore_freeze {
+            console.warn(&format!(
+                "environment `{}` is frozen ({window}); deploying anyway (--ignore-freeze, recorded)",
+                env.name
+            ));
+            audit.record(
+                "freeze-override",
+                &env.name,
+                sv_audit::Outcome::Succeeded,
+                Some(format!("deploy inside freeze window {window}")),
+            )?;
+        } else {
+            audit.record(
+                "deploy",
+                &env.name,
+                sv_audit::Outcome::Denied,
+                Some(format!("freeze window {window}")),
+            )?;
+            return Err(input_error(anyhow::anyhow!(
+                "environment `{}` is frozen now ({window}, sv.yaml environments.{}.freeze): \
+                 deploy later, or pass --ignore-freeze to override (recorded in the audit trail)",
+                env.name,
+                env.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn validate_rollout(rollout: &[u32]) -> anyhow::Result<()> {
+    let increasing = rollout.windows(2).all(|w| w[0] < w[1]);
+    if rollout.is_empty()
+        || !increasing
+        || rollout.last() != Some(&100)
+        || rollout.first() == Some(&0)
+    {
+        return Err(input_error(anyhow::anyhow!(
+            "invalid rollout {rollout:?}: percentages must increase, be above 0 and end at 100 (e.g. [10, 50, 100])"
+        )));
+    }
+    Ok(())
+}
+
+/// The version serving the most traffic in a deployment.
+fn serving(deployment: &Deployment) -> Option<String> {
+    deployment
+        .versions
+        .iter()
+        .max_by(|a, b| a.percentage.total_cmp(&b.percentage))
+        .map(|v| v.version_id.clone())
+}
+
+async fn current_deployment(
+    client: &sv_cloudflare::Client,
+    script: &str,
+) -> anyhow::Result<Option<Deployment>> {
+    match client.workers().list_deployments(script).await {
+        Ok(list) => Ok(list.into_iter().next()),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading the deployments of {script}")),
+    }
+}
+
+/// The URL the gate checks reach: `--worker-url`, else `https://SCRIPT.SUBDOMAIN.workers.dev`
+/// when the Worker is on workers.dev.
+async fn worker_base(
+    client: &sv_cloudflare::Client,
+    flag: Option<&Url>,
+    script: &str,
+    workers_dev: bool,
+) -> anyhow::Result<Option<Url>> {
+    if let Some(u) = flag {
+        return Ok(Some(u.clone()));
+    }
+    if !workers_dev {
+        return Ok(None);
+    }
+    let sub = client
+        .workers()
+        .account_subdomain()
+        .await
+        .context("reading the account's workers.dev subdomain")?;
+    Ok(sub.and_then(|s| Url::parse(&format!("https://{script}.{s}.workers.dev/")).ok()))
+}
+
+fn http_client(
+    base: Option<&Url>,
+    connect_to: Option<std::net::SocketAddr>,
+) -> anyhow::Result<reqwest::Client> {
+    sv_checks::install_crypto_provider();
+    let mut builder =
+        reqwest::Client::builder().user_agent(concat!("sv-deploy/", env!("CARGO_PKG_VERSION")));
+    if let (Some(addr), Some(host)) = (connect_to, base.and_then(Url::host_str)) {
+        builder = builder.resolve(host, addr).no_proxy();
+    }
+    builder.build().context("building the HTTP client")
+}
+
+/// Whose analytics a gate judges.
+struct AnalyticsTarget<'a> {
+    client: &'a sv_cloudflare::Client,
+    script: &'a str,
+    since: chrono::DateTime<Utc>,
+    new: &'a str,
+    previous: Option<&'a str>,
+}
+
+async fn run_gate(
+    specs: &[sv_checks::CheckSpec],
+    http: &reqwest::Client,
+    cf: Option<AnalyticsTarget<'_>>,
+    gate: &GateConfig,
+) -> anyhow::Result<GateResult> {
+    let checks = gate::run_http(specs, http).await?;
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.healthy)
+        .map(|c| {
+            format!(
+                "check `{}` ({}) failed: {}",
+                c.name,
+                c.url,
+                c.errors.join("; ")
+            )
+        })
+        .collect();
+    let mut result = GateResult {
+        verdict: Verdict::Pass,
+        reasons: Vec::new(),
+        checks,
+        analytics: None,
+    };
+    if !failed.is_empty() {
+        result.verdict = Verdict::Fail;
+        result.reasons = failed;
+        return Ok(result);
+    }
+    if let Some(t) = cf {
+        match gate::analytics(t.client, t.script, t.since, t.new, t.previous).await {
+            Ok(a) => {
+                let (verdict, reasons) = gate::judge_analytics(gate, &a);
+                result.verdict = verdict;
+                result.reasons = reasons;
+                result.analytics = Some(a);
+            }
+            Err(e) => {
+                result.verdict = Verdict::Inconclusive;
+                result.reasons = vec![format!("analytics unavailable: {e}")];
+            }
+        }
+    }
+    Ok(result)
+}
+
+fn fail_reason(g: &GateResult) -> String {
+    g.reasons.join("; ")
+}
+
+/// `sv-deploy deploy`.
+pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<ExitStatus> {
+    let runner = sv_cli::context::runner();
+    let console = Console::new(runner.clone(), global.quiet);
+    let loaded = sv_cli::context::load_config(global)?;
+    let env = sv_cli::context::environment(&loaded, global)?;
+    let root = app_root(&loaded);
+    let audit = Audit::new(&root, &env.name);
+    let id = format!(
+        "{}-{}",
+        Utc::now().format("%Y%m%d%H%M%S"),
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    );
+    let mut report = DeployReport::new(id.clone(), env.name.clone());
+    report.rollout = args
+        .rollout
+        .clone()
+        .unwrap_or_else(|| env.config.deploy.rollout.clone());
+    validate_rollout(&report.rollout)?;
+    guard(env, &audit, args.ignore_freeze, &console)?;
+
+    let graph = build::graph(&root, env)?;
+    let plan = build::plan(&graph, env)?;
+    report.set_plan(&plan);
+    let worker = bundle::worker(env)?;
+    let script = worker.definition.name.clone();
+    report.script = Some(script.clone());
+    let planned = bundle::plan_bindings(env, worker)?;
+    report.bindings = bundle::summaries(&planned, &worker.definition.vars, &args.secrets);
+    let pages_target = if args.skip_pages {
+        None
+    } else {
+        crate::pages::target(env, &loaded.resolve_path(Path::new("")))
+    };
+    report.pages_project = pages_target.as_ref().map(|t| t.project.clone());
+    let gate_cfg = GateConfig::from_config(env.config.deploy.gate.as_ref(), args.gate_window);
+
+    if args.dry_run {
+        report.outcome = Outcome::DryRun;
+        audit.record("deploy", &script, sv_audit::Outcome::DryRun, None)?;
+        return finish(env, global, &console, &root, &audit, report, false).await;
+    }
+
+    // Secrets first: masked before anything could print them.
+    let mut secrets = Vec::new();
+    for name in &args.secrets {
+        let value = sv_cli::env_vars::process_env(name).ok_or_else(|| {
+            input_error(anyhow::anyhow!(
+                "--secret {name}: the environment variable {name} is not set"
+            ))
+        })?;
+        runner.mask(&value).context("cannot write to stdout")?;
+        secrets.push((name.clone(), SecretString::from(value)));
+    }
+
+    if args.skip_build {
+        console.info("builds skipped (--skip-build)");
+    } else {
+        console.info(&format!(
+            "building {} workspace(s) in {} wave(s)",
+            graph.workspaces.len(),
+            plan.waves.len()
+        ));
+        report.builds = build::run(&plan, &root, &console).await?;
+        if let Some(failed) = report.builds.iter().find(|b| !b.ok) {
+            report.reason = Some(format!(
+                "build of workspace `{}` failed (`{}`); nothing was uploaded",
+                failed.workspace,
+                failed.command.as_deref().unwrap_or("")
+            ));
+            return finish(env, global, &console, &root, &audit, report, true).await;
+        }
+    }
+
+    let config_root = loaded.resolve_path(Path::new(""));
+    let (base_dir, main) = bundle::module_root(worker, &config_root)?;
+    let modules = bundle::modules(&base_dir, &main)?;
+    let client = sv_cloudflare_client(args, &runner)?;
+    let bindings = bundle::resolve(&client, &planned).await?;
+    let previous = current_deployment(&client, &script)
+        .await?
+        .and_then(|d| serving(&d));
+    report.previous_version_id.clone_from(&previous);
+
+    let mut annotations = args.annotations();
+    annotations
+        .entry("workers/message".into())
+        .or_insert_with(|| format!("sv-deploy {id} by {}", audit.actor));
+    annotations
+        .entry("workers/tag".into())
+        .or_insert_with(|| id.clone());
+    let upload = bundle::upload(worker, main, modules, bindings, &secrets, annotations);
+    console.info(&format!("uploading a new version of {script}"));
+    let version = if previous.is_some() {
+        client
+            .workers()
+            .upload_version(&script, &upload)
+            .await
+            .with_context(|| format!("uploading a new version of {script}"))?
+            .id
+    } else {
+        // First deploy: a Worker must exist before versions can be uploaded, and with no
+        // previous version there is nothing to split traffic with.
+        client
+            .workers()
+            .upload_script(&script, &upload)
+            .await
+            .with_context(|| format!("uploading {script}"))?;
+        report.rollout = vec![100];
+        current_deployment(&client, &script)
+            .await?
+            .and_then(|d| serving(&d))
+            .context("the first upload created no deployment")?
+    };
+    report.version_id = Some(version.clone());
+    audit.record(
+        "upload-version",
+        &format!("{script}@{version}"),
+        sv_audit::Outcome::Succeeded,
+        None,
+    )?;
+
+    let base = worker_base(
+        &client,
+        args.worker_url.as_ref(),
+        &script,
+        worker.definition.workers_dev,
+    )
+    .await?;
+    report.url = base.as_ref().map(ToString::to_string);
+    let http = http_client(base.as_ref(), args.connect_to)?;
+    let specs = match &base {
+        Some(b) => gate::specs(&env.config.health.checks, b, &script, &version)?,
+        None => {
+            console.warn("no workers.dev URL and no --worker-url: the gate has no HTTP checks");
+            Vec::new()
+        }
+    };
+    let message = format!("sv-deploy {id}");
+    // Setting secrets changes them for every version: Cloudflare refuses a split with a
+    // version older than the change (10220) unless forced, which is what a gradual rollout
+    // (and a rollback) of a deploy that sets secrets means to do.
+    let force = !secrets.is_empty();
+
+    // Smoke test at 0%: no traffic yet; the checks reach the new version through the
+    // version-override header. (A 0% member of the deployment is not accepted: the API wants
+    // each percentage between 0.01 and 100.)
+    console.info(&format!("smoke test of {version}"));
+    let smoke = run_gate(&specs, &http, None, &gate_cfg).await?;
+    let smoke_failed = smoke.verdict == Verdict::Fail;
+    let smoke_reason = fail_reason(&smoke);
+    report.smoke = Some(smoke);
+    if smoke_failed {
+        report.reason = Some(match &previous {
+            Some(old) => {
+                format!("smoke test failed: {smoke_reason}; {old} still serves 100%")
+            }
+            None => format!("smoke test failed: {smoke_reason}; no previous version to return to"),
+        });
+        return finish(env, global, &console, &root, &audit, report, true).await;
+    }
+
+    for percent in report.rollout.clone() {
+        if let Some(old) = &previous {
+            let split: Vec<(&str, f64)> = if percent >= 100 {
+                vec![(version.as_str(), 100.0)]
+            } else {
+                vec![
+                    (version.as_str(), f64::from(percent)),
+                    (old.as_str(), f64::from(100 - percent)),
+                ]
+            };
+            let shifted = client
+                .workers()
+                .create_deployment(
+                    &script,
+                    &NewDeployment::split(&split, Some(&message)),
+                    force,
+                )
+                .await;
+            if let Err(e) = shifted {
+                // Traffic may already be split (an earlier step, or an ambiguous failure):
+                // return it to the previous version before giving up.
+                let restored = restore(&client, &script, old, &message, force).await;
+                report.reason = Some(match restored {
+                    Ok(()) => format!(
+                        "shifting {percent}% to {version} failed: {e}; {old} serves 100% again"
+                    ),
+                    Err(r) => format!(
+                        "shifting {percent}% to {version} failed: {e}; rolling back failed too: {r:#}"
+                    ),
+                });
+                return finish(env, global, &console, &root, &audit, report, true).await;
+            }
+        }
+        console.info(&format!(
+            "{percent}% on {version}; watching for {}",
+            humanize(gate_cfg.window)
+        ));
+        let since = Utc::now();
+        tokio::time::sleep(gate_cfg.window).await;
+        let result = run_gate(
+            &specs,
+            &http,
+            Some(AnalyticsTarget {
+                client: &client,
+                script: &script,
+                since,
+                new: &version,
+                previous: previous.as_deref(),
+            }),
+            &gate_cfg,
+        )
+        .await?;
+        let failed = result.verdict == Verdict::Fail;
+        let reason = fail_reason(&result);
+        report.steps.push(Step {
+            percent,
+            gate: result,
+        });
+        if failed {
+            report.reason = Some(match &previous {
+                Some(old) if env.config.deploy.auto_rollback => {
+                    restore(&client, &script, old, &message, force).await?;
+                    report.outcome = Outcome::RolledBack;
+                    format!(
+                        "health gate at {percent}% failed: {reason}; rolled back to {old} (100%)"
+                    )
+                }
+                Some(_) => format!(
+                    "health gate at {percent}% failed: {reason}; deploy.auto_rollback is off, the split stays"
+                ),
+                None => format!("health gate failed: {reason}; no previous version to return to"),
+            });
+            return finish(env, global, &console, &root, &audit, report, true).await;
+        }
+    }
+    if let Some(target) = &pages_target {
+        console.info(&format!(
+            "deploying {} to Pages project {}",
+            target.output.display(),
+            target.project
+        ));
+        match crate::pages::deploy(
+            &client,
+            target,
+            sv_cli::env_vars::process_env("GITHUB_SHA"),
+            &message,
+            &runner,
+        )
+        .await
+        {
+            Ok(result) => {
+                audit.record(
+                    "pages-deploy",
+                    &format!("{}@{}", result.project, result.deployment_id),
+                    sv_audit::Outcome::Succeeded,
+                    None,
+                )?;
+                report.pages = Some(result);
+            }
+            Err(e) => {
+                report.reason = Some(format!(
+                    "the Worker serves {version} at 100%, but the Pages deploy failed: {e:#}"
+                ));
+                return finish(env, global, &console, &root, &audit, report, true).await;
+            }
+        }
+    }
+    report.outcome = Outcome::Succeeded;
+    finish(env, global, &console, &root, &audit, report, false).await
+}
+
+fn humanize(d: Duration) -> String {
+    if d.as_millis().is_multiple_of(1000) {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+fn sv_cloudflare_client(
+    args: &DeployArgs,
+    runner: &sv_actions::Runner,
+) -> anyhow::Result<sv_cloudflare::Client> {
+    sv_cli::context::cloudflare(&args.cloudflare, runner)
+}
+
+/// All traffic back to `old`.
+async fn restore(
+    client: &sv_cloudflare::Client,
+    script: &str,
+    old: &str,
+    message: &str,
+    force: bool,
+) -> anyhow::Result<()> {
+    client
+        .workers()
+        .create_deployment(
+            script,
+            &NewDeployment::split(&[(old, 100.0)], Some(&format!("{message}: rollback"))),
+            force,
+        )
+        .await
+        .with_context(|| format!("rolling back to {old}: CHECK THE DEPLOYMENT OF {script} NOW"))?;
+    Ok(())
+}
+
+/// On a pull request (with `GITHUB_TOKEN`), the report as the sticky comment
+/// `Marker("deploy", env)`, edited in place on every run. Failures are warnings.
+async fn pr_comment(env: &Environment, report: &DeployReport, console: &Console) {
+    let ctx = match sv_cli::context::github(console.runner()) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            console.warn(&format!("no PR comment: {e:#}"));
+            return;
+        }
+    };
+    let (Some(pr), Some(_), Some(_)) = (ctx.pr_number, &ctx.token, &ctx.repository) else {
+        return;
+    };
+    let result = async {
+        let client = ctx.client()?;
+        let marker = sv_github::Marker::new("deploy", &env.name)?;
+        client
+            .upsert_comment(pr, &marker, &sv_report::Render::markdown(report))
+            .await
+    }
+    .await;
+    if let Err(e) = result {
+        console.warn(&format!(
+            "PR comment not written (the deploy result stands): {e}"
+        ));
+    }
+}
+
+/// Records, outputs and prints the report; the exit status follows the outcome.
+async fn finish(
+    env: &Environment,
+    global: &GlobalArgs,
+    console: &Console,
+    root: &Path,
+    audit: &Audit,
+    mut report: DeployReport,
+    failed: bool,
+) -> anyhow::Result<ExitStatus> {
+    if failed && report.outcome == Outcome::Succeeded {
+        report.outcome = Outcome::Failed;
+    }
+    if report.outcome != Outcome::DryRun {
+        append_history(
+            root,
+            &DeploymentRecord {
+                id: report.id.clone(),
+                time: Utc::now(),
+                environment: report.environment.clone(),
+                kind: "deploy".into(),
+                actor: audit.actor.0.clone(),
+                commit: sv_cli::env_vars::process_env("GITHUB_SHA"),
+                script: report.script.clone(),
+                version_id: report.version_id.clone(),
+                previous_version_id: report.previous_version_id.clone(),
+                percent: report.final_percent(),
+                outcome: report.outcome,
+                reason: report.reason.clone(),
+                run_url: audit.run_url.clone(),
+            },
+        )?;
+        audit.record(
+            "deploy",
+            report.script.as_deref().unwrap_or(&report.environment),
+            if report.outcome == Outcome::Succeeded {
+                sv_audit::Outcome::Succeeded
+            } else {
+                sv_audit::Outcome::Failed
+            },
+            report.reason.clone(),
+        )?;
+    }
+    if report.outcome != Outcome::DryRun {
+        crate::notify::send(env, &report, audit.run_url.as_deref(), root, console).await;
+        pr_comment(env, &report, console).await;
+    }
+    let runner = console.runner();
+    let outcome = serde_json::to_value(report.outcome)?
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    runner.set_output("deployment-id", &report.id)?;
+    runner.set_output("version-id", report.version_id.as_deref().unwrap_or(""))?;
+    runner.set_output("url", report.url.as_deref().unwrap_or(""))?;
+    runner.set_output("outcome", &outcome)?;
+    runner.append_summary(&sv_report::Render::markdown(&report))?;
+    if let Some(reason) = &report.reason
+        && report.outcome != Outcome::Succeeded
+    {
+        runner.annotate(&sv_actions::Annotation::error(reason.clone()).title("sv-deploy"))?;
+    }
+    global.output().print(&report)?;
+    Ok(match report.outcome {
+        Outcome::Succeeded | Outcome::DryRun => ExitStatus::Success,
+        _ => ExitStatus::Failure,
+    })
+}
+
+/// `sv-deploy rollback`.
+pub async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> anyhow::Result<ExitStatus> {
+    let runner = sv_cli::context::runner();
+    let console = Console::new(runner.clone(), global.quiet);
+    let loaded = sv_cli::context::load_config(global)?;
+    let env = sv_cli::context::environment(&loaded, global)?;
+    let root = app_root(&loaded);
+    let audit = Audit::new(&root, &env.name);
+    guard(env, &audit, true, &console)?;
+    let worker = bundle::worker(env)?;
+    let script = worker.definition.name.clone();
+    let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+    let list = client
+        .workers()
+        .list_deployments(&script)
+        .await
+        .with_context(|| format!("reading the deployments of {script}"))?;
+    let current = list.first().and_then(serving);
+    let target = match &args.to {
+        Some(v) => v.clone(),
+        None => list
+            .iter()
+            .filter_map(serving)
+            .find(|v| Some(v) != current.as_ref())
+            .ok_or_else(|| {
+                input_error(anyhow::anyhow!(
+                    "{script} has no earlier version to roll back to: pass --to VERSION"
+                ))
+            })?,
+    };
+    // An unknown version is an input error, not a failed job.
+    client
+        .workers()
+        .get_version(&script, &target)
+        .await
+        .map_err(|e| {
+            if e.is_not_found() {
+                input_error(anyhow::anyhow!("{script} has no version {target}"))
+            } else {
+                anyhow::Error::new(e).context("reading the target version")
+            }
+        })?;
+    let id = format!(
+        "{}-{}",
+        Utc::now().format("%Y%m%d%H%M%S"),
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    );
+    let mut record = DeploymentRecord {
+        id: id.clone(),
+        time: Utc::now(),
+        environment: env.name.clone(),
+        kind: "rollback".into(),
+        actor: audit.actor.0.clone(),
+        commit: sv_cli::env_vars::process_env("GITHUB_SHA"),
+        script: Some(script.clone()),
+        version_id: Some(target.clone()),
+        previous_version_id: current,
+        percent: 100,
+        outcome: Outcome::DryRun,
+        reason: None,
+        run_url: audit.run_url.clone(),
+    };
+    if args.dry_run {
+        audit.record("rollback", &script, sv_audit::Outcome::DryRun, None)?;
+    } else {
+        restore(
+            &client,
+            &script,
+            &target,
+            &format!("sv-deploy {id}"),
+            args.force,
+        )
+        .await?;
+        record.outcome = Outcome::Succeeded;
+        append_history(&root, &record)?;
+        audit.record(
+            "rollback",
+            &format!("{script}@{target}"),
+            sv_audit::Outcome::Succeeded,
+            None,
+        )?;
+    }
+    runner.set_output("deployment-id", &record.id)?;
+    runner.set_output("version-id", &target)?;
+    let report = HistoryReport {
+        environment: env.name.clone(),
+        records: vec![record],
+    };
+    runner.append_summary(&sv_report::Render::markdown(&report))?;
+    global.output().print(&report)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `sv-deploy history`.
+pub fn history(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
+    let loaded = sv_cli::context::load_config(global)?;
+    let env = sv_cli::context::environment(&loaded, global)?;
+    let root = app_root(&loaded);
+    let mut records = read_history(&root, &env.name)?;
+    let skip = records.len().saturating_sub(args.limit);
+    records.drain(..skip);
+    global.output().print(&HistoryReport {
+        environment: env.name.clone(),
+        records,
+    })?;
+    Ok(ExitStatus::Success)
+}
+
+/// `sv-deploy status`.
+pub async fn status(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
+    let runner = sv_cli::context::runner();
+    let loaded = sv_cli::context::load_config(global)?;
+    let env = sv_cli::context::environment(&loaded, global)?;
+    let worker = bundle::worker(env)?;
+    let script = worker.definition.name.clone();
+    let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+    let current = current_deployment(&client, &script).await?;
+    let mut versions = Vec::new();
+    if let Some(d) = &current {
+        for v in &d.versions {
+            let info = client
+                .workers()
+                .get_version(&script, &v.version_id)
+                .await
+                .ok();
+            versions.push(ServingVersion {
+                version_id: v.version_id.clone(),
+                percentage: v.percentage,
+                number: info.as_ref().and_then(|i| i.number),
+                created_on: info.as_ref().and_then(|i| i.metadata.created_on.clone()),
+                message: info.and_then(|i| i.annotations.get("workers/message").cloned()),
+            });
+        }
+    }
+    let mut checks = Vec::new();
+    if current.is_some() {
+        let base = worker_base(
+            &client,
+            args.worker_url.as_ref(),
+            &script,
+            worker.definition.workers_dev,
+        )
+        .await?;
+        if let Some(b) = &base {
+            let http = http_client(Some(b), args.connect_to)?;
+            let mut specs = gate::specs(&env.config.health.checks, b, &script, "")?;
+            // Not pinned: status shows what users get from the serving split.
+            for s in &mut specs {
+                if let sv_checks::CheckTarget::Http(h) = &mut s.target {
+                    h.headers.remove("Cloudflare-Workers-Version-Overrides");
+                }
+            }
+            checks = gate::run_http(&specs, &http).await?;
+        }
+    }
+    let unhealthy = checks.iter().any(|c| !c.healthy);
+    global.output().print(&StatusReport {
+        environment: env.name.clone(),
+        script,
+        deployment_id: current.as_ref().and_then(|d| d.id.clone()),
+        deployed_on: current.as_ref().and_then(|d| d.created_on.clone()),
+        versions,
+        checks,
+    })?;
+    Ok(if unhealthy {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollout_schedules() {
+        assert!(validate_rollout(&[10, 50, 100]).is_ok());
+        assert!(validate_rollout(&[100]).is_ok());
+        assert!(validate_rollout(&[50, 10, 100]).is_err());
+        assert!(validate_rollout(&[10, 50]).is_err());
+        assert!(validate_rollout(&[0, 100]).is_err());
+        assert!(validate_rollout(&[]).is_err());
+    }
+}
