@@ -16,7 +16,9 @@ use sv_emulator::config::{self, Config, FaultConfig, FaultKind};
 /// It serves the API under `/client/v4` (point `CLOUDFLARE_API_BASE_URL` at
 /// `http://HOST:PORT/client/v4`), answers requests for deployed Workers on
 /// `SCRIPT.SUBDOMAIN.workers.dev` hosts, routes and custom domains, and offers test controls
-/// under `/__admin`. The first line on stdout is `listening on http://HOST:PORT`.
+/// under `/__admin`. The GitHub REST calls sv makes (comments, issues, artifacts) are served
+/// under `/github` (point `GITHUB_API_URL` at `http://HOST:PORT/github`). The first line on
+/// stdout is `listening on http://HOST:PORT`.
 ///
 /// Examples:
 ///
@@ -177,11 +179,23 @@ fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // The GitHub REST subset lives beside the Cloudflare API, under /github; with --data its
+    // state is loaded at start and saved at shutdown (github.json).
+    let github_file = cfg.data_dir.as_ref().map(|d| d.join("github.json"));
+    let mut github = match &github_file {
+        Some(path) if path.exists() => sv_emu_github::GithubState::from_file(path)
+            .with_context(|| format!("loading {}", path.display()))?,
+        _ => sv_emu_github::GithubState::new(),
+    };
+    if let Some(token) = &cfg.token {
+        github = github.with_token(token.clone());
+    }
     runtime.block_on(async move {
         let emu = sv_emulator::Emulator::builder()
             .config(cfg)
             .build()
-            .context("opening the emulator state")?;
+            .context("opening the emulator state")?
+            .nest("/github", sv_emu_github::router(github.clone()));
         let running = emu.spawn(&listen).await.context("starting the server")?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", running.base_url)?;
@@ -189,6 +203,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         drop(out);
         shutdown_signal().await;
         running.shutdown().await;
+        if let Some(path) = &github_file {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            github
+                .to_file(path)
+                .with_context(|| format!("saving {}", path.display()))?;
+        }
         Ok(())
     })
 }

@@ -54,6 +54,15 @@ fn starts_serves_and_stops() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"success\":true"), "{response}");
 
+    // The GitHub REST subset is served on the same listener, where GITHUB_API_URL points.
+    let github = get(
+        emulator.base_url(),
+        "/github/repos/acme/app/issues/1/comments",
+        emulator.token(),
+    );
+    assert!(github.starts_with("HTTP/1.1 200"), "{github}");
+    assert!(github.trim_end().ends_with("[]"), "{github}");
+
     let authority = emulator
         .base_url()
         .strip_prefix("http://")
