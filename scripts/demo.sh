@@ -9,7 +9,8 @@ log() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 start_emulator() {
   local out="$1"
-  "$BIN/sv-emulator" --listen 127.0.0.1:0 --in-memory --seed 1 --account-id "$ACCOUNT_ID" >"$out" 2>"$out.err" &
+  "$BIN/sv-emulator" --listen 127.0.0.1:0 --in-memory --seed 1 --account-id "$ACCOUNT_ID" \
+    --zone-name staging.spacevision.app >"$out" 2>"$out.err" &
   EMULATOR_PID=$!
   local line=""
   for _ in $(seq 1 100); do
@@ -64,9 +65,37 @@ main() {
   log "sv-plan validate: sv.yaml and wrangler config, every environment resolved"
   "$BIN/sv-plan" validate
 
-  log "example app: offline build of every workspace"
   npm install --offline --no-audit --no-fund --silent
-  npm run build --silent
+  export USER="${USER:-demo}"
+
+  log "sv-plan plan: what staging needs, read from the (empty) emulated account"
+  "$BIN/sv-plan" plan --env staging --out "$WORK/staging.plan"
+
+  log "sv-plan apply: data stores and the Pages project first (the Worker binds them)"
+  "$BIN/sv-plan" apply --env staging --auto-approve \
+    --target kv.sessions --target kv.cache --target d1.main --target r2.uploads \
+    --target pages.spacevision-web
+
+  # The emulated Worker runs no JavaScript: each version declares what it answers.
+  local host="spacevision-api-staging.sv-emulator.workers.dev"
+  local authority="${EMULATOR_URL#http://}"
+  log "sv-deploy deploy: ordered builds, new version, smoke test, gated rollout"
+  "$BIN/sv-deploy" deploy --env staging --gate-window 1s \
+    --worker-url "http://$host" --connect-to "$authority" \
+    --annotate 'sv/response={"status":200,"body":"{\"ok\":true}","paths":{"/health":{"status":200,"body":"{\"ok\":true}"}}}'
+
+  log "sv-plan apply: routes, custom domain and DNS now that the Worker exists"
+  "$BIN/sv-plan" apply --env staging --auto-approve
+
+  log "sv-plan plan --detailed-exitcode: live account matches sv.yaml (exit 0 = no changes)"
+  "$BIN/sv-plan" plan --env staging --detailed-exitcode
+
+  log "sv-deploy status and history"
+  "$BIN/sv-deploy" status --env staging --worker-url "http://$host" --connect-to "$authority"
+  "$BIN/sv-deploy" history --env staging
+
+  log "audit trail (.sv/audit.jsonl): one line per change"
+  wc -l .sv/audit.jsonl
 
   log "done"
   if [ -n "${KEEP:-}" ]; then
