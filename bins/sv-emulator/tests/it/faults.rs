@@ -136,6 +136,9 @@ async fn admin_reset_and_snapshot() {
 
 #[tokio::test]
 async fn extra_routers_mount_on_the_same_listener() {
+    // reqwest is built without a default crypto provider (see TOOLING.md); each nextest
+    // process needs one installed before its first client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let gh = axum::Router::new().route(
         "/repos/{owner}/{repo}",
         axum::routing::get(|| async { "github here" }),

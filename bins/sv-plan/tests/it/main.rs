@@ -63,11 +63,6 @@ impl App {
             copy_dir(&example.join(sub), &dir.path().join(sub));
         }
         let app = App { emu, dir };
-        // The example keeps team state in R2; sv-plan has only the local backend so far.
-        app.edit(
-            "  r2: { bucket: spacevision-sv-state, prefix: sv/ }",
-            "  local: .sv/state",
-        );
         // WORKAROUND (emulator): this branch's sv-emulator has no Pages endpoints yet
         // (they are on wip/emulator), so the Pages project is taken out of the copy.
         app.edit(
