@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
 use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
 
-/// Create, verify and restore age-encrypted backups of D1, KV, R2, DNS and Workers
+/// Create, verify and list age-encrypted backups of D1, KV, R2, DNS and sv state
 #[derive(Debug, Parser)]
 #[command(name = "sv-backup", version, about, propagate_version = true)]
 #[command(
