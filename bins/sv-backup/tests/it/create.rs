@@ -226,6 +226,45 @@ fn age_into_tar(key: &Path, archive: &Path, args: &[&str]) -> std::process::Outp
     tar
 }
 
+/// Hides what changes from run to run: paths, times, hashes, the encrypted size.
+fn filters(archive: &Path) -> Vec<(String, String)> {
+    vec![
+        (
+            regex_escape(archive.to_str().unwrap()),
+            "[ARCHIVE]".to_owned(),
+        ),
+        (r"[0-9a-f]{64}".to_owned(), "[SHA256]".to_owned()),
+        (r"size \d+ bytes".to_owned(), "size [SIZE] bytes".to_owned()),
+        (
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00".to_owned(),
+            "[TIME]".to_owned(),
+        ),
+        (
+            format!(r"sv-backup {}", regex_escape(env!("CARGO_PKG_VERSION"))),
+            "sv-backup [VERSION]".to_owned(),
+        ),
+    ]
+}
+
+fn borrowed(filters: &[(String, String)]) -> Vec<(&str, &str)> {
+    filters
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect()
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
+}
+
 fn json(out: &std::process::Output) -> Value {
     assert!(
         out.status.success(),
@@ -251,37 +290,28 @@ fn create_verify_list_and_interop() {
     let recipient = keygen(&key);
     let out_dir = tmp.path().join("backups");
 
-    let created = json(
-        &sv_backup(&app, &emu)
-            .args([
-                "--env",
-                "staging",
-                "--format",
-                "json",
-                "create",
-                "--recipient",
-            ])
-            .arg(&recipient)
-            .arg("--out")
-            .arg(&out_dir)
-            .output()
-            .unwrap(),
+    let out = sv_backup(&app, &emu)
+        .args(["--env", "staging", "create", "--recipient"])
+        .arg(&recipient)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let archive = PathBuf::from(created["archive"]["path"].as_str().unwrap());
-    let res = &created["archive"]["resources"];
-    assert_eq!(res["kv.sessions"]["items"], 3, "{created:#}");
-    assert_eq!(res["r2.uploads"]["entries"], 2, "{created:#}");
-    assert_eq!(res["d1.main"]["entries"], 1, "{created:#}");
-    assert_eq!(res["dns"]["entries"], 1, "{created:#}");
-    assert_eq!(res["state"]["entries"], 1, "{created:#}");
-    let skipped: Vec<&str> = created["items"]
-        .as_array()
+    let archive = std::fs::read_dir(&out_dir)
         .unwrap()
-        .iter()
-        .filter(|i| i.get("skipped").is_some())
-        .map(|i| i["resource"].as_str().unwrap())
-        .collect();
-    assert_eq!(skipped, ["worker.spacevision-api"], "{created:#}");
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz.age"))
+        .unwrap();
+    let human = String::from_utf8(out.stdout).unwrap();
+    let scrub = filters(&archive);
+    insta::with_settings!({ filters => borrowed(&scrub) }, {
+        insta::assert_snapshot!("create_human", human);
+    });
     assert!(
         out_dir
             .join(format!(
@@ -294,7 +324,7 @@ fn create_verify_list_and_interop() {
     let audit = std::fs::read_to_string(app.join(".sv/audit.jsonl")).unwrap();
     assert!(audit.contains("\"backup.create\""), "{audit}");
 
-    // verify with the identity: the same counts.
+    // verify with the identity: every resource with its counts.
     let verified = json(
         &sv_backup(&app, &emu)
             .args(["--format", "json", "verify"])
@@ -304,8 +334,27 @@ fn create_verify_list_and_interop() {
             .output()
             .unwrap(),
     );
-    assert_eq!(verified["resources"], *res, "{verified:#}");
+    let res = &verified["resources"];
+    assert_eq!(res["kv.sessions"]["items"], 3, "{verified:#}");
+    assert_eq!(res["r2.uploads"]["entries"], 2, "{verified:#}");
+    assert_eq!(res["d1.main"]["entries"], 1, "{verified:#}");
+    assert_eq!(res["dns"]["entries"], 1, "{verified:#}");
+    assert_eq!(res["state"]["entries"], 1, "{verified:#}");
     assert_eq!(verified["environment"], "staging");
+    for format in ["human", "markdown"] {
+        let out = sv_backup(&app, &emu)
+            .args(["--format", format, "verify"])
+            .arg(&archive)
+            .arg("--identity")
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        insta::with_settings!({ filters => borrowed(&scrub) }, {
+            insta::assert_snapshot!(format!("verify_{format}"), text);
+        });
+    }
 
     // The identity from SV_BACKUP_IDENTITY works too.
     let verified = json(
