@@ -12,7 +12,7 @@ pub struct CreateArgs {
     #[arg(long = "recipient", value_name = "AGE1…")]
     pub recipients: Vec<String>,
     /// File of age recipients, one per line (`#` comments allowed)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "recipients")]
     pub recipients_file: Option<PathBuf>,
     /// Directory the archive and its `.sha256` are written to
     #[arg(long, value_name = "DIR", default_value = ".")]

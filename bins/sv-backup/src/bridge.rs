@@ -66,3 +66,49 @@ impl io::Read for BlockingReader {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::io::Read as _;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_every_chunk_in_order_then_eof() {
+        let chunks: Vec<Result<Bytes, String>> =
+            (0..50u8).map(|i| Ok(Bytes::from(vec![i; 1000]))).collect();
+        let mut reader = BlockingReader::spawn(futures::stream::iter(chunks));
+        let bytes = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            reader.read_to_end(&mut out).unwrap();
+            out
+        })
+        .await
+        .unwrap();
+        assert_eq!(bytes.len(), 50_000);
+        assert!(
+            bytes
+                .chunks(1000)
+                .enumerate()
+                .all(|(i, c)| c.iter().all(|b| usize::from(*b) == i))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_error_is_a_read_error() {
+        let chunks: Vec<Result<Bytes, String>> = vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err("connection reset".into()),
+        ];
+        let mut reader = BlockingReader::spawn(futures::stream::iter(chunks));
+        let err = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            reader.read_to_end(&mut out).unwrap_err()
+        })
+        .await
+        .unwrap();
+        assert!(err.to_string().contains("connection reset"), "{err}");
+    }
+}

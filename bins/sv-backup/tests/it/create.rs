@@ -402,6 +402,23 @@ fn create_verify_list_and_interop() {
     assert_eq!(binary["value"], "AJ+Slv8=");
     let dump = std::fs::read_to_string(extract.join("d1/main/dump.sql")).unwrap();
     assert!(dump.contains("ngc7000"), "{dump}");
+    // sqlite3 loads the dump as it is.
+    let db = tmp.path().join("restored.sqlite");
+    let loaded = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(format!(
+            ".read {}",
+            extract.join("d1/main/dump.sql").display()
+        ))
+        .arg("SELECT COUNT(*) FROM observations;")
+        .output()
+        .unwrap();
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&loaded.stdout).trim(), "3");
     let photo = std::fs::read(extract.join("r2/uploads/objects/users/alice/photo.jpg")).unwrap();
     assert_eq!(photo, vec![7u8; 200_000]);
 
