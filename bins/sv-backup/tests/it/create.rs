@@ -54,6 +54,14 @@ fn app_copy(root: &Path) -> PathBuf {
     let app = root.join("app");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spacevision");
     copy_dir(&example, &app);
+    // Also back up the cache namespace: text values only, read with bulk gets.
+    let yaml = std::fs::read_to_string(app.join("sv.yaml")).unwrap();
+    let yaml = yaml.replace(
+        "include: [d1.main, kv.sessions,",
+        "include: [d1.main, kv.sessions, kv.cache,",
+    );
+    assert!(yaml.contains("kv.cache,"));
+    std::fs::write(app.join("sv.yaml"), yaml).unwrap();
     std::fs::create_dir_all(app.join(".sv/state")).unwrap();
     std::fs::write(
         app.join(".sv/state/staging.json"),
@@ -123,6 +131,18 @@ fn seed(emu: &sv_test::EmulatorProcess) {
         )
         .await
         .unwrap();
+        let cache = client.kv().create_namespace("staging-cache").await.unwrap();
+        let pairs: Vec<sv_cloudflare::kv::KvBulkPair> = (0..150)
+            .map(|i| sv_cloudflare::kv::KvBulkPair {
+                key: format!("page-{i:03}"),
+                value: format!("<p>{i}</p>"),
+                expiration: None,
+                expiration_ttl: None,
+                metadata: (i == 7).then(|| serde_json::json!({"lang": "en"})),
+                base64: false,
+            })
+            .collect();
+        kv.bulk_write(&cache.id, &pairs).await.unwrap();
         let db = client
             .d1()
             .create(&sv_cloudflare::d1::CreateDatabase {
@@ -336,6 +356,7 @@ fn create_verify_list_and_interop() {
     );
     let res = &verified["resources"];
     assert_eq!(res["kv.sessions"]["items"], 3, "{verified:#}");
+    assert_eq!(res["kv.cache"]["items"], 150, "{verified:#}");
     assert_eq!(res["r2.uploads"]["entries"], 2, "{verified:#}");
     assert_eq!(res["d1.main"]["entries"], 1, "{verified:#}");
     assert_eq!(res["dns"]["entries"], 1, "{verified:#}");
@@ -374,6 +395,7 @@ fn create_verify_list_and_interop() {
     assert_eq!(names[0], "manifest.json", "{listing}");
     for expected in [
         "kv/sessions/entries.jsonl",
+        "kv/cache/entries.jsonl",
         "d1/main/dump.sql",
         "r2/uploads/objects/users/alice/photo.jpg",
         "r2/uploads/objects/readme.txt",
@@ -398,6 +420,15 @@ fn create_verify_list_and_interop() {
     let with_meta = lines.iter().find(|l| l["key"] == "with-meta").unwrap();
     assert_eq!(with_meta["metadata"]["user"], "alice");
     assert_eq!(with_meta["expiration"], 4_102_444_800_i64);
+    let cache = std::fs::read_to_string(extract.join("kv/cache/entries.jsonl")).unwrap();
+    let cache: Vec<Value> = cache
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(cache.len(), 150);
+    assert_eq!(cache[7]["key"], "page-007");
+    assert_eq!(cache[7]["value"], "PHA+NzwvcD4=");
+    assert_eq!(cache[7]["metadata"]["lang"], "en");
     let binary = lines.iter().find(|l| l["key"] == "binary").unwrap();
     assert_eq!(binary["value"], "AJ+Slv8=");
     let dump = std::fs::read_to_string(extract.join("d1/main/dump.sql")).unwrap();
