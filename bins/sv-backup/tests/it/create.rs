@@ -532,3 +532,39 @@ fn dry_run_lists_the_backup_set_without_calling_the_api() {
     let text = String::from_utf8(out.stdout).unwrap();
     insta::assert_snapshot!(text.replace(app.to_str().unwrap(), "[APP]"));
 }
+
+#[test]
+fn a_failed_backup_leaves_no_archive_and_is_audited() {
+    // Nothing seeded: the first data store (d1.main) does not exist.
+    let emu = sv_test::EmulatorProcess::builder()
+        .arg("--zone-name")
+        .arg(ZONE)
+        .start()
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app_copy(tmp.path());
+    let recipient = keygen(&tmp.path().join("key.txt"));
+    let out_dir = tmp.path().join("backups");
+    let out = sv_backup(&app, &emu)
+        .args(["--env", "staging", "create", "--recipient"])
+        .arg(&recipient)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("backing up d1.main (staging-main)"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let audit = std::fs::read_to_string(app.join(".sv/audit.jsonl")).unwrap();
+    let record: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(record["operation"], "backup.create");
+    assert_eq!(record["result"], "failed", "{record}");
+}
