@@ -3,11 +3,16 @@
 //! `main.rs` parses arguments and calls [`run`]; this crate turns arguments into requests
 //! for the library crates and prints their reports.
 
+pub mod args;
+mod bridge;
+pub mod create;
+pub mod verify;
+
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
 use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
 
-/// Create, verify and restore age-encrypted backups of D1, KV, R2, DNS and Workers
+/// Create, verify and list age-encrypted backups of D1, KV, R2, DNS and sv state
 #[derive(Debug, Parser)]
 #[command(name = "sv-backup", version, about, propagate_version = true)]
 #[command(
@@ -22,6 +27,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Back up the environment's `backup.include` set into one age-encrypted .tar.gz.age
+    Create(args::CreateArgs),
+    /// Decrypt an archive and check every checksum; report counts per resource
+    Verify(args::VerifyArgs),
+    /// List the archives in a local directory (size, time, sha256 sidecar, manifest)
+    List(args::ListArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -30,6 +41,9 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     sv_cli::logging::init(&cli.global);
     match cli.command {
+        Command::Create(args) => create::run(&cli.global, args).await,
+        Command::Verify(args) => verify::run(&cli.global, args).await,
+        Command::List(args) => verify::list(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

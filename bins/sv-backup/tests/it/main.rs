@@ -3,6 +3,8 @@
 
 use assert_cmd::Command;
 
+mod create;
+
 fn transcript(args: &[&str]) -> String {
     let out = Command::cargo_bin("sv-backup")
         .unwrap()

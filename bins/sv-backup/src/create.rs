@@ -1,0 +1,624 @@
+//! `sv-backup create`: every resource of the backup set streamed into one archive.
+//!
+//! The archive writer is synchronous; each entry is handed to it inside
+//! `spawn_blocking`, with async bodies (R2 objects, the D1 dump) bridged by
+//! `bridge::BlockingReader`, so large entries stream instead of sitting in memory. KV entries are
+//! spooled to an unnamed temp file first (their size must be known and the JSONL is
+//! generated).
+
+use std::collections::BTreeMap;
+use std::io::{Seek as _, Write as _};
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use chrono::Utc;
+use futures::{StreamExt as _, TryStreamExt as _};
+use serde::Serialize;
+use sv_archive::{ArchiveSummary, ArchiveWriter, Encryption, EntryMeta, ManifestHeader, NewEntry};
+use sv_cli::{ExitStatus, GlobalArgs, InputError};
+use sv_cloudflare::Client;
+use sv_config::{BackupItem, Environment, LoadedConfig, ResourceKind};
+use sv_report::{Render, Styles};
+
+use crate::args::CreateArgs;
+
+const TOOL: &str = "sv-backup";
+
+/// One thing to back up, resolved against the environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// `kv.sessions`, `d1.main`, `dns`, `state` …
+    pub resource: String,
+    /// The Cloudflare name (prefixed) or the file.
+    pub target: String,
+    /// `None` when it will be backed up; otherwise why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// What `create` did (or, with `--dry-run`, would do).
+#[derive(Debug, Serialize)]
+pub struct CreateReport {
+    pub environment: String,
+    pub dry_run: bool,
+    pub items: Vec<Item>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveFacts>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ArchiveFacts {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub entries: u64,
+    pub bytes: u64,
+    pub resources: BTreeMap<String, sv_archive::ResourceSummary>,
+}
+
+impl From<&ArchiveSummary> for ArchiveFacts {
+    fn from(s: &ArchiveSummary) -> Self {
+        Self {
+            path: s.path.display().to_string(),
+            size: s.size,
+            sha256: s.sha256.to_string(),
+            entries: s.entries,
+            bytes: s.bytes,
+            resources: s.resources.clone(),
+        }
+    }
+}
+
+impl Render for CreateReport {
+    fn human(&self, styles: &Styles) -> String {
+        let mut out = String::new();
+        let verb = if self.dry_run {
+            "Would back up"
+        } else {
+            "Backed up"
+        };
+        out.push_str(&format!(
+            "{} environment {}\n",
+            styles.bold(verb),
+            self.environment
+        ));
+        for item in &self.items {
+            match &item.skipped {
+                None => {
+                    let counts = self
+                        .archive
+                        .as_ref()
+                        .and_then(|a| a.resources.get(&item.resource))
+                        .map(|r| {
+                            format!(
+                                ": {} entries, {} bytes{}",
+                                r.entries,
+                                r.bytes,
+                                r.items.map(|i| format!(", {i} items")).unwrap_or_default()
+                            )
+                        })
+                        .unwrap_or_default();
+                    out.push_str(&format!("  {} ({}){counts}\n", item.resource, item.target));
+                }
+                Some(why) => out.push_str(&format!(
+                    "  {} ({}): skipped, {why}\n",
+                    item.resource, item.target
+                )),
+            }
+        }
+        if let Some(a) = &self.archive {
+            out.push_str(&format!(
+                "Archive {}\n  size {} bytes, {} entries, {} bytes before compression\n  sha256 {}\n",
+                a.path, a.size, a.entries, a.bytes, a.sha256
+            ));
+        }
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = format!(
+            "### {} `{}`\n\n| Resource | Target | Entries | Bytes | Items |\n|---|---|---:|---:|---:|\n",
+            if self.dry_run {
+                "Backup plan for"
+            } else {
+                "Backup of"
+            },
+            self.environment
+        );
+        for item in &self.items {
+            let r = self
+                .archive
+                .as_ref()
+                .and_then(|a| a.resources.get(&item.resource));
+            let (e, b, i) = match (&item.skipped, r) {
+                (Some(why), _) => (format!("skipped: {why}"), String::new(), String::new()),
+                (None, Some(r)) => (
+                    r.entries.to_string(),
+                    r.bytes.to_string(),
+                    r.items.map(|i| i.to_string()).unwrap_or_default(),
+                ),
+                (None, None) => (String::from("0"), String::from("0"), String::new()),
+            };
+            out.push_str(&format!(
+                "| `{}` | {} | {e} | {b} | {i} |\n",
+                item.resource,
+                sv_report::markdown_escape(&item.target)
+            ));
+        }
+        if let Some(a) = &self.archive {
+            out.push_str(&format!(
+                "\nArchive `{}`: {} bytes, sha256 `{}`\n",
+                a.path, a.size, a.sha256
+            ));
+        }
+        out
+    }
+}
+
+/// Resolves `backup.include` into items, in include order, without duplicates.
+pub fn resolve(config: &LoadedConfig, env: &Environment) -> anyhow::Result<Vec<Item>> {
+    let backup = env.config.backup.as_ref().ok_or_else(|| {
+        InputError::new(anyhow::anyhow!(
+            "sv.yaml has no `backup:` section: add `backup: {{ include: [...], recipients: [...] }}`"
+        ))
+    })?;
+    let mut items: Vec<Item> = Vec::new();
+    let mut push = |item: Item| {
+        if !items.iter().any(|i| i.resource == item.resource) {
+            items.push(item);
+        }
+    };
+    for include in &backup.include {
+        match include {
+            BackupItem::State => push(Item {
+                resource: "state".into(),
+                target: state_path(config, env).display().to_string(),
+                skipped: None,
+            }),
+            BackupItem::AllOf(kind) => {
+                if *kind == ResourceKind::Dns {
+                    push(dns_item(env));
+                } else {
+                    for r in env.resources_of(*kind) {
+                        push(resource_item(&r.address.to_string(), &r.name, *kind));
+                    }
+                }
+            }
+            BackupItem::Resource(address) => {
+                if address.kind() == ResourceKind::Dns {
+                    push(dns_item(env));
+                } else {
+                    let name = env
+                        .resource(address)
+                        .map(|r| r.name.clone())
+                        .unwrap_or_else(|| address.to_string());
+                    push(resource_item(&address.to_string(), &name, address.kind()));
+                }
+            }
+        }
+    }
+    Ok(items)
+}
+
+fn dns_item(env: &Environment) -> Item {
+    Item {
+        resource: "dns".into(),
+        target: env.zone.clone().unwrap_or_default(),
+        skipped: env
+            .zone
+            .is_none()
+            .then(|| "the environment has no zone".to_owned()),
+    }
+}
+
+fn resource_item(resource: &str, name: &str, kind: ResourceKind) -> Item {
+    let skipped = match kind {
+        ResourceKind::Kv | ResourceKind::D1 | ResourceKind::R2 => None,
+        _ => Some(format!("backing up {kind} is not implemented yet")),
+    };
+    Item {
+        resource: resource.to_owned(),
+        target: name.to_owned(),
+        skipped,
+    }
+}
+
+fn state_path(config: &LoadedConfig, env: &Environment) -> std::path::PathBuf {
+    config.resolve_path(std::path::Path::new(&format!(
+        ".sv/state/{}.json",
+        env.name
+    )))
+}
+
+fn encryption(args: &CreateArgs, env: &Environment) -> anyhow::Result<Encryption> {
+    let enc = if let Some(file) = &args.recipients_file {
+        Encryption::recipients_file(file)
+    } else if !args.recipients.is_empty() {
+        Encryption::recipients(args.recipients.iter())
+    } else {
+        let configured = env
+            .config
+            .backup
+            .as_ref()
+            .map(|b| b.recipients.clone())
+            .unwrap_or_default();
+        Encryption::recipients(configured.iter())
+    };
+    enc.map_err(|e| InputError::new(e).into())
+}
+
+/// Runs `create`.
+pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitStatus> {
+    let config = sv_cli::context::load_config(global)?;
+    let env = sv_cli::context::environment(&config, global)?;
+    let items = resolve(&config, env)?;
+    let encryption = encryption(&args, env)?;
+    if args.dry_run {
+        let report = CreateReport {
+            environment: env.name.clone(),
+            dry_run: true,
+            items,
+            archive: None,
+        };
+        global.output().print(&report)?;
+        return Ok(ExitStatus::Success);
+    }
+    let runner = sv_cli::context::runner();
+    let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+    let now = Utc::now();
+    let header = ManifestHeader {
+        tool: TOOL.into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        created_at: now,
+        environment: env.name.clone(),
+        source: serde_json::Map::from_iter([(
+            "project".to_owned(),
+            serde_json::Value::from(config.config.project.clone()),
+        )]),
+        resources: items
+            .iter()
+            .filter(|i| i.skipped.is_none())
+            .map(|i| i.resource.clone())
+            .collect(),
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let name = format!(
+        "{}-{}-{}.tar.gz.age",
+        config.config.project,
+        env.name,
+        now.format("%Y%m%dT%H%M%SZ")
+    );
+    let writer =
+        ArchiveWriter::create(&args.out, &name, encryption, header).map_err(|e| match e {
+            sv_archive::Error::Exists { .. } | sv_archive::Error::InvalidName { .. } => {
+                anyhow::Error::from(InputError::new(e))
+            }
+            e => anyhow::Error::new(e),
+        })?;
+    let mut sink = Sink {
+        writer: Some(writer),
+    };
+    let audit = sv_audit::AuditLog::new(sv_audit::AuditLog::default_path(
+        &config.resolve_path(std::path::Path::new(".")),
+    ));
+    let result = async {
+        for item in items.iter().filter(|i| i.skipped.is_none()) {
+            backup_item(&client, &config, env, item, &mut sink)
+                .await
+                .with_context(|| format!("backing up {} ({})", item.resource, item.target))?;
+        }
+        sink.finish().await
+    }
+    .await;
+    let outcome = if result.is_ok() {
+        sv_audit::Outcome::Succeeded
+    } else {
+        sv_audit::Outcome::Failed
+    };
+    audit
+        .append(&sv_audit::AuditRecord {
+            time: Utc::now(),
+            actor: actor(),
+            tool: TOOL.into(),
+            environment: Some(env.name.clone()),
+            operation: "backup.create".into(),
+            target: name.clone(),
+            result: outcome,
+            detail: result.as_ref().err().map(|e| format!("{e:#}")),
+            run_url: None,
+        })
+        .context("writing the audit trail")?;
+    let summary = result?;
+    runner.set_output("archive", &summary.path.display().to_string())?;
+    runner.set_output("size", &summary.size.to_string())?;
+    runner.set_output("sha256", &summary.sha256.to_string())?;
+    let report = CreateReport {
+        environment: env.name.clone(),
+        dry_run: false,
+        items,
+        archive: Some(ArchiveFacts::from(&summary)),
+    };
+    runner.append_summary(&report.markdown())?;
+    global.output().print(&report)?;
+    Ok(ExitStatus::Success)
+}
+
+fn actor() -> String {
+    ["GITHUB_ACTOR", "USER"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The writer, moved into blocking tasks one entry at a time.
+struct Sink {
+    writer: Option<ArchiveWriter>,
+}
+
+impl Sink {
+    async fn add(
+        &mut self,
+        entry: NewEntry,
+        size: Option<u64>,
+        reader: impl std::io::Read + Send + 'static,
+    ) -> anyhow::Result<EntryMeta> {
+        let mut writer = self
+            .writer
+            .take()
+            .context("the archive writer failed earlier")?;
+        let (writer, result) = tokio::task::spawn_blocking(move || {
+            let result = writer.add_stream(entry, size, reader);
+            (writer, result)
+        })
+        .await
+        .context("the archive task panicked")?;
+        self.writer = Some(writer);
+        Ok(result?)
+    }
+
+    async fn finish(&mut self) -> anyhow::Result<ArchiveSummary> {
+        let writer = self
+            .writer
+            .take()
+            .context("the archive writer failed earlier")?;
+        let summary = tokio::task::spawn_blocking(move || writer.finish())
+            .await
+            .context("the archive task panicked")??;
+        Ok(summary)
+    }
+}
+
+async fn backup_item(
+    client: &Client,
+    config: &LoadedConfig,
+    env: &Environment,
+    item: &Item,
+    sink: &mut Sink,
+) -> anyhow::Result<()> {
+    let (kind, name) = item
+        .resource
+        .split_once('.')
+        .unwrap_or((item.resource.as_str(), ""));
+    match kind {
+        "state" => {
+            let path = state_path(config, env);
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    let len = bytes.len() as u64;
+                    sink.add(
+                        NewEntry::new(format!("state/{}.json", env.name), "state", "sv-state"),
+                        Some(len),
+                        std::io::Cursor::new(bytes),
+                    )
+                    .await?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).context(format!("reading {}", path.display())),
+            }
+        }
+        "kv" => backup_kv(client, name, &item.target, sink).await?,
+        "d1" => backup_d1(client, name, &item.target, sink).await?,
+        "r2" => backup_r2(client, name, &item.target, sink).await?,
+        "dns" => backup_dns(client, &item.target, sink).await?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// One line of `kv/<name>/entries.jsonl`.
+#[derive(Debug, Serialize)]
+struct KvLine<'a> {
+    key: &'a str,
+    /// base64 (standard, padded) of the value bytes.
+    value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration: Option<i64>,
+}
+
+async fn backup_kv(
+    client: &Client,
+    name: &str,
+    title: &str,
+    sink: &mut Sink,
+) -> anyhow::Result<()> {
+    let kv = client.kv();
+    let namespace = kv
+        .list_namespaces()
+        .try_filter(|ns| futures::future::ready(ns.title == title))
+        .boxed()
+        .try_next()
+        .await?
+        .with_context(|| format!("KV namespace {title:?} does not exist"))?;
+    let mut spool = tempfile::tempfile().context("cannot create a temp file")?;
+    let mut keys = std::pin::pin!(kv.list_keys(&namespace.id, None));
+    let mut count = 0u64;
+    let mut batch: Vec<sv_cloudflare::kv::KvKey> = Vec::new();
+    loop {
+        let next = keys.next().await.transpose()?;
+        let end = next.is_none();
+        batch.extend(next);
+        if batch.len() < sv_cloudflare::kv::BULK_GET_MAX_KEYS && !end {
+            continue;
+        }
+        for (key, bytes, expiration) in fetch_values(&kv, &namespace.id, &batch).await? {
+            let line = KvLine {
+                key: &key.name,
+                value: base64::engine::general_purpose::STANDARD.encode(&bytes),
+                metadata: key.metadata.as_ref(),
+                expiration: key.expiration.or(expiration),
+            };
+            serde_json::to_writer(&mut spool, &line)?;
+            spool.write_all(b"\n")?;
+            count += 1;
+        }
+        batch.clear();
+        if end {
+            break;
+        }
+    }
+    let len = spool.stream_position()?;
+    spool.rewind()?;
+    sink.add(
+        NewEntry::new(
+            format!("kv/{name}/entries.jsonl"),
+            format!("kv.{name}"),
+            "kv-entries-jsonl",
+        )
+        .with_items(count)
+        .with_extra("title", title)
+        .with_extra("namespace_id", namespace.id.clone()),
+        Some(len),
+        spool,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Values of up to 100 listed keys: one bulk get (text values) when it can, else one GET
+/// per key — the bulk endpoint refuses (400) a batch holding a binary value, and reading
+/// it as text would corrupt it. Keys deleted since they were listed are left out.
+async fn fetch_values<'k>(
+    kv: &sv_cloudflare::kv::KvApi<'_>,
+    namespace_id: &str,
+    batch: &'k [sv_cloudflare::kv::KvKey],
+) -> anyhow::Result<Vec<(&'k sv_cloudflare::kv::KvKey, bytes::Bytes, Option<i64>)>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = batch.iter().map(|k| k.name.clone()).collect();
+    match kv.bulk_get(namespace_id, &names, false).await {
+        Ok(mut values) => Ok(batch
+            .iter()
+            .filter_map(|k| {
+                let item = values.remove(&k.name).flatten()?;
+                Some((k, bytes::Bytes::from(item.value.into_bytes()), None))
+            })
+            .collect()),
+        Err(e) if e.status().is_some_and(|s| s.as_u16() == 400) => {
+            let mut out = Vec::with_capacity(batch.len());
+            for key in batch {
+                match kv.get_value(namespace_id, &key.name).await {
+                    Ok(v) => out.push((key, v.bytes, v.expiration)),
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(out)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn backup_d1(
+    client: &Client,
+    name: &str,
+    database: &str,
+    sink: &mut Sink,
+) -> anyhow::Result<()> {
+    let d1 = client.d1();
+    let db = d1
+        .get(database)
+        .await
+        .with_context(|| format!("reading D1 database {database:?}"))?;
+    let export = d1
+        .export(&db.uuid, &sv_cloudflare::d1::ExportOptions::default())
+        .await?;
+    let stream = d1.download_export(&export).await?.boxed();
+    let reader = crate::bridge::BlockingReader::spawn(stream);
+    let mut entry = NewEntry::new(
+        format!("d1/{name}/dump.sql"),
+        format!("d1.{name}"),
+        "d1-sql-dump",
+    )
+    .with_extra("database", database)
+    .with_extra("uuid", db.uuid.clone());
+    if let Some(bookmark) = &export.at_bookmark {
+        entry = entry.with_extra("bookmark", bookmark.clone());
+    }
+    sink.add(entry, None, reader).await?;
+    Ok(())
+}
+
+async fn backup_r2(
+    client: &Client,
+    name: &str,
+    bucket: &str,
+    sink: &mut Sink,
+) -> anyhow::Result<()> {
+    let r2 = client.r2();
+    let mut objects = std::pin::pin!(r2.list_objects(bucket, None, None));
+    while let Some(object) = objects.next().await {
+        let object = object?;
+        let download = r2.get_object(bucket, &object.key, None).await?;
+        let size = download.content_length.unwrap_or(object.size);
+        let content_type = download
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let custom = download.custom_metadata();
+        let mut entry = NewEntry::new(
+            format!("r2/{name}/objects/{}", object.key),
+            format!("r2.{name}"),
+            "r2-object",
+        )
+        .with_extra("key", object.key.clone())
+        .with_extra("custom_metadata", serde_json::to_value(&custom)?)
+        .with_extra(
+            "http_metadata",
+            serde_json::to_value(&object.http_metadata)?,
+        );
+        if let Some(ct) = content_type {
+            entry = entry.with_extra("content_type", ct);
+        }
+        if let Some(etag) = &object.etag {
+            entry = entry.with_extra("etag", etag.clone());
+        }
+        let reader = crate::bridge::BlockingReader::spawn(download.body);
+        sink.add(entry, Some(size), reader).await?;
+    }
+    Ok(())
+}
+
+async fn backup_dns(client: &Client, zone: &str, sink: &mut Sink) -> anyhow::Result<()> {
+    let found = client
+        .zones()
+        .find_for_hostname(zone)
+        .await?
+        .with_context(|| format!("zone {zone:?} not found in the account"))?;
+    let bind = client.dns().export_bind(&found.id).await?;
+    let bytes = bind.into_bytes();
+    let len = bytes.len() as u64;
+    sink.add(
+        NewEntry::new(format!("dns/{}.bind", found.name), "dns", "dns-bind")
+            .with_extra("zone", found.name.clone())
+            .with_extra("zone_id", found.id.clone()),
+        Some(len),
+        std::io::Cursor::new(bytes),
+    )
+    .await?;
+    Ok(())
+}
