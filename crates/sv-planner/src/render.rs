@@ -144,7 +144,10 @@ impl Render for Plan {
                 let _ = writeln!(out, "  {}. {}", i + 1, names.join(", "));
             }
         }
-        let _ = writeln!(out, "\n{}", s.bold(&summary_line(self)));
+        if !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "{}", s.bold(&summary_line(self)));
         out
     }
 
