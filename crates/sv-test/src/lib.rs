@@ -17,6 +17,7 @@
 pub mod act;
 pub mod emulator;
 mod error;
+pub mod example;
 pub mod paths;
 mod process;
 

@@ -33,27 +33,9 @@ fn sv_backup(dir: &Path, emu: &sv_test::EmulatorProcess) -> Command {
     cmd
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "node_modules" || name == ".sv" {
-            continue;
-        }
-        let (src, dst) = (entry.path(), to.join(&name));
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
-
 fn app_copy(root: &Path) -> PathBuf {
     let app = root.join("app");
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spacevision");
-    copy_dir(&example, &app);
+    sv_test::example::copy_to(&app).unwrap();
     // Also back up the cache namespace: text values only, read with bulk gets.
     let yaml = std::fs::read_to_string(app.join("sv.yaml")).unwrap();
     let yaml = yaml.replace(

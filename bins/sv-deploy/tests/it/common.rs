@@ -1,7 +1,7 @@
 //! A copy of examples/spacevision in a temp dir, an emulator with the staging resources,
 //! and a command builder for the binary under test.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use sv_test::EmulatorProcess;
@@ -21,32 +21,11 @@ pub struct App {
     pub pages: bool,
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "node_modules" || name == "dist" || name == ".sv" {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(&name));
-        } else {
-            std::fs::copy(&path, to.join(&name)).unwrap();
-        }
-    }
-}
-
-pub fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spacevision")
-}
-
 impl App {
     /// The example app and an emulator holding staging's KV, D1 and R2 resources.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&example(), dir.path());
+        sv_test::example::copy_to(dir.path()).unwrap();
         let emulator = EmulatorProcess::start().unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

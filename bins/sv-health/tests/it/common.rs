@@ -45,30 +45,12 @@ pub fn sv_health_std(dir: &Path) -> std::process::Command {
     cmd
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "node_modules" || name == ".sv" {
-            continue;
-        }
-        let (src, dst) = (entry.path(), to.join(&name));
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
-
 /// The spacevision example in a temp dir, with `health:` replaced by `health_yaml` (an
 /// indented block without the `health:` line).
 pub fn app(health_yaml: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("spacevision");
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spacevision");
-    copy_dir(&example, &root);
+    sv_test::example::copy_to(&root).unwrap();
     let yaml = std::fs::read_to_string(root.join("sv.yaml")).unwrap();
     let start = yaml
         .find("\nhealth:\n")

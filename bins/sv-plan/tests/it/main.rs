@@ -7,7 +7,7 @@ mod lifecycle;
 mod output;
 mod state;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use assert_cmd::Command;
 use sv_test::EmulatorProcess;
@@ -17,21 +17,6 @@ use tempfile::TempDir;
 pub struct App {
     pub emu: EmulatorProcess,
     pub dir: TempDir,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != "node_modules" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 impl App {
@@ -57,11 +42,7 @@ impl App {
         }
         let emu = builder.start().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let example = sv_test::paths::workspace_root().join("examples/spacevision");
-        std::fs::copy(example.join("sv.yaml"), dir.path().join("sv.yaml")).unwrap();
-        for sub in ["worker", "web"] {
-            copy_dir(&example.join(sub), &dir.path().join(sub));
-        }
+        sv_test::example::copy_to(dir.path()).unwrap();
         let app = App { emu, dir };
         // WORKAROUND (emulator): this branch's sv-emulator has no Pages endpoints yet
         // (they are on wip/emulator), so the Pages project is taken out of the copy.
