@@ -10,6 +10,8 @@
 //!   each success recorded in state as soon as it completes (those completing together in
 //!   one write) so an interrupted apply converges on re-run.
 //! - [`store`]: where state lives (a local file) and its lock.
+//! - [`converge`]: plan + apply of a whole environment in one call (derived environments:
+//!   developer, preview, drill).
 //!
 //! Worker scripts (`worker.*` addresses) are deployed by sv-deploy, not managed here: they
 //! are dropped from `depends_on` (routes and custom domains still need the script to exist
@@ -17,12 +19,14 @@
 //!
 //! No printing, no clap: callers render the returned data.
 
+pub mod converge;
 pub mod desired;
 pub mod execute;
 pub mod inventory;
 pub mod migrations;
 pub mod store;
 
+pub use converge::{ConvergeRequest, Converged, converge, plan_environment};
 pub use desired::desired;
 pub use execute::{ApplyReport, ExecContext, OpOutcome, OpResult, execute};
 pub use inventory::{Inventory, inventory};
@@ -68,6 +72,8 @@ pub enum Error {
     NoZone(Address),
     #[error("{address}: {what} is not supported yet")]
     Unsupported { address: Address, what: String },
+    #[error("no plan can be made: {0}")]
+    Plan(#[source] sv_planner::PlanError),
     #[error("{address}: the plan has no id for it (re-run `sv-plan plan`)")]
     MissingId { address: Address },
 }

@@ -1,0 +1,143 @@
+//! One call that brings an environment's managed resources to what sv.yaml declares: plan
+//! (desired against the live account and state) and, unless it is a dry run, carry the plan
+//! out under the state lock.
+//!
+//! sv-plan shows plans to humans before applying them; tools that create whole derived
+//! environments (a developer's `dev-NAME-` resources, a pull request's `pr-N-` preview,
+//! a restore drill's scratch resources) use this instead, so there is exactly one way
+//! resources are created, and re-running it on a converged environment changes nothing.
+
+use std::path::Path;
+
+use sv_cloudflare::Client;
+use sv_config::Environment;
+use sv_planner::{LockInfo, Plan, PlanInput, PlanOptions, State};
+
+use crate::{ApplyReport, Error, ExecContext, Inventory, StateStore};
+
+/// What [`plan_environment`] and [`converge`] need.
+pub struct ConvergeRequest<'a> {
+    pub client: &'a Client,
+    pub env: &'a Environment,
+    /// Directory of sv.yaml (migrations and wrangler configs are relative to it).
+    pub root: &'a Path,
+    pub store: &'a dyn StateStore,
+    /// `targets` restricts, `destroy` tears everything in state down.
+    pub options: PlanOptions,
+    /// Operations in flight at once inside a wave.
+    pub concurrency: usize,
+    /// Who holds the lock while applying (`user@host`, `github-actions[bot]`, …).
+    pub owner: String,
+    /// The operation named in the lock (`onboard.setup`, `preview.create`, …).
+    pub operation: String,
+    /// sha256 of the config, recorded in the plan (see `sv-plan`); may be empty.
+    pub config_checksum: String,
+}
+
+/// A plan and everything it was computed from.
+#[derive(Debug)]
+pub struct Planned {
+    pub plan: Plan,
+    pub inventory: Inventory,
+    pub state: State,
+}
+
+/// The result of [`converge`].
+#[derive(Debug)]
+pub struct Converged {
+    /// What was (to be) done; `plan.summary.has_changes()` is false when nothing was.
+    pub plan: Plan,
+    /// `None` when the plan had no changes.
+    pub report: Option<ApplyReport>,
+}
+
+impl Converged {
+    /// True when every planned operation succeeded (or there was nothing to do).
+    #[must_use]
+    pub fn succeeded(&self) -> bool {
+        self.report.as_ref().is_none_or(|r| r.succeeded)
+    }
+}
+
+/// Reads state and the live account and computes the plan for `req.env`.
+///
+/// # Errors
+/// Unreadable state, the config mapping, the API, or a plan that cannot be made (cycle,
+/// protected resource).
+pub async fn plan_environment(req: &ConvergeRequest<'_>) -> Result<Planned, Error> {
+    let state = req
+        .store
+        .load()?
+        .unwrap_or_else(|| State::new(&req.env.name, ""));
+    let desired = crate::desired(req.env, req.root)?;
+    let kinds = crate::inventory::kinds_in_use(&desired, &state);
+    let inventory = crate::inventory(req.client, req.env.zone.as_deref(), &state, &kinds).await?;
+    let plan = Plan::compute(&PlanInput {
+        environment: &req.env.name,
+        desired: &desired,
+        observed: &inventory.observed,
+        state: &state,
+        config_checksum: &req.config_checksum,
+        options: req.options.clone(),
+        now: chrono::Utc::now(),
+        tool_version: env!("CARGO_PKG_VERSION"),
+    })
+    .map_err(Error::Plan)?;
+    Ok(Planned {
+        plan,
+        inventory,
+        state,
+    })
+}
+
+/// Plans and applies `req.env` under its state lock; a converged environment is left
+/// untouched (no lock taken, no state written).
+///
+/// A failed operation does not make this an `Err`: the report says what was and was not
+/// done, state holds every success, and calling again converges.
+///
+/// # Errors
+/// As [`plan_environment`], the lock is held by someone else ([`Error::Locked`]), or state
+/// cannot be written.
+pub async fn converge(req: &ConvergeRequest<'_>) -> Result<Converged, Error> {
+    let planned = plan_environment(req).await?;
+    if !planned.plan.summary.has_changes() {
+        return Ok(Converged {
+            plan: planned.plan,
+            report: None,
+        });
+    }
+    let lock = LockInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        owner: req.owner.clone(),
+        operation: req.operation.clone(),
+        reason: None,
+        created_at: chrono::Utc::now(),
+        run_url: None,
+    };
+    req.store.lock(&lock)?;
+    let result = apply_locked(req, planned).await;
+    // The lock is ours: releasing it can only fail on I/O, which the result already shows.
+    let unlocked = req.store.unlock(&lock.id);
+    let converged = result?;
+    unlocked?;
+    Ok(converged)
+}
+
+async fn apply_locked(req: &ConvergeRequest<'_>, planned: Planned) -> Result<Converged, Error> {
+    let exec = ExecContext {
+        client: req.client,
+        zone_id: planned.inventory.zone_id.clone(),
+        migration_dirs: crate::desired::migration_dirs(req.env, req.root),
+        concurrency: req.concurrency.max(1),
+    };
+    let mut state = planned.state;
+    if state.lineage.is_empty() {
+        state.lineage = uuid::Uuid::new_v4().to_string();
+    }
+    let (report, _state) = crate::execute(&planned.plan, &exec, req.store, state).await?;
+    Ok(Converged {
+        plan: planned.plan,
+        report: Some(report),
+    })
+}
