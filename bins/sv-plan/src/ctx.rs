@@ -124,6 +124,16 @@ impl Ctx {
     pub async fn plan(&self, options: PlanOptions) -> anyhow::Result<Planned> {
         let state = self.load_state()?;
         let desired = self.desired()?;
+        // A mistyped --target is bad input: say so before reading the account.
+        for target in &options.targets {
+            if !desired.iter().any(|d| &d.address == target)
+                && !state.resources.contains_key(target)
+            {
+                return Err(input_error(sv_planner::PlanError::UnknownTarget(
+                    target.clone(),
+                )));
+            }
+        }
         let inventory = self.inventory(&state, &desired).await?;
         let checksum = self.config_checksum()?;
         let plan = Plan::compute(&PlanInput {
