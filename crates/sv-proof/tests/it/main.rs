@@ -6,4 +6,5 @@
 mod archives;
 mod cli;
 mod config;
+mod leaks;
 mod support;

@@ -142,11 +142,20 @@ impl<'a> Run<'a> {
 /// The emulator's whole state (`GET /__admin/snapshot`): equal before and after a refused
 /// command means the command changed nothing remote.
 pub fn remote_state(emulator: &EmulatorProcess) -> String {
+    http_get(emulator, "/__admin/snapshot", None)
+}
+
+/// `GET path` on the emulator (HTTP/1.0, so the body is not chunked); panics unless 200.
+pub fn http_get(emulator: &EmulatorProcess, path: &str, bearer: Option<&str>) -> String {
     let address = emulator.base_url().trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "GET /__admin/snapshot HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.0\r\nHost: {address}\r\n{auth}Accept: application/json\r\n\
+         User-Agent: sv-proof\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -154,7 +163,7 @@ pub fn remote_state(emulator: &EmulatorProcess) -> String {
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     assert!(
         head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-        "{head}"
+        "GET {path}: {head}\n{body}"
     );
     body.to_owned()
 }
