@@ -21,7 +21,7 @@ use sv_cloudflare::r2::{
     CorsAllowed, CorsConfig, CorsRule, CreateBucket, LifecycleConfig, LifecycleRule,
 };
 use sv_cloudflare::workers::AttachDomain;
-use sv_planner::{Action, Address, Attrs, Change, Kind, Plan, State, StateResource};
+use sv_planner::{Action, Address, Attrs, Change, Kind, PendingCreate, Plan, State, StateResource};
 
 use crate::store::StateStore;
 use crate::{Error, migrations};
@@ -117,6 +117,7 @@ pub async fn execute(
             }));
             continue;
         }
+        note_pending_creates(&changes, &state, store)?;
         let outcomes: Vec<(&Change, Result<Option<String>, Error>)> =
             futures::stream::iter(changes.into_iter().map(|c| async move {
                 let r = apply_one(c, ctx).await;
@@ -184,6 +185,39 @@ fn error_chain(e: &Error) -> String {
     text
 }
 
+/// Writes the wave's creations into [`State::pending`] before any is sent, in one write, so
+/// an apply killed mid-wave leaves a record the next run adopts the created resources from
+/// (see `State::adopt_pending`) instead of creating them twice.
+fn note_pending_creates(
+    changes: &[&Change],
+    state: &Mutex<State>,
+    store: &dyn StateStore,
+) -> Result<(), Error> {
+    let creates: Vec<&&Change> = changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+        .collect();
+    if creates.is_empty() {
+        return Ok(());
+    }
+    let mut s = state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = chrono::Utc::now();
+    for c in creates {
+        s.pending.insert(
+            c.address.clone(),
+            PendingCreate {
+                kind: c.kind,
+                key: c.natural_key(),
+                started_at: now,
+            },
+        );
+    }
+    s.serial += 1;
+    store.save(&s)
+}
+
 /// Records the successes of `chunk` in state and writes it once. `Err` only when the write
 /// fails; a missing id fails that operation alone.
 #[allow(clippy::type_complexity)]
@@ -200,7 +234,16 @@ fn record_all<'c>(
     for (c, r) in chunk {
         let r = match r {
             Ok(id) => record(c, id.clone(), &mut s).map(|()| id),
-            Err(e) => Err(e),
+            Err(e) => {
+                // The API answered no: nothing was created, so nothing is to be adopted
+                // later (a same-named resource there belongs to someone else). Unknown
+                // outcomes (5xx, timeouts) stay pending.
+                if refused(&e) && s.pending.remove(&c.address).is_some() {
+                    s.serial += 1;
+                    changed = true;
+                }
+                Err(e)
+            }
         };
         changed |= r.is_ok();
         out.push((c, r));
@@ -211,7 +254,16 @@ fn record_all<'c>(
     Ok(out)
 }
 
+/// An error the API answered with a 4xx: the request was refused, not lost.
+fn refused(e: &Error) -> bool {
+    match e {
+        Error::Cloudflare { source, .. } => source.status().is_some_and(|s| s.is_client_error()),
+        _ => false,
+    }
+}
+
 fn record(c: &Change, id: Option<String>, s: &mut State) -> Result<(), Error> {
+    s.pending.remove(&c.address);
     if c.action == Action::Delete {
         s.resources.remove(&c.address);
     } else {

@@ -6,5 +6,6 @@
 mod archives;
 mod cli;
 mod config;
+mod crash;
 mod leaks;
 mod support;
