@@ -6,13 +6,17 @@
 pub mod args;
 mod bridge;
 pub mod create;
+pub mod keys;
+pub mod recovery;
+pub mod restore;
 pub mod verify;
+mod vtables;
 
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
 use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
 
-/// Create, verify and list age-encrypted backups of D1, KV, R2, DNS and sv state
+/// Create, verify, list and restore age-encrypted backups of D1, KV, R2, DNS and sv state
 #[derive(Debug, Parser)]
 #[command(name = "sv-backup", version, about, propagate_version = true)]
 #[command(
@@ -33,6 +37,10 @@ pub enum Command {
     Verify(args::VerifyArgs),
     /// List the archives in a local directory (size, time, sha256 sidecar, manifest)
     List(args::ListArgs),
+    /// Verify an archive and show what restoring it would do: order, overwrites, time, risks
+    Plan(args::PlanArgs),
+    /// Verify the whole archive, then restore it (or some resources) into an environment
+    Restore(args::RestoreArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -44,6 +52,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Create(args) => create::run(&cli.global, args).await,
         Command::Verify(args) => verify::run(&cli.global, args).await,
         Command::List(args) => verify::list(&cli.global, args).await,
+        Command::Plan(args) => restore::plan(&cli.global, args).await,
+        Command::Restore(args) => restore::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

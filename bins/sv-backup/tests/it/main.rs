@@ -4,6 +4,7 @@
 use assert_cmd::Command;
 
 mod create;
+mod restore;
 
 fn transcript(args: &[&str]) -> String {
     let out = Command::cargo_bin("sv-backup")
