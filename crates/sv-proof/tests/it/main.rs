@@ -8,4 +8,5 @@ mod cli;
 mod config;
 mod crash;
 mod leaks;
+mod reliability;
 mod support;

@@ -147,25 +147,51 @@ pub fn remote_state(emulator: &EmulatorProcess) -> String {
 
 /// `GET path` on the emulator (HTTP/1.0, so the body is not chunked); panics unless 200.
 pub fn http_get(emulator: &EmulatorProcess, path: &str, bearer: Option<&str>) -> String {
+    let auth = bearer.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| vec![("Authorization", a)])
+        .unwrap_or_default();
+    let (status, body) = http(emulator, "GET", path, &headers, &[]);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
+}
+
+/// One HTTP/1.0 request to the emulator: (status, body bytes).
+pub fn http(
+    emulator: &EmulatorProcess,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     let address = emulator.base_url().trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).unwrap();
-    let auth = bearer
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {address}\r\n{auth}Accept: application/json\r\n\
-         User-Agent: sv-proof\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(
-        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-        "GET {path}: {head}\n{body}"
+    let mut head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nUser-Agent: sv-proof\r\n\
+         Connection: close\r\nContent-Length: {}\r\n",
+        body.len()
     );
-    body.to_owned()
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response[split + 4..].to_vec())
 }
 
 /// Every path under `dir` (relative), to show a refused command wrote nothing there.
