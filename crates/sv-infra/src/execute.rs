@@ -235,6 +235,12 @@ fn record_all<'c>(
     for (c, r) in chunk {
         let r = match r {
             Ok(id) => record(c, id.clone(), &mut s).map(|()| id),
+            // It exists: record it, so a re-run finishes it rather than creating it again.
+            Err(Error::Incomplete { id, source }) => {
+                let recorded = record(c, Some(id.clone()), &mut s);
+                changed |= recorded.is_ok();
+                Err(Error::Incomplete { id, source })
+            }
             Err(e) => {
                 // The API answered no: nothing was created, so nothing is to be adopted
                 // later (a same-named resource there belongs to someone else). Unknown
@@ -349,12 +355,18 @@ async fn create(c: &Change, ctx: &ExecContext<'_>) -> Result<String, Error> {
             Err(PostError::Other(e)) => return Err(e),
         }
     };
-    match c.kind {
-        Kind::D1 => apply_migrations(c, &id, ctx).await?,
-        Kind::R2 => put_bucket_rules(c, true, ctx).await?,
-        _ => {}
+    let configured = match c.kind {
+        Kind::D1 => apply_migrations(c, &id, ctx).await,
+        Kind::R2 => put_bucket_rules(c, true, ctx).await,
+        _ => Ok(()),
+    };
+    match configured {
+        Ok(()) => Ok(id),
+        Err(source) => Err(Error::Incomplete {
+            id,
+            source: Box::new(source),
+        }),
     }
-    Ok(id)
 }
 
 /// Tries of one creation whose outcome is unknown (see [`create`]).
