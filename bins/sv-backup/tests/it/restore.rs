@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::create::{ZONE, app_copy, borrowed, filters, json, keygen, seed, sv_backup};
 
 const DRILL_ZONE: &str = "drill.spacevision.app";
+const WORKER: &str = "spacevision-api-staging";
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -134,7 +135,43 @@ fn fingerprint(emu: &sv_test::EmulatorProcess) -> Value {
             }
         }
         dns.sort_by_key(ToString::to_string);
-        json!({"kv": kv, "d1": d1, "r2": r2, "dns": dns})
+        let mut workers = BTreeMap::new();
+        for script in c.workers().list_scripts().await.unwrap() {
+            let content = c.workers().download_content(&script.id).await.unwrap();
+            let (modules, _) = sv_backup::workers::modules(
+                content.content_type.as_deref().unwrap(),
+                content.entrypoint.as_deref(),
+                content.body,
+            )
+            .unwrap();
+            let modules: Vec<Value> = modules
+                .iter()
+                .map(|m| json!([m.name, m.content_type, String::from_utf8_lossy(&m.content)]))
+                .collect();
+            let settings = c.workers().get_settings(&script.id).await.unwrap();
+            let schedules: Vec<String> = c
+                .workers()
+                .get_schedules(&script.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.cron)
+                .collect();
+            let secrets: Vec<String> = c
+                .workers()
+                .list_secrets(&script.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.name)
+                .collect();
+            workers.insert(
+                script.id,
+                json!({"modules": modules, "entrypoint": content.entrypoint, "bindings": settings["bindings"],
+                       "compatibility_date": settings["compatibility_date"], "schedules": schedules, "secrets": secrets}),
+            );
+        }
+        json!({"kv": kv, "d1": d1, "r2": r2, "dns": dns, "workers": workers})
     })
 }
 
@@ -198,6 +235,7 @@ fn wipe(emu: &sv_test::EmulatorProcess) {
                 .await
                 .unwrap();
         }
+        c.workers().delete_script(WORKER, true).await.unwrap();
         let zone = c.zones().find_for_hostname(ZONE).await.unwrap().unwrap();
         let records: Vec<_> = c
             .dns()
@@ -241,6 +279,40 @@ fn seed_more(emu: &sv_test::EmulatorProcess) -> i64 {
             .unwrap();
         let ns: Vec<_> = c.kv().list_namespaces().try_collect().await.unwrap();
         let sessions = ns.iter().find(|n| n.title == "staging-sessions").unwrap();
+        let main_db = c.d1().get("staging-main").await.unwrap();
+        let cache = ns.iter().find(|n| n.title == "staging-cache").unwrap();
+        let upload = sv_cloudflare::workers::WorkerUpload {
+            metadata: sv_cloudflare::workers::UploadMetadata {
+                main_module: Some("index.js".into()),
+                compatibility_date: Some("2025-06-01".into()),
+                bindings: vec![
+                    sv_cloudflare::workers::Binding::kv_namespace("CACHE", &cache.id),
+                    sv_cloudflare::workers::Binding::d1("DB", &main_db.uuid),
+                    sv_cloudflare::workers::Binding::r2_bucket("UPLOADS", "staging-uploads"),
+                    sv_cloudflare::workers::Binding::plain_text("MODE", "staging"),
+                    sv_cloudflare::workers::Binding::secret_text(
+                        "API_KEY",
+                        &sv_cloudflare::SecretString::from("not-in-any-backup".to_owned()),
+                    ),
+                ],
+                ..Default::default()
+            },
+            modules: vec![
+                sv_cloudflare::workers::Module::esm(
+                    "index.js",
+                    "import { x } from './lib.js';\nexport default { fetch() { return new Response(x); } };\n",
+                ),
+                sv_cloudflare::workers::Module::esm("lib.js", "export const x = 'hi';\n"),
+            ],
+        };
+        c.workers()
+            .upload_script(WORKER, &upload)
+            .await
+            .unwrap();
+        c.workers()
+            .put_schedules(WORKER, &["*/5 * * * *".to_owned()])
+            .await
+            .unwrap();
         let soon = chrono::Utc::now().timestamp() + 63;
         c.kv()
             .put_value(
@@ -328,11 +400,20 @@ fn wait_for_expiry(soon: i64) {
     }
 }
 
+/// Without what a restore cannot bring back: the KV entry that expired, and the Worker's
+/// secret (never backed up).
 fn without_expiring(mut v: Value) -> Value {
     v["kv"]["staging-sessions"]
         .as_object_mut()
         .unwrap()
         .remove("expiring");
+    if let Some(w) = v["workers"].get_mut(WORKER) {
+        w["secrets"] = json!([]);
+        w["bindings"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|b| b["type"] != "secret_text");
+    }
     v
 }
 
@@ -370,6 +451,14 @@ fn round_trip_restores_everything_byte_for_byte() {
     assert_eq!(by["kv.cache"]["restored"], 150, "{report:#}");
     assert_eq!(by["r2.uploads"]["restored"], 3, "{report:#}");
     assert_eq!(by["dns"]["restored"], 1, "{report:#}");
+    assert_eq!(by["worker.spacevision-api"]["restored"], 1, "{report:#}");
+    assert!(
+        by["worker.spacevision-api"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("API_KEY"),
+        "{report:#}"
+    );
     assert_eq!(by["state"]["restored"], 1, "{report:#}");
     // Resources in dependency order: data stores, DNS, then state.
     let order: Vec<&str> = report["restored"]
@@ -385,6 +474,7 @@ fn round_trip_restores_everything_byte_for_byte() {
             "kv.cache",
             "kv.sessions",
             "r2.uploads",
+            "worker.spacevision-api",
             "dns",
             "state"
         ]
@@ -623,6 +713,44 @@ fn restores_into_another_environment() {
         .map(|r| r[0].as_str().unwrap().to_owned())
         .collect();
     assert!(dns.contains(&format!("api.{DRILL_ZONE}")), "{dns:?}");
+    // The Worker is deployed under drill's name, bound to drill's data stores.
+    let drill_workers: Vec<(&String, &Value)> = after["workers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.as_str() != WORKER)
+        .collect();
+    assert_eq!(drill_workers.len(), 1, "{:#}", after["workers"]);
+    let (_, drill_worker) = drill_workers[0];
+    let ids = runtime().block_on(async {
+        let c = client(&s.emu);
+        let ns: Vec<_> = c.kv().list_namespaces().try_collect().await.unwrap();
+        let cache = ns
+            .iter()
+            .find(|n| n.title == "drill-cache")
+            .unwrap()
+            .id
+            .clone();
+        let db = c.d1().get("drill-main").await.unwrap().uuid;
+        (cache, db)
+    });
+    let binding = |name: &str| {
+        drill_worker["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(binding("CACHE")["namespace_id"], ids.0.as_str());
+    assert_eq!(binding("DB")["id"], ids.1.as_str());
+    assert_eq!(binding("UPLOADS")["bucket_name"], "drill-uploads");
+    assert_eq!(
+        drill_worker["modules"],
+        before["workers"][WORKER]["modules"]
+    );
+    assert_eq!(drill_worker["schedules"], json!(["*/5 * * * *"]));
     // The state belongs to staging: not copied into drill.
     let state = report["restored"]
         .as_array()
