@@ -282,6 +282,15 @@ fn seed_more(emu: &sv_test::EmulatorProcess) -> i64 {
             )
             .await
             .unwrap();
+        c.r2()
+            .put_object(
+                "staging-uploads",
+                "empty",
+                sv_cloudflare::r2::ObjectBody::from(Vec::new()),
+                &Default::default(),
+            )
+            .await
+            .unwrap();
         let ns: Vec<_> = c.kv().list_namespaces().try_collect().await.unwrap();
         let sessions = ns.iter().find(|n| n.title == "staging-sessions").unwrap();
         let main_db = c.d1().get("staging-main").await.unwrap();
@@ -454,7 +463,7 @@ fn round_trip_restores_everything_byte_for_byte() {
     assert_eq!(by["kv.sessions"]["restored"], 3, "{report:#}");
     assert_eq!(by["kv.sessions"]["skipped"], 1, "{report:#}");
     assert_eq!(by["kv.cache"]["restored"], 150, "{report:#}");
-    assert_eq!(by["r2.uploads"]["restored"], 3, "{report:#}");
+    assert_eq!(by["r2.uploads"]["restored"], 4, "{report:#}");
     assert_eq!(by["dns"]["restored"], 1, "{report:#}");
     assert_eq!(by["worker.spacevision-api"]["restored"], 1, "{report:#}");
     assert!(
