@@ -11,6 +11,7 @@ pub mod recovery;
 pub mod restore;
 pub mod verify;
 mod vtables;
+pub mod workers;
 
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
