@@ -1,7 +1,17 @@
-//! `sv-onboard`: developer onboarding (doctor, setup, dev, reset) and preview environments.
+//! `sv-onboard`: developer onboarding — `doctor`, `setup`, `reset`, `guide`, `gc`,
+//! `token check` — and (elsewhere) preview environments.
 //!
-//! `main.rs` parses arguments and calls [`run`]; this crate turns arguments into requests
-//! for the library crates and prints their reports.
+//! `main.rs` parses arguments and calls [`run`]; each command lives in its own module and
+//! turns arguments into requests for the library crates (`sv-config` for the developer's
+//! derived environment, `sv-infra::converge` to create and delete its resources — the one
+//! way resources are made) and prints a report (human, JSON, Markdown).
+
+pub mod ctx;
+pub mod devfiles;
+pub mod envfiles;
+pub mod record;
+pub mod setup;
+pub mod steps;
 
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
@@ -22,6 +32,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create your isolated dev-NAME- resources, env files and wrangler environment (idempotent)
+    Setup(setup::SetupArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -30,6 +42,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     sv_cli::logging::init(&cli.global);
     match cli.command {
+        Command::Setup(args) => setup::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;
