@@ -142,17 +142,23 @@ impl Render for SetupReport {
                 out.push_str(&format!("  {r}\n"));
             }
         }
-        if let Some(e) = &self.error {
-            out.push_str(&format!("{} {e}\n", s.red("error:")));
+        if self.error.is_some() {
+            out.push_str(&format!(
+                "{} setup failed (see the step above); everything this run made was rolled back. Fix the cause and re-run.\n",
+                s.red("error:")
+            ));
         } else if self.dry_run {
             out.push_str("Nothing was changed (dry run).\n");
         } else if !self.changed {
             out.push_str("Nothing changed: the environment was already set up.\n");
         } else {
-            out.push_str(&format!(
-                "Next: `wrangler dev -c <worker>/wrangler.{}.toml --env {}` or `npm run dev`.\n",
-                self.environment, self.environment
-            ));
+            match self.files.iter().find(|f| is_wrangler(f)) {
+                Some(f) => out.push_str(&format!(
+                    "Next: `wrangler dev -c {} --env {}`, or `npm run dev`.\n",
+                    f.path, self.environment
+                )),
+                None => out.push_str("Next: `npm run dev`.\n"),
+            }
         }
         out
     }
@@ -351,6 +357,7 @@ pub async fn execute(
     });
 
     if opts.dry_run {
+        ctx.audit(&env.name, "onboard.setup", &env.name, sv_audit::Outcome::DryRun, None)?;
         return Ok(dry_run_report(ctx, developer, &env, &planned, &rec, opts, steps)?);
     }
 
