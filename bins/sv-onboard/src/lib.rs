@@ -10,6 +10,7 @@ pub mod ctx;
 pub mod devfiles;
 pub mod envfiles;
 pub mod record;
+pub mod reset;
 pub mod setup;
 pub mod steps;
 
@@ -34,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Create your isolated dev-NAME- resources, env files and wrangler environment (idempotent)
     Setup(setup::SetupArgs),
+    /// Delete your dev-NAME- resources and local state, then set them up again (needs --yes)
+    Reset(reset::ResetArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -43,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     sv_cli::logging::init(&cli.global);
     match cli.command {
         Command::Setup(args) => setup::run(&cli.global, args).await,
+        Command::Reset(args) => reset::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

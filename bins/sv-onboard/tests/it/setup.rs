@@ -227,3 +227,67 @@ fn failing_step_rolls_back_only_what_the_run_made() {
     assert!(app.read(".gitignore").starts_with(&gitignore));
     assert!(app.path("worker/wrangler.dev-zed.toml").exists());
 }
+
+fn record_ids(app: &App, developer: &str) -> Vec<String> {
+    let record: serde_json::Value =
+        serde_json::from_str(&app.read(&format!(".sv/dev/{developer}.json"))).unwrap();
+    record["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn two_developers_are_isolated_and_reset_touches_only_its_own() {
+    let emu = EmulatorProcess::start().unwrap();
+    let alice = App::new();
+    let bob = App::new();
+    for (app, name) in [(&alice, "alice"), (&bob, "bob")] {
+        let out = run(onboard(&app.root, &emu), &["setup", "--developer", name]);
+        assert_eq!(out.code, 0, "{}", out.transcript());
+    }
+    assert_eq!(dev_names(&emu, "dev-alice-").len(), 4);
+    assert_eq!(dev_names(&emu, "dev-bob-").len(), 4);
+    let bob_ids = record_ids(&bob, "bob");
+    let alice_ids = record_ids(&alice, "alice");
+    let bob_files = bob.read("worker/wrangler.dev-bob.toml");
+    // bob's data, which alice's reset must not touch.
+    let users_before = d1_rows(&emu, "dev-bob-main", "SELECT COUNT(*) AS n FROM users");
+
+    // Without --yes: refused, nothing deleted.
+    let out = run(onboard(&alice.root, &emu), &["reset"]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    assert!(out.stderr.contains("--yes"), "{}", out.stderr);
+    assert_eq!(record_ids(&alice, "alice"), alice_ids);
+
+    let dry = run(onboard(&alice.root, &emu), &["reset", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.transcript());
+    insta::assert_snapshot!("reset_dry_run", scrub(&dry.transcript(), &alice.root));
+
+    // Edit a value in alice's env: reset keeps it.
+    let edited = alice
+        .read("worker/.dev.vars")
+        .replace("ALLOWED_ORIGIN=https://staging.spacevision.app", "ALLOWED_ORIGIN=http://localhost:1234");
+    alice.write("worker/.dev.vars", &edited);
+    let out = run(onboard(&alice.root, &emu), &["reset", "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    insta::assert_snapshot!("reset", scrub(&out.transcript(), &alice.root));
+    let new_alice = record_ids(&alice, "alice");
+    assert_eq!(new_alice.len(), 4);
+    // KV and D1 ids are fresh (R2's id is its name).
+    assert_ne!(new_alice[0], alice_ids[0]);
+    assert!(alice.read("worker/.dev.vars").contains("ALLOWED_ORIGIN=http://localhost:1234"));
+    assert!(alice.read("worker/wrangler.dev-alice.toml").contains(&new_alice[0]));
+    // bob: same resources, same data, same files.
+    assert_eq!(record_ids(&bob, "bob"), bob_ids);
+    assert_eq!(dev_names(&emu, "dev-bob-").len(), 4);
+    assert_eq!(
+        d1_rows(&emu, "dev-bob-main", "SELECT COUNT(*) AS n FROM users"),
+        users_before
+    );
+    assert_eq!(bob.read("worker/wrangler.dev-bob.toml"), bob_files);
+    let audit = alice.read(".sv/audit.jsonl");
+    assert!(audit.contains("onboard.reset"), "{audit}");
+}
