@@ -8,6 +8,7 @@
 
 pub mod ctx;
 pub mod devfiles;
+pub mod doctor;
 pub mod envfiles;
 pub mod record;
 pub mod reset;
@@ -33,6 +34,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check tools (node, npm, wrangler, git), the token and its scope, the layout and config
+    Doctor(doctor::DoctorArgs),
     /// Create your isolated dev-NAME- resources, env files and wrangler environment (idempotent)
     Setup(setup::SetupArgs),
     /// Delete your dev-NAME- resources and local state, then set them up again (needs --yes)
@@ -45,6 +48,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     sv_cli::logging::init(&cli.global);
     match cli.command {
+        Command::Doctor(args) => doctor::run(&cli.global, args).await,
         Command::Setup(args) => setup::run(&cli.global, args).await,
         Command::Reset(args) => reset::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),

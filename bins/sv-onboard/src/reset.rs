@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use clap::Args;
 use serde::Serialize;
 use sv_cli::{CloudflareArgs, ExitStatus, GlobalArgs, input_error};
-use sv_infra::StateStore as _;
 use sv_planner::{Action, PlanOptions};
 use sv_report::{Render, Styles};
 

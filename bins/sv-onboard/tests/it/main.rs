@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+mod doctor;
 mod setup;
 
 fn transcript(args: &[&str]) -> String {
