@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 mod doctor;
+mod guide;
 mod setup;
 
 fn transcript(args: &[&str]) -> String {
