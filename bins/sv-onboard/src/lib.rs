@@ -10,6 +10,7 @@ pub mod ctx;
 pub mod devfiles;
 pub mod doctor;
 pub mod envfiles;
+pub mod gc;
 pub mod guide;
 pub mod record;
 pub mod reset;
@@ -41,6 +42,8 @@ pub enum Command {
     Setup(setup::SetupArgs),
     /// Delete your dev-NAME- resources and local state, then set them up again (needs --yes)
     Reset(reset::ResetArgs),
+    /// List (and with --yes delete) dev/preview resources whose owner is gone or stale
+    Gc(gc::GcArgs),
     /// Print a developer guide generated from sv.yaml, package.json and the wrangler configs
     Guide(guide::GuideArgs),
     Validate(ValidateArgs),
@@ -54,6 +57,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Doctor(args) => doctor::run(&cli.global, args).await,
         Command::Setup(args) => setup::run(&cli.global, args).await,
         Command::Reset(args) => reset::run(&cli.global, args).await,
+        Command::Gc(args) => gc::run(&cli.global, args).await,
         Command::Guide(args) => guide::run(&cli.global, args),
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
