@@ -16,6 +16,7 @@ pub mod record;
 pub mod reset;
 pub mod setup;
 pub mod steps;
+pub mod token;
 
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
@@ -46,6 +47,8 @@ pub enum Command {
     Gc(gc::GcArgs),
     /// Print a developer guide generated from sv.yaml, package.json and the wrangler configs
     Guide(guide::GuideArgs),
+    /// Cloudflare API tokens: `check` (status, expiry, policies, last use)
+    Token(token::TokenArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -59,6 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Reset(args) => reset::run(&cli.global, args).await,
         Command::Gc(args) => gc::run(&cli.global, args).await,
         Command::Guide(args) => guide::run(&cli.global, args),
+        Command::Token(args) => token::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

@@ -8,9 +8,9 @@ use sv_test::EmulatorProcess;
 
 use crate::{App, onboard, run, scrub};
 
-const KV: &str = "f7f0eda5697f475c90846e879bab8666";
-const D1: &str = "09b2857d1c31407795e75e3fed8617a1";
-const R2: &str = "bf7481a1826f439697cb59a20b22293e";
+pub const KV: &str = "f7f0eda5697f475c90846e879bab8666";
+pub const D1: &str = "09b2857d1c31407795e75e3fed8617a1";
+pub const R2: &str = "bf7481a1826f439697cb59a20b22293e";
 
 /// A directory of fake tools: each prints `output` for `--version` (and exits `code`).
 fn fake_bin(dir: &Path, tools: &[(&str, &str, i32)]) -> PathBuf {
@@ -34,8 +34,13 @@ fn all_tools() -> Vec<(&'static str, &'static str, i32)> {
 
 /// Mints a user token on the emulator with these permission groups on its account.
 fn mint(emu: &EmulatorProcess, account: &str, groups: &[&str]) -> String {
+    mint_with(emu, account, groups, None)
+}
+
+/// As [`mint`], optionally with an expiry.
+pub fn mint_with(emu: &EmulatorProcess, account: &str, groups: &[&str], expires_on: Option<&str>) -> String {
     sv_cloudflare::install_crypto_provider();
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "name": "dev token",
         "policies": [{
             "effect": "allow",
@@ -43,6 +48,9 @@ fn mint(emu: &EmulatorProcess, account: &str, groups: &[&str]) -> String {
             "permission_groups": groups.iter().map(|g| serde_json::json!({"id": g})).collect::<Vec<_>>(),
         }],
     });
+    if let Some(e) = expires_on {
+        body["expires_on"] = serde_json::json!(e);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

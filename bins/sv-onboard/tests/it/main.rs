@@ -10,6 +10,7 @@ mod doctor;
 mod gc;
 mod guide;
 mod setup;
+mod token;
 
 fn transcript(args: &[&str]) -> String {
     let out = Command::cargo_bin("sv-onboard")
