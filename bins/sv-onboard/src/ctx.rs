@@ -66,7 +66,14 @@ impl Ctx {
         sv_audit::Actor::from_env(sv_cli::env_vars::process_env).0
     }
 
-    pub fn audit(&self, environment: &str, operation: &str, target: &str, result: sv_audit::Outcome, detail: Option<String>) -> anyhow::Result<()> {
+    pub fn audit(
+        &self,
+        environment: &str,
+        operation: &str,
+        target: &str,
+        result: sv_audit::Outcome,
+        detail: Option<String>,
+    ) -> anyhow::Result<()> {
         sv_audit::AuditLog::new(sv_audit::AuditLog::default_path(&self.config.root))
             .append(&sv_audit::AuditRecord {
                 time: chrono::Utc::now(),

@@ -107,7 +107,9 @@ impl Render for DoctorReport {
     }
 
     fn markdown(&self) -> String {
-        let mut out = String::from("### sv-onboard doctor\n\n| | check | details | fix |\n|---|---|---|---|\n");
+        let mut out = String::from(
+            "### sv-onboard doctor\n\n| | check | details | fix |\n|---|---|---|---|\n",
+        );
         for f in &self.findings {
             let sym = match f.level {
                 Level::Ok => "✅",
@@ -144,7 +146,9 @@ pub fn parse_version(text: &str) -> Option<Version> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'v') {
+        if bytes[i].is_ascii_digit()
+            && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'v')
+        {
             let rest = &text[i..];
             let end = rest
                 .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -206,7 +210,9 @@ async fn tool_version(tool: &Path) -> Result<String, String> {
 
 /// `name` on PATH (`which`), else `None`.
 fn on_path(name: &str, path_var: Option<&str>) -> Option<PathBuf> {
-    std::env::split_paths(path_var?).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(path_var?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 struct Tool<'a> {
@@ -218,16 +224,28 @@ struct Tool<'a> {
 
 async fn check_tool(tool: &Tool<'_>, exe: Option<PathBuf>, found_where: &str) -> Finding {
     let Some(exe) = exe else {
-        return finding(tool.id, Level::Error, format!("{}: not found on PATH", tool.label))
-            .fix(tool.install);
+        return finding(
+            tool.id,
+            Level::Error,
+            format!("{}: not found on PATH", tool.label),
+        )
+        .fix(tool.install);
     };
     match tool_version(&exe).await {
         Err(e) => finding(tool.id, Level::Error, format!("{}: {e}", tool.label))
             .detail(exe.display().to_string())
             .fix(tool.install),
         Ok(text) => match parse_version(&text) {
-            None => finding(tool.id, Level::Warning, format!("{}: version unknown", tool.label))
-                .detail(format!("`{} --version` printed {:?}", exe.display(), text.trim())),
+            None => finding(
+                tool.id,
+                Level::Warning,
+                format!("{}: version unknown", tool.label),
+            )
+            .detail(format!(
+                "`{} --version` printed {:?}",
+                exe.display(),
+                text.trim()
+            )),
             Some(v) => match &tool.min {
                 Some((min, why)) if v < *min => finding(
                     tool.id,
@@ -235,7 +253,11 @@ async fn check_tool(tool: &Tool<'_>, exe: Option<PathBuf>, found_where: &str) ->
                     format!("{} {v} is too old: {why} needs {min} or newer", tool.label),
                 )
                 .fix(tool.install),
-                _ => finding(tool.id, Level::Ok, format!("{} {v}{found_where}", tool.label)),
+                _ => finding(
+                    tool.id,
+                    Level::Ok,
+                    format!("{} {v}{found_where}", tool.label),
+                ),
             },
         },
     }
@@ -261,13 +283,21 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitSt
     let fresh = !installed && !set_up;
     if fresh {
         findings.push(
-            finding("fresh-clone", Level::Info, "fresh clone: dependencies not installed, no developer environment yet")
-                .fix("npm install && npm run setup:dev"),
+            finding(
+                "fresh-clone",
+                Level::Info,
+                "fresh clone: dependencies not installed, no developer environment yet",
+            )
+            .fix("npm install && npm run setup:dev"),
         );
     } else if !set_up {
         findings.push(
-            finding("setup", Level::Info, "no developer environment set up in this checkout")
-                .fix("npm run setup:dev   # or: sv-onboard setup --developer <you>"),
+            finding(
+                "setup",
+                Level::Info,
+                "no developer environment set up in this checkout",
+            )
+            .fix("npm run setup:dev   # or: sv-onboard setup --developer <you>"),
         );
     }
 
@@ -278,7 +308,8 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitSt
             .as_ref()
             .and_then(|p| p["engines"][k].as_str().map(str::to_owned))
     };
-    let node_min = engines("node").and_then(|r| range_minimum(&r).map(|v| (v, format!("package.json engines.node `{r}`"))));
+    let node_min = engines("node")
+        .and_then(|r| range_minimum(&r).map(|v| (v, format!("package.json engines.node `{r}`"))));
     let nvmrc = std::fs::read_to_string(root.join(".nvmrc")).ok();
     let nvm_min = nvmrc
         .as_deref()
@@ -289,7 +320,10 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitSt
         (a, b) => a.or(b),
     };
     let node_install = match &node_need {
-        Some((v, _)) => format!("nvm install {} && nvm use {}   # or https://nodejs.org/", v.0, v.0),
+        Some((v, _)) => format!(
+            "nvm install {} && nvm use {}   # or https://nodejs.org/",
+            v.0, v.0
+        ),
         None => "nvm install --lts   # or https://nodejs.org/".to_owned(),
     };
     findings.push(
@@ -305,7 +339,8 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitSt
         )
         .await,
     );
-    let npm_min = engines("npm").and_then(|r| range_minimum(&r).map(|v| (v, format!("package.json engines.npm `{r}`"))));
+    let npm_min = engines("npm")
+        .and_then(|r| range_minimum(&r).map(|v| (v, format!("package.json engines.npm `{r}`"))));
     findings.push(
         check_tool(
             &Tool {
@@ -330,7 +365,10 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitSt
             &Tool {
                 id: "wrangler",
                 label: "wrangler",
-                min: Some((MIN_WRANGLER, "wrangler.jsonc and per-environment .dev.vars".to_owned())),
+                min: Some((
+                    MIN_WRANGLER,
+                    "wrangler.jsonc and per-environment .dev.vars".to_owned(),
+                )),
                 install: "npm install --save-dev wrangler@latest",
             },
             wrangler,
@@ -389,8 +427,17 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitSt
                     let dir = c.resolve_path(ws.path.as_deref().unwrap_or(Path::new(name)));
                     if !dir.join("package.json").is_file() {
                         findings.push(
-                            finding("workspaces", Level::Warning, format!("workspace `{name}` of sv.yaml has no package.json at {}", dir.display()))
-                                .fix(format!("set `workspaces.{name}.path` in sv.yaml to its directory")),
+                            finding(
+                                "workspaces",
+                                Level::Warning,
+                                format!(
+                                    "workspace `{name}` of sv.yaml has no package.json at {}",
+                                    dir.display()
+                                ),
+                            )
+                            .fix(format!(
+                                "set `workspaces.{name}.path` in sv.yaml to its directory"
+                            )),
                         );
                     }
                 }
@@ -398,9 +445,16 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitSt
             }
             Err(e) => {
                 findings.push(
-                    finding("config", Level::Error, format!("{} does not load", global.config.display()))
-                        .detail(e.to_string())
-                        .fix(format!("sv-onboard validate --config {}", global.config.display())),
+                    finding(
+                        "config",
+                        Level::Error,
+                        format!("{} does not load", global.config.display()),
+                    )
+                    .detail(e.to_string())
+                    .fix(format!(
+                        "sv-onboard validate --config {}",
+                        global.config.display()
+                    )),
                 );
                 None
             }
@@ -417,7 +471,10 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitSt
     findings.extend(token_findings(&args, config.as_ref()).await);
 
     let errors = findings.iter().filter(|f| f.level == Level::Error).count();
-    let warnings = findings.iter().filter(|f| f.level == Level::Warning).count();
+    let warnings = findings
+        .iter()
+        .filter(|f| f.level == Level::Warning)
+        .count();
     let report = DoctorReport {
         fresh_clone: fresh,
         errors,
@@ -436,7 +493,10 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitSt
 
 const TOKEN_FIX: &str = "create a token (dashboard → My Profile → API Tokens → Create Token) with Account · Workers KV Storage, D1 and Workers R2 Storage: Edit, then `export CLOUDFLARE_API_TOKEN=...`";
 
-async fn token_findings(args: &DoctorArgs, config: Option<&sv_config::LoadedConfig>) -> Vec<Finding> {
+async fn token_findings(
+    args: &DoctorArgs,
+    config: Option<&sv_config::LoadedConfig>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     if args.cloudflare.api_token.is_none() {
         out.push(finding("token", Level::Error, "CLOUDFLARE_API_TOKEN is not set").fix(TOKEN_FIX));
@@ -446,26 +506,43 @@ async fn token_findings(args: &DoctorArgs, config: Option<&sv_config::LoadedConf
     let client = match sv_cli::context::cloudflare(&args.cloudflare, &runner) {
         Ok(c) => c,
         Err(e) => {
-            out.push(finding("token", Level::Error, "cannot build a Cloudflare client").detail(format!("{e:#}")).fix(TOKEN_FIX));
+            out.push(
+                finding("token", Level::Error, "cannot build a Cloudflare client")
+                    .detail(format!("{e:#}"))
+                    .fix(TOKEN_FIX),
+            );
             return out;
         }
     };
     let status = match client.user().verify_any().await {
         Ok((_, s)) => s,
         Err(e) => {
-            out.push(finding("token", Level::Error, "the token does not verify").detail(e.to_string()).fix(TOKEN_FIX));
+            out.push(
+                finding("token", Level::Error, "the token does not verify")
+                    .detail(e.to_string())
+                    .fix(TOKEN_FIX),
+            );
             return out;
         }
     };
     if !status.is_active() {
-        out.push(finding("token", Level::Error, format!("the token is {}", status.status)).fix(TOKEN_FIX));
+        out.push(
+            finding(
+                "token",
+                Level::Error,
+                format!("the token is {}", status.status),
+            )
+            .fix(TOKEN_FIX),
+        );
         return out;
     }
     let mut f = finding("token", Level::Ok, format!("token {} is active", status.id));
     if let Some(exp) = &status.expires_on {
         let soon = chrono::DateTime::parse_from_rfc3339(exp)
             .ok()
-            .is_some_and(|e| e.with_timezone(&chrono::Utc) - chrono::Utc::now() < chrono::Duration::days(7));
+            .is_some_and(|e| {
+                e.with_timezone(&chrono::Utc) - chrono::Utc::now() < chrono::Duration::days(7)
+            });
         f.title = format!("token {} is active until {exp}", status.id);
         if soon {
             f.level = Level::Warning;
@@ -496,7 +573,12 @@ async fn token_findings(args: &DoctorArgs, config: Option<&sv_config::LoadedConf
     let dev_account = dev_env
         .as_ref()
         .and_then(|e| e.account_id.clone())
-        .or_else(|| config.environment(config.base_environment()).ok().and_then(|e| e.account_id.clone()))
+        .or_else(|| {
+            config
+                .environment(config.base_environment())
+                .ok()
+                .and_then(|e| e.account_id.clone())
+        })
         .or_else(|| args.cloudflare.account_id.clone())
         .unwrap_or_default();
     let what = match &dev_env {
@@ -504,20 +586,48 @@ async fn token_findings(args: &DoctorArgs, config: Option<&sv_config::LoadedConf
         None => "developer resources".to_owned(),
     };
     let can = writable(&details.policies, &dev_account);
-    let missing: Vec<&str> = KINDS.iter().filter(|(k, _)| !can.contains(k)).map(|(_, l)| *l).collect();
+    let missing: Vec<&str> = KINDS
+        .iter()
+        .filter(|(k, _)| !can.contains(k))
+        .map(|(_, l)| *l)
+        .collect();
     if missing.is_empty() {
-        out.push(finding("token-scope", Level::Ok, format!("the token can create {what} (KV, D1, R2 write on account {dev_account})")));
+        out.push(finding(
+            "token-scope",
+            Level::Ok,
+            format!("the token can create {what} (KV, D1, R2 write on account {dev_account})"),
+        ));
     } else {
         out.push(
-            finding("token-scope", Level::Error, format!("the token cannot create {what}: no {} on account {dev_account}", missing.join(", ")))
-                .fix(format!("edit the token: add Account · {} for account {dev_account}", missing.join(", "))),
+            finding(
+                "token-scope",
+                Level::Error,
+                format!(
+                    "the token cannot create {what}: no {} on account {dev_account}",
+                    missing.join(", ")
+                ),
+            )
+            .fix(format!(
+                "edit the token: add Account · {} for account {dev_account}",
+                missing.join(", ")
+            )),
         );
     }
-    for prod in config.environments().filter(|e| e.protect || e.name == "production") {
-        let account = prod.account_id.clone().unwrap_or_else(|| dev_account.clone());
+    for prod in config
+        .environments()
+        .filter(|e| e.protect || e.name == "production")
+    {
+        let account = prod
+            .account_id
+            .clone()
+            .unwrap_or_else(|| dev_account.clone());
         let prod_can = writable(&details.policies, &account);
         if !prod_can.is_empty() {
-            let kinds: Vec<&str> = KINDS.iter().filter(|(k, _)| prod_can.contains(k)).map(|(_, l)| *l).collect();
+            let kinds: Vec<&str> = KINDS
+                .iter()
+                .filter(|(k, _)| prod_can.contains(k))
+                .map(|(_, l)| *l)
+                .collect();
             out.push(
                 finding(
                     "token-production",
@@ -587,7 +697,10 @@ mod tests {
     #[test]
     fn versions_and_ranges() {
         assert_eq!(parse_version("v22.3.0\n"), Some(Version(22, 3, 0)));
-        assert_eq!(parse_version(" ⛅️ wrangler 4.12.1\n"), Some(Version(4, 12, 1)));
+        assert_eq!(
+            parse_version(" ⛅️ wrangler 4.12.1\n"),
+            Some(Version(4, 12, 1))
+        );
         assert_eq!(parse_version("git version 2.43.0"), Some(Version(2, 43, 0)));
         assert_eq!(parse_version("10"), Some(Version(10, 0, 0)));
         assert_eq!(parse_version("lts/*"), None);

@@ -75,7 +75,10 @@ fn unquote(v: &str) -> String {
     {
         let inner = &v[1..v.len() - 1];
         if v.starts_with('"') {
-            return inner.replace("\\\"", "\"").replace("\\n", "\n").replace("\\\\", "\\");
+            return inner
+                .replace("\\\"", "\"")
+                .replace("\\n", "\n")
+                .replace("\\\\", "\\");
         }
         return inner.to_owned();
     }
@@ -93,7 +96,9 @@ pub fn quote(v: &str) -> String {
     } else {
         format!(
             "\"{}\"",
-            v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+            v.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
         )
     }
 }

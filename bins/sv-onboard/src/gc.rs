@@ -78,8 +78,15 @@ impl Render for GcReport {
         )));
         out.push('\n');
         for g in &self.groups {
-            let mark = if g.stale { s.yellow("stale") } else { s.green("keep") };
-            out.push_str(&format!("  {} [{mark}] {}: {}\n", g.environment, g.owner, g.reason));
+            let mark = if g.stale {
+                s.yellow("stale")
+            } else {
+                s.green("keep")
+            };
+            out.push_str(&format!(
+                "  {} [{mark}] {}: {}\n",
+                g.environment, g.owner, g.reason
+            ));
             for r in &g.resources {
                 out.push_str(&format!("      {} {}", r.address, r.name));
                 if let Some(res) = &r.result {
@@ -95,7 +102,9 @@ impl Render for GcReport {
     }
 
     fn markdown(&self) -> String {
-        let mut out = String::from("### sv-onboard gc\n\n| environment | owner | stale | reason | resources |\n|---|---|---|---|---|\n");
+        let mut out = String::from(
+            "### sv-onboard gc\n\n| environment | owner | stale | reason | resources |\n|---|---|---|---|---|\n",
+        );
         for g in &self.groups {
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} |\n",
@@ -103,7 +112,11 @@ impl Render for GcReport {
                 markdown_escape(&g.owner),
                 if g.stale { "yes" } else { "no" },
                 markdown_escape(&g.reason),
-                g.resources.iter().map(|r| format!("`{}`", r.name)).collect::<Vec<_>>().join(", ")
+                g.resources
+                    .iter()
+                    .map(|r| format!("`{}`", r.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         out
@@ -145,7 +158,12 @@ fn classify(
             if let Some(dev) = rest.strip_suffix(&tail)
                 && sv_config::names::identifier(dev).is_ok()
             {
-                return Some((format!("dev-{dev}"), dev.to_owned(), "developer", format!("{kind}.{r}")));
+                return Some((
+                    format!("dev-{dev}"),
+                    dev.to_owned(),
+                    "developer",
+                    format!("{kind}.{r}"),
+                ));
             }
         }
     }
@@ -158,7 +176,12 @@ fn classify(
                 && !pr.is_empty()
                 && pr.bytes().all(|b| b.is_ascii_digit())
             {
-                return Some((format!("pr-{pr}"), format!("PR #{pr}"), "preview", format!("{kind}.{r}")));
+                return Some((
+                    format!("pr-{pr}"),
+                    format!("PR #{pr}"),
+                    "preview",
+                    format!("{kind}.{r}"),
+                ));
             }
         }
     }
@@ -172,9 +195,24 @@ fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
 
 async fn live(client: &sv_cloudflare::Client) -> anyhow::Result<Vec<Live>> {
     let mut out = Vec::new();
-    let kv: Vec<_> = client.kv().list_namespaces().try_collect().await.context("listing KV namespaces")?;
-    out.extend(kv.into_iter().map(|n| Live { kind: ResourceKind::Kv, name: n.title, id: n.id, created: None }));
-    let d1: Vec<_> = client.d1().list(None).try_collect().await.context("listing D1 databases")?;
+    let kv: Vec<_> = client
+        .kv()
+        .list_namespaces()
+        .try_collect()
+        .await
+        .context("listing KV namespaces")?;
+    out.extend(kv.into_iter().map(|n| Live {
+        kind: ResourceKind::Kv,
+        name: n.title,
+        id: n.id,
+        created: None,
+    }));
+    let d1: Vec<_> = client
+        .d1()
+        .list(None)
+        .try_collect()
+        .await
+        .context("listing D1 databases")?;
     out.extend(d1.into_iter().map(|d| Live {
         kind: ResourceKind::D1,
         created: parse_time(d.created_at.as_deref()),
@@ -242,24 +280,43 @@ pub async fn run(global: &GlobalArgs, args: GcArgs) -> anyhow::Result<ExitStatus
             match records.get(&g.owner) {
                 None => {
                     g.stale = true;
-                    g.reason = format!("no developer record .sv/dev/{}.json in this checkout", g.owner);
+                    g.reason = format!(
+                        "no developer record .sv/dev/{}.json in this checkout",
+                        g.owner
+                    );
                 }
                 Some(r) => match stale_after {
                     Some(limit) if now - r.updated_at > limit => {
                         g.stale = true;
-                        g.reason = format!("set up {} ago, longer than onboarding.stale_after", days(now - r.updated_at));
+                        g.reason = format!(
+                            "set up {} ago, longer than onboarding.stale_after",
+                            days(now - r.updated_at)
+                        );
                     }
-                    _ => g.reason = format!("developer record: {}, updated {} ago", r.status.label(), days(now - r.updated_at)),
+                    _ => {
+                        g.reason = format!(
+                            "developer record: {}, updated {} ago",
+                            r.status.label(),
+                            days(now - r.updated_at)
+                        )
+                    }
                 },
             }
         } else {
             match (stale_after, oldest) {
                 (Some(limit), Some(created)) if now - created > limit => {
                     g.stale = true;
-                    g.reason = format!("created {} ago, longer than onboarding.stale_after", days(now - created));
+                    g.reason = format!(
+                        "created {} ago, longer than onboarding.stale_after",
+                        days(now - created)
+                    );
                 }
                 (_, Some(created)) => g.reason = format!("created {} ago", days(now - created)),
-                (_, None) => g.reason = "no creation time known (KV only): kept; `preview destroy` removes it".into(),
+                (_, None) => {
+                    g.reason =
+                        "no creation time known (KV only): kept; `preview destroy` removes it"
+                            .into()
+                }
             }
         }
         out.push(g);
@@ -274,12 +331,19 @@ pub async fn run(global: &GlobalArgs, args: GcArgs) -> anyhow::Result<ExitStatus
     }
     let report = GcReport {
         deleted: delete,
-        stale_after: cfg.onboarding.stale_after.map(|d| format!("{}s", d.get().as_secs())),
+        stale_after: cfg
+            .onboarding
+            .stale_after
+            .map(|d| format!("{}s", d.get().as_secs())),
         groups: out,
     };
     ctx.runner.append_summary(&report.markdown())?;
     global.output().print(&report)?;
-    Ok(if failed { ExitStatus::Failure } else { ExitStatus::Success })
+    Ok(if failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
 }
 
 /// Rounded, so that a few milliseconds never turn 30 days into 29.
@@ -293,7 +357,11 @@ fn days(d: chrono::Duration) -> String {
 }
 
 /// Deletes one stale group; returns whether everything went.
-async fn delete_group(ctx: &Ctx, client: &sv_cloudflare::Client, g: &mut Group) -> anyhow::Result<bool> {
+async fn delete_group(
+    ctx: &Ctx,
+    client: &sv_cloudflare::Client,
+    g: &mut Group,
+) -> anyhow::Result<bool> {
     let env = if g.kind == "developer" {
         ctx.config.developer_environment(&g.owner).ok()
     } else {
@@ -318,7 +386,9 @@ async fn delete_group(ctx: &Ctx, client: &sv_cloudflare::Client, g: &mut Group) 
     }
     let mut ok = true;
     if let (Some(env), false) = (&env, targets.is_empty()) {
-        let converged = ctx.destroy(client, env, targets.clone(), "onboard.gc").await?;
+        let converged = ctx
+            .destroy(client, env, targets.clone(), "onboard.gc")
+            .await?;
         let failed: Vec<String> = converged
             .report
             .iter()
@@ -334,9 +404,13 @@ async fn delete_group(ctx: &Ctx, client: &sv_cloudflare::Client, g: &mut Group) 
                 .and_then(|a| planner_address(&a))
                 .is_some_and(|p| targets.contains(&p));
             if in_targets {
-                let f = failed.iter().any(|f| *f == r.address);
+                let f = failed.contains(&r.address);
                 ok &= !f;
-                r.result = Some(if f { "delete failed".into() } else { "deleted (state)".into() });
+                r.result = Some(if f {
+                    "delete failed".into()
+                } else {
+                    "deleted (state)".into()
+                });
             }
         }
     }
@@ -360,7 +434,11 @@ async fn delete_group(ctx: &Ctx, client: &sv_cloudflare::Client, g: &mut Group) 
         &g.environment,
         "onboard.gc",
         &g.environment,
-        if ok { sv_audit::Outcome::Succeeded } else { sv_audit::Outcome::Failed },
+        if ok {
+            sv_audit::Outcome::Succeeded
+        } else {
+            sv_audit::Outcome::Failed
+        },
         Some(g.reason.clone()),
     )?;
     Ok(ok)
@@ -380,9 +458,18 @@ mod tests {
         .unwrap()
         .config;
         let c = |k, n: &str| classify(&cfg, k, n).map(|(e, o, _, a)| format!("{e} {o} {a}"));
-        assert_eq!(c(ResourceKind::Kv, "dev-alice-x-cache").as_deref(), Some("dev-alice alice kv.x-cache"));
-        assert_eq!(c(ResourceKind::Kv, "dev-bob-cache").as_deref(), Some("dev-bob bob kv.cache"));
-        assert_eq!(c(ResourceKind::D1, "pr-42-main").as_deref(), Some("pr-42 PR #42 d1.main"));
+        assert_eq!(
+            c(ResourceKind::Kv, "dev-alice-x-cache").as_deref(),
+            Some("dev-alice alice kv.x-cache")
+        );
+        assert_eq!(
+            c(ResourceKind::Kv, "dev-bob-cache").as_deref(),
+            Some("dev-bob bob kv.cache")
+        );
+        assert_eq!(
+            c(ResourceKind::D1, "pr-42-main").as_deref(),
+            Some("pr-42 PR #42 d1.main")
+        );
         assert_eq!(c(ResourceKind::D1, "staging-main"), None);
         assert_eq!(c(ResourceKind::D1, "dev-alice-cache"), None);
     }

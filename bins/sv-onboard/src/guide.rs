@@ -108,7 +108,11 @@ impl Render for Guide {
         if !self.root_scripts.is_empty() {
             o.push_str("## npm scripts\n\n| script | runs |\n|---|---|\n");
             for (k, v) in &self.root_scripts {
-                o.push_str(&format!("| `{}` | `{}` |\n", e(k), v.replace('`', "'").replace('|', "\\|")));
+                o.push_str(&format!(
+                    "| `{}` | `{}` |\n",
+                    e(k),
+                    v.replace('`', "'").replace('|', "\\|")
+                ));
             }
             o.push('\n');
         }
@@ -118,18 +122,31 @@ impl Render for Guide {
             let waves: Vec<String> = self
                 .build_waves
                 .iter()
-                .map(|w| w.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "))
+                .map(|w| {
+                    w.iter()
+                        .map(|x| format!("`{x}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
                 .collect();
             o.push_str(&format!("Build order: {}.\n\n", waves.join(" → ")));
         }
         o.push_str("| workspace | package | depends on | build | dev | test | scripts |\n|---|---|---|---|---|---|---|\n");
-        let code = |x: &Option<String>| x.as_deref().map(|c| format!("`{}`", c.replace('`', "'").replace('|', "\\|"))).unwrap_or_else(|| "—".into());
+        let code = |x: &Option<String>| {
+            x.as_deref()
+                .map(|c| format!("`{}`", c.replace('`', "'").replace('|', "\\|")))
+                .unwrap_or_else(|| "—".into())
+        };
         for w in &self.workspaces {
             o.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} | {} | {} |\n",
                 e(&w.id),
                 e(&w.package),
-                if w.depends_on.is_empty() { "—".into() } else { w.depends_on.join(", ") },
+                if w.depends_on.is_empty() {
+                    "—".into()
+                } else {
+                    w.depends_on.join(", ")
+                },
                 code(&w.build),
                 code(&w.dev),
                 code(&w.test),
@@ -141,7 +158,11 @@ impl Render for Guide {
         o.push_str("## Resources\n\nCloudflare names per environment (`<you>` is your developer name).\n\n");
         let mut cols: Vec<String> = self.environments.clone();
         cols.push("yours".into());
-        o.push_str(&format!("| resource | {} |\n|---|{}\n", cols.join(" | "), "---|".repeat(cols.len())));
+        o.push_str(&format!(
+            "| resource | {} |\n|---|{}\n",
+            cols.join(" | "),
+            "---|".repeat(cols.len())
+        ));
         for r in &self.resources {
             let cells: Vec<String> = cols
                 .iter()
@@ -170,7 +191,11 @@ impl Render for Guide {
             o.push_str(&format!(
                 "| {} | {} |\n",
                 place.replace('|', "\\|"),
-                names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         if !self.seed.is_empty() {
@@ -243,26 +268,38 @@ pub fn build(ctx: &Ctx) -> anyhow::Result<Guide> {
             build: sv.and_then(|w| w.build.clone()),
             dev: sv.and_then(|w| w.dev.clone()),
             test: sv.and_then(|w| w.test.clone()),
-            scripts: npm.map(|w| w.scripts.iter().cloned().collect()).unwrap_or_default(),
+            scripts: npm
+                .map(|w| w.scripts.iter().cloned().collect())
+                .unwrap_or_default(),
             id,
         });
     }
 
     let environments: Vec<String> = cfg.environments().map(|e| e.name.clone()).collect();
-    let dev_prefix = cfg.config.onboarding.dev_prefix.replace("{developer}", "<you>");
+    let dev_prefix = cfg
+        .config
+        .onboarding
+        .dev_prefix
+        .replace("{developer}", "<you>");
     let mut resources: BTreeMap<String, ResourceRow> = BTreeMap::new();
     for env in cfg.environments() {
         for r in env.resources.values() {
-            if matches!(r.address.kind(), ResourceKind::Route | ResourceKind::Domain | ResourceKind::Dns) {
+            if matches!(
+                r.address.kind(),
+                ResourceKind::Route | ResourceKind::Domain | ResourceKind::Dns
+            ) {
                 continue;
             }
-            let row = resources.entry(r.address.to_string()).or_insert_with(|| ResourceRow {
-                address: r.address.to_string(),
-                names: BTreeMap::new(),
-            });
+            let row = resources
+                .entry(r.address.to_string())
+                .or_insert_with(|| ResourceRow {
+                    address: r.address.to_string(),
+                    names: BTreeMap::new(),
+                });
             row.names.insert(env.name.clone(), r.name.clone());
             if r.address.kind().holds_data() || r.address.kind() == ResourceKind::Worker {
-                row.names.insert("yours".into(), format!("{dev_prefix}{}", r.address.name()));
+                row.names
+                    .insert("yours".into(), format!("{dev_prefix}{}", r.address.name()));
             }
         }
     }
@@ -270,7 +307,13 @@ pub fn build(ctx: &Ctx) -> anyhow::Result<Guide> {
     let mut env_vars: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     env_vars.insert(
         "your shell (credentials)".into(),
-        ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "SV_DEVELOPER"].map(String::from).into(),
+        [
+            "CLOUDFLARE_API_TOKEN",
+            "CLOUDFLARE_ACCOUNT_ID",
+            "SV_DEVELOPER",
+        ]
+        .map(String::from)
+        .into(),
     );
     let yaml = std::fs::read_to_string(&cfg.path).unwrap_or_default();
     let refs = referenced_vars(&yaml);
@@ -279,23 +322,35 @@ pub fn build(ctx: &Ctx) -> anyhow::Result<Guide> {
     }
     env_vars.insert(
         "`.env` of every workspace (sv-onboard setup)".into(),
-        ["SV_DEVELOPER", "SV_ENV", "CLOUDFLARE_ACCOUNT_ID"].map(String::from).into(),
+        ["SV_DEVELOPER", "SV_ENV", "CLOUDFLARE_ACCOUNT_ID"]
+            .map(String::from)
+            .into(),
     );
     let mut workers = Vec::new();
-    if let Some(base) = cfg.environments().find(|e| e.name == cfg.base_environment()) {
+    if let Some(base) = cfg
+        .environments()
+        .find(|e| e.name == cfg.base_environment())
+    {
         for r in base.resources_of(ResourceKind::Worker) {
             let ResourceSpec::Worker(w) = &r.spec else {
                 continue;
             };
             let d = &w.definition;
             let mut bindings: Vec<String> = Vec::new();
-            bindings.extend(d.kv_namespaces.iter().map(|b| format!("KV `{}`", b.binding)));
+            bindings.extend(
+                d.kv_namespaces
+                    .iter()
+                    .map(|b| format!("KV `{}`", b.binding)),
+            );
             bindings.extend(d.d1_databases.iter().map(|b| format!("D1 `{}`", b.binding)));
             bindings.extend(d.r2_buckets.iter().map(|b| format!("R2 `{}`", b.binding)));
             let vars: Vec<String> = d.vars.keys().cloned().collect();
             let mut dev_vars: BTreeSet<String> = vars.iter().cloned().collect();
             dev_vars.insert("SV_ENV".into());
-            env_vars.insert(format!("`{}/.dev.vars` (wrangler dev)", w.workspace), dev_vars);
+            env_vars.insert(
+                format!("`{}/.dev.vars` (wrangler dev)", w.workspace),
+                dev_vars,
+            );
             if !vars.is_empty() {
                 env_vars.insert(
                     format!("wrangler `vars` of `{}`", r.address.name()),

@@ -106,9 +106,9 @@ pub fn path(root: &Path, developer: &str) -> PathBuf {
 pub fn load(root: &Path, developer: &str) -> anyhow::Result<Option<DevelopmentEnvironment>> {
     let p = path(root, developer);
     match std::fs::read_to_string(&p) {
-        Ok(t) => serde_json::from_str(&t)
-            .map(Some)
-            .map_err(|e| anyhow::Error::new(e).context(format!("{} is not a developer record", p.display()))),
+        Ok(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
+            anyhow::Error::new(e).context(format!("{} is not a developer record", p.display()))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", p.display()))),
     }

@@ -49,7 +49,11 @@ pub struct ResetReport {
 impl Render for ResetReport {
     fn human(&self, s: &Styles) -> String {
         let mut out = String::new();
-        let verb = if self.dry_run { "Would delete" } else { "Deleted" };
+        let verb = if self.dry_run {
+            "Would delete"
+        } else {
+            "Deleted"
+        };
         out.push_str(&s.bold(&format!("Reset of {}", self.environment)));
         out.push('\n');
         if self.deleted.is_empty() {
@@ -59,7 +63,11 @@ impl Render for ResetReport {
             out.push_str(&format!("  {verb} {d}\n"));
         }
         for f in &self.local_state_removed {
-            let v = if self.dry_run { "Would remove" } else { "Removed" };
+            let v = if self.dry_run {
+                "Would remove"
+            } else {
+                "Removed"
+            };
             out.push_str(&format!("  {v} {f}\n"));
         }
         if let Some(e) = &self.error {
@@ -115,12 +123,7 @@ pub async fn run(global: &GlobalArgs, args: ResetArgs) -> anyhow::Result<ExitSta
     let root = ctx.root();
     let state_file = store.path().to_owned();
     let record_file = record::path(&root, &developer);
-    let rel = |p: &std::path::Path| {
-        p.strip_prefix(&root)
-            .unwrap_or(p)
-            .display()
-            .to_string()
-    };
+    let rel = |p: &std::path::Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
 
     let planned = sv_infra::plan_environment(&ctx.request(
         &client,
@@ -164,12 +167,20 @@ pub async fn run(global: &GlobalArgs, args: ResetArgs) -> anyhow::Result<ExitSta
                 "reset deletes the resources above and their data: re-run with --yes"
             )));
         }
-        ctx.audit(&env.name, "onboard.reset", &env.name, sv_audit::Outcome::DryRun, None)?;
+        ctx.audit(
+            &env.name,
+            "onboard.reset",
+            &env.name,
+            sv_audit::Outcome::DryRun,
+            None,
+        )?;
         global.output().print(&report)?;
         return Ok(ExitStatus::Success);
     }
 
-    let converged = ctx.destroy(&client, &env, Vec::new(), "onboard.reset").await?;
+    let converged = ctx
+        .destroy(&client, &env, Vec::new(), "onboard.reset")
+        .await?;
     if !converged.succeeded() {
         let failed: Vec<String> = converged
             .report
@@ -180,8 +191,17 @@ pub async fn run(global: &GlobalArgs, args: ResetArgs) -> anyhow::Result<ExitSta
                 _ => None,
             })
             .collect();
-        let msg = format!("deleting failed: {}; state keeps what remains, re-run reset", failed.join("; "));
-        ctx.audit(&env.name, "onboard.reset", &env.name, sv_audit::Outcome::Failed, Some(msg.clone()))?;
+        let msg = format!(
+            "deleting failed: {}; state keeps what remains, re-run reset",
+            failed.join("; ")
+        );
+        ctx.audit(
+            &env.name,
+            "onboard.reset",
+            &env.name,
+            sv_audit::Outcome::Failed,
+            Some(msg.clone()),
+        )?;
         let report = ResetReport {
             environment: env.name.clone(),
             dry_run: false,
@@ -197,7 +217,9 @@ pub async fn run(global: &GlobalArgs, args: ResetArgs) -> anyhow::Result<ExitSta
         match std::fs::remove_file(p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot remove {}", p.display()))),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("cannot remove {}", p.display())));
+            }
         }
     }
     // Keep what sv wrote into env files (for the merge); forget resources and seeds.
@@ -210,7 +232,13 @@ pub async fn run(global: &GlobalArgs, args: ResetArgs) -> anyhow::Result<ExitSta
     if let Some(r) = &carried {
         crate::steps::write_atomic(&record_file, &record::to_bytes(r))?;
     }
-    ctx.audit(&env.name, "onboard.reset", &env.name, sv_audit::Outcome::Succeeded, Some(format!("deleted {}", deleting.len())))?;
+    ctx.audit(
+        &env.name,
+        "onboard.reset",
+        &env.name,
+        sv_audit::Outcome::Succeeded,
+        Some(format!("deleted {}", deleting.len())),
+    )?;
     let setup = setup::execute(
         &ctx,
         &client,

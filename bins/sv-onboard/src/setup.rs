@@ -108,7 +108,10 @@ impl Render for SetupReport {
     fn human(&self, s: &Styles) -> String {
         let mut out = String::new();
         let head = if self.dry_run {
-            format!("Dry run: setup of {} (prefix {})", self.environment, self.prefix)
+            format!(
+                "Dry run: setup of {} (prefix {})",
+                self.environment, self.prefix
+            )
         } else {
             format!(
                 "Developer environment {} (prefix {}): {}",
@@ -167,7 +170,11 @@ impl Render for SetupReport {
         let mut out = format!(
             "### sv-onboard setup: `{}` ({})\n\n| step | status | details |\n|---|---|---|\n",
             self.environment,
-            if self.dry_run { "dry run" } else { self.status.label() }
+            if self.dry_run {
+                "dry run"
+            } else {
+                self.status.label()
+            }
         );
         for step in &self.steps {
             out.push_str(&format!(
@@ -282,7 +289,13 @@ pub async fn execute(
     // validate-name
     let collisions = local_collisions(ctx, developer, &env)?;
     if !collisions.is_empty() {
-        ctx.audit(&env.name, "onboard.setup", &env.name, sv_audit::Outcome::Denied, Some("name collision".into()))?;
+        ctx.audit(
+            &env.name,
+            "onboard.setup",
+            &env.name,
+            sv_audit::Outcome::Denied,
+            Some("name collision".into()),
+        )?;
         return Err(input_error(anyhow::anyhow!(
             "developer name `{developer}` collides: {}; choose another name",
             collisions.join("; ")
@@ -319,7 +332,13 @@ pub async fn execute(
         }
     }
     if !live.is_empty() {
-        ctx.audit(&env.name, "onboard.setup", &env.name, sv_audit::Outcome::Denied, Some("resource name taken".into()))?;
+        ctx.audit(
+            &env.name,
+            "onboard.setup",
+            &env.name,
+            sv_audit::Outcome::Denied,
+            Some("resource name taken".into()),
+        )?;
         return Err(input_error(anyhow::anyhow!(
             "developer name `{developer}` collides with resources that are not yours: {}. Choose another name; if they are yours from another checkout, adopt them with `sv-plan import`",
             live.join("; ")
@@ -329,14 +348,23 @@ pub async fn execute(
     steps.push(StepReport::new(
         VALIDATE,
         StepStatus::Unchanged,
-        vec![format!("`{developer}` → prefix `{}`; no name collides", env.prefix)],
+        vec![format!(
+            "`{developer}` → prefix `{}`; no name collides",
+            env.prefix
+        )],
     ));
 
     // quota
     if let Some(max) = ctx.config.config.onboarding.max_resources_per_developer
         && count > max as usize
     {
-        ctx.audit(&env.name, "onboard.setup", &env.name, sv_audit::Outcome::Denied, Some("quota".into()))?;
+        ctx.audit(
+            &env.name,
+            "onboard.setup",
+            &env.name,
+            sv_audit::Outcome::Denied,
+            Some("quota".into()),
+        )?;
         return Err(input_error(anyhow::anyhow!(
             "{} would hold {count} resources, more than onboarding.max_resources_per_developer ({max}) allows: raise the limit in sv.yaml or declare fewer resources",
             env.name
@@ -346,7 +374,11 @@ pub async fn execute(
         Some(max) => format!("{count} of {max} resources allowed"),
         None => format!("{count} resources (no limit set)"),
     };
-    steps.push(StepReport::new(QUOTA, StepStatus::Unchanged, vec![quota_text]));
+    steps.push(StepReport::new(
+        QUOTA,
+        StepStatus::Unchanged,
+        vec![quota_text],
+    ));
 
     let previous = match carried {
         Some(r) => Some(r),
@@ -357,8 +389,14 @@ pub async fn execute(
     });
 
     if opts.dry_run {
-        ctx.audit(&env.name, "onboard.setup", &env.name, sv_audit::Outcome::DryRun, None)?;
-        return Ok(dry_run_report(ctx, developer, &env, &planned, &rec, opts, steps)?);
+        ctx.audit(
+            &env.name,
+            "onboard.setup",
+            &env.name,
+            sv_audit::Outcome::DryRun,
+            None,
+        )?;
+        return dry_run_report(ctx, developer, &env, &planned, &rec, opts, steps);
     }
 
     let mut journal = Journal::default();
@@ -419,14 +457,24 @@ pub async fn execute(
             std::fs::create_dir_all(dir).ok();
         }
         crate::steps::write_atomic(&path, &record::to_bytes(&rec))?;
-        ctx.audit(&env.name, "onboard.setup", &env.name, sv_audit::Outcome::Failed, Some(msg.clone()))?;
+        ctx.audit(
+            &env.name,
+            "onboard.setup",
+            &env.name,
+            sv_audit::Outcome::Failed,
+            Some(msg.clone()),
+        )?;
     } else {
         ctx.audit(
             &env.name,
             "onboard.setup",
             &env.name,
             sv_audit::Outcome::Succeeded,
-            Some(if changed { "set up".into() } else { "no changes".into() }),
+            Some(if changed {
+                "set up".into()
+            } else {
+                "no changes".into()
+            }),
         )?;
     }
     Ok(SetupReport {
@@ -434,7 +482,11 @@ pub async fn execute(
         environment: env.name.clone(),
         prefix: env.prefix.clone(),
         dry_run: false,
-        status: if error.is_some() { DevStatus::Error } else { DevStatus::Ready },
+        status: if error.is_some() {
+            DevStatus::Error
+        } else {
+            DevStatus::Ready
+        },
         changed,
         steps,
         resources: rec.resources.clone(),
@@ -514,7 +566,9 @@ fn file_line(f: &FilePlan) -> String {
         "updated"
     };
     let merge = f.merge.summary();
-    if merge == "unchanged" || (f.merge.added.is_empty() && f.merge.changed.is_empty() && f.merge.kept.is_empty()) {
+    if merge == "unchanged"
+        || (f.merge.added.is_empty() && f.merge.changed.is_empty() && f.merge.kept.is_empty())
+    {
         format!("{}: {verb}", f.path)
     } else {
         format!("{}: {verb} ({merge})", f.path)
@@ -522,7 +576,10 @@ fn file_line(f: &FilePlan) -> String {
 }
 
 fn is_wrangler(f: &FilePlan) -> bool {
-    f.path.rsplit('/').next().is_some_and(|n| n.starts_with("wrangler."))
+    f.path
+        .rsplit('/')
+        .next()
+        .is_some_and(|n| n.starts_with("wrangler."))
 }
 
 fn dry_run_report(
@@ -544,28 +601,50 @@ fn dry_run_report(
     let any = !creates.is_empty();
     steps.push(StepReport::new(
         RESOURCES,
-        if any { StepStatus::WouldRun } else { StepStatus::Unchanged },
-        if any { creates } else { vec!["all present".into()] },
+        if any {
+            StepStatus::WouldRun
+        } else {
+            StepStatus::Unchanged
+        },
+        if any {
+            creates
+        } else {
+            vec!["all present".into()]
+        },
     ));
     let seeds = pending_seeds(ctx, env, rec, opts);
     steps.push(StepReport::new(
         SEED,
-        if seeds.is_empty() { StepStatus::Skipped } else { StepStatus::WouldRun },
+        if seeds.is_empty() {
+            StepStatus::Skipped
+        } else {
+            StepStatus::WouldRun
+        },
         if seeds.is_empty() {
             vec!["nothing to seed".into()]
         } else {
-            seeds.iter().map(|(a, p)| format!("{a} ← {}", p.display())).collect()
+            seeds
+                .iter()
+                .map(|(a, p)| format!("{a} ← {}", p.display()))
+                .collect()
         },
     ));
     let files = devfiles::plan(&file_inputs(ctx, developer, env, &planned.state, rec))?;
     for (info, wrangler) in [(ENV_FILES, false), (WRANGLER, true)] {
-        let mine: Vec<&FilePlan> = files.iter().filter(|f| is_wrangler(f) == wrangler).collect();
+        let mine: Vec<&FilePlan> = files
+            .iter()
+            .filter(|f| is_wrangler(f) == wrangler)
+            .collect();
         let status = if mine.iter().any(|f| f.changes) {
             StepStatus::WouldRun
         } else {
             StepStatus::Unchanged
         };
-        steps.push(StepReport::new(info, status, mine.iter().map(|f| file_line(f)).collect()));
+        steps.push(StepReport::new(
+            info,
+            status,
+            mine.iter().map(|f| file_line(f)).collect(),
+        ));
     }
     let changed = steps.iter().any(|s| s.status == StepStatus::WouldRun);
     Ok(SetupReport {
@@ -625,8 +704,16 @@ impl Run<'_> {
 
         // resources
         if resources_change {
-            let req = self.ctx.request(self.client, self.env, &store, PlanOptions::default(), "onboard.setup");
-            let converged = sv_infra::converge(&req).await.map_err(|e| (RESOURCES, anyhow::Error::new(e)))?;
+            let req = self.ctx.request(
+                self.client,
+                self.env,
+                &store,
+                PlanOptions::default(),
+                "onboard.setup",
+            );
+            let converged = sv_infra::converge(&req)
+                .await
+                .map_err(|e| (RESOURCES, anyhow::Error::new(e)))?;
             let mut created = Vec::new();
             let mut lines = Vec::new();
             let mut failed = Vec::new();
@@ -650,13 +737,22 @@ impl Run<'_> {
                 self.journal.push(RESOURCES.id, Undo::Resources(created));
             }
             if !failed.is_empty() {
-                self.steps.push(StepReport::new(RESOURCES, StepStatus::Done, lines));
-                return Err((RESOURCES, anyhow::anyhow!("creating resources failed: {}", failed.join("; "))));
+                self.steps
+                    .push(StepReport::new(RESOURCES, StepStatus::Done, lines));
+                return Err((
+                    RESOURCES,
+                    anyhow::anyhow!("creating resources failed: {}", failed.join("; ")),
+                ));
             }
             changed = true;
-            self.steps.push(StepReport::new(RESOURCES, StepStatus::Done, lines));
+            self.steps
+                .push(StepReport::new(RESOURCES, StepStatus::Done, lines));
         } else {
-            self.steps.push(StepReport::new(RESOURCES, StepStatus::Unchanged, vec!["all present".into()]));
+            self.steps.push(StepReport::new(
+                RESOURCES,
+                StepStatus::Unchanged,
+                vec!["all present".into()],
+            ));
         }
         let state = store
             .load()
@@ -678,24 +774,37 @@ impl Run<'_> {
             } else {
                 "already seeded"
             };
-            self.steps.push(StepReport::new(SEED, StepStatus::Skipped, vec![why.into()]));
+            self.steps
+                .push(StepReport::new(SEED, StepStatus::Skipped, vec![why.into()]));
         } else {
             let mut lines = Vec::new();
             for (addr, path) in seeds {
                 let line = self
                     .seed_one(&state, &addr, &root.join(&path))
                     .await
-                    .map_err(|e| (SEED, e.context(format!("seeding {addr} from {}", path.display()))))?;
+                    .map_err(|e| {
+                        (
+                            SEED,
+                            e.context(format!("seeding {addr} from {}", path.display())),
+                        )
+                    })?;
                 lines.push(line);
                 self.rec.seeded.insert(addr.to_string());
             }
             changed = true;
-            self.steps.push(StepReport::new(SEED, StepStatus::Done, lines));
+            self.steps
+                .push(StepReport::new(SEED, StepStatus::Done, lines));
         }
 
         // env files + wrangler environment
-        let files = devfiles::plan(&file_inputs(self.ctx, self.developer, self.env, &state, self.rec))
-            .map_err(|e| (ENV_FILES, e))?;
+        let files = devfiles::plan(&file_inputs(
+            self.ctx,
+            self.developer,
+            self.env,
+            &state,
+            self.rec,
+        ))
+        .map_err(|e| (ENV_FILES, e))?;
         for (info, wrangler) in [(ENV_FILES, false), (WRANGLER, true)] {
             let mut any = false;
             let mut lines = Vec::new();
@@ -713,7 +822,11 @@ impl Run<'_> {
             changed |= any;
             self.steps.push(StepReport::new(
                 info,
-                if any { StepStatus::Done } else { StepStatus::Unchanged },
+                if any {
+                    StepStatus::Done
+                } else {
+                    StepStatus::Unchanged
+                },
                 lines,
             ));
         }
@@ -727,9 +840,17 @@ impl Run<'_> {
                     .write_file(GITIGNORE.id, &f.full, &f.bytes)
                     .map_err(|e| (GITIGNORE, e))?;
                 changed = true;
-                self.steps.push(StepReport::new(GITIGNORE, StepStatus::Done, vec![format!(".gitignore: added {}", missing.join(", "))]));
+                self.steps.push(StepReport::new(
+                    GITIGNORE,
+                    StepStatus::Done,
+                    vec![format!(".gitignore: added {}", missing.join(", "))],
+                ));
             }
-            None => self.steps.push(StepReport::new(GITIGNORE, StepStatus::Unchanged, vec![".gitignore already lists them".into()])),
+            None => self.steps.push(StepReport::new(
+                GITIGNORE,
+                StepStatus::Unchanged,
+                vec![".gitignore already lists them".into()],
+            )),
         }
 
         // record
@@ -744,9 +865,17 @@ impl Run<'_> {
                 .write_file(RECORD.id, &record_path, &record::to_bytes(self.rec))
                 .map_err(|e| (RECORD, e))?;
             changed = true;
-            self.steps.push(StepReport::new(RECORD, StepStatus::Done, vec![format!(".sv/dev/{}.json: ready", self.developer)]));
+            self.steps.push(StepReport::new(
+                RECORD,
+                StepStatus::Done,
+                vec![format!(".sv/dev/{}.json: ready", self.developer)],
+            ));
         } else {
-            self.steps.push(StepReport::new(RECORD, StepStatus::Unchanged, vec![format!(".sv/dev/{}.json: ready", self.developer)]));
+            self.steps.push(StepReport::new(
+                RECORD,
+                StepStatus::Unchanged,
+                vec![format!(".sv/dev/{}.json: ready", self.developer)],
+            ));
         }
         Ok(changed)
     }
@@ -765,15 +894,22 @@ impl Run<'_> {
             .get(&a)
             .map(|r| r.id.clone())
             .ok_or_else(|| anyhow::anyhow!("{addr} is not in state"))?;
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         match addr.kind() {
             ResourceKind::D1 => {
                 let results = self.client.d1().query(&id, &text, &[]).await?;
-                Ok(format!("{addr} ← {} ({} statements)", rel_path(&self.ctx.root(), path), results.len()))
+                Ok(format!(
+                    "{addr} ← {} ({} statements)",
+                    rel_path(&self.ctx.root(), path),
+                    results.len()
+                ))
             }
             ResourceKind::Kv => {
                 let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
-                    .with_context(|| format!("{} must be a JSON object of key → value", path.display()))?;
+                    .with_context(|| {
+                        format!("{} must be a JSON object of key → value", path.display())
+                    })?;
                 let pairs: Vec<sv_cloudflare::kv::KvBulkPair> = map
                     .into_iter()
                     .map(|(key, v)| sv_cloudflare::kv::KvBulkPair {
@@ -790,9 +926,14 @@ impl Run<'_> {
                     .collect();
                 let n = pairs.len();
                 self.client.kv().bulk_write(&id, &pairs).await?;
-                Ok(format!("{addr} ← {} ({n} keys)", rel_path(&self.ctx.root(), path)))
+                Ok(format!(
+                    "{addr} ← {} ({n} keys)",
+                    rel_path(&self.ctx.root(), path)
+                ))
             }
-            other => anyhow::bail!("seed data for {other} resources is not supported (D1 SQL and KV JSON are)"),
+            other => anyhow::bail!(
+                "seed data for {other} resources is not supported (D1 SQL and KV JSON are)"
+            ),
         }
     }
 }

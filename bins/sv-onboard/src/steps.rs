@@ -100,18 +100,28 @@ impl Journal {
     ///
     /// # Errors
     /// The directory or file cannot be written.
-    pub fn write_file(&mut self, step: &'static str, path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
+    pub fn write_file(
+        &mut self,
+        step: &'static str,
+        path: &Path,
+        bytes: &[u8],
+    ) -> anyhow::Result<bool> {
         let previous = match std::fs::read(path) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("cannot read {}", path.display()))
+                );
+            }
         };
         if previous.as_deref() == Some(bytes) {
             return Ok(false);
         }
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::Error::new(e).context(format!("cannot create {}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                anyhow::Error::new(e).context(format!("cannot create {}", dir.display()))
+            })?;
         }
         write_atomic(path, bytes)?;
         self.push(
@@ -149,7 +159,9 @@ impl Journal {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_file_name(format!(
         ".{}.sv-tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     std::fs::write(&tmp, bytes)
@@ -167,7 +179,9 @@ pub fn undo_file(undo: &Undo) -> anyhow::Result<Option<String>> {
         Undo::RemoveFile(path) => match std::fs::remove_file(path) {
             Ok(()) => Ok(Some(format!("removed {}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("cannot remove {}", path.display()))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("cannot remove {}", path.display())))
+            }
         },
         Undo::RestoreFile { path, previous } => {
             write_atomic(path, previous)?;

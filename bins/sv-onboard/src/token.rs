@@ -29,7 +29,11 @@ pub enum TokenCommand {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Environment variable holding a token to check (repeatable)
-    #[arg(long = "token-var", value_name = "NAME", default_value = "CLOUDFLARE_API_TOKEN")]
+    #[arg(
+        long = "token-var",
+        value_name = "NAME",
+        default_value = "CLOUDFLARE_API_TOKEN"
+    )]
     pub token_vars: Vec<String>,
     /// Warn when a token expires within this many days
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
@@ -74,18 +78,32 @@ impl Render for CheckReport {
             let head = format!(
                 "{}: {}{}",
                 t.variable,
-                t.id.as_deref().map_or_else(|| "token".to_owned(), |i| format!("token {i}")),
-                t.name.as_deref().map(|n| format!(" \"{n}\"")).unwrap_or_default()
+                t.id.as_deref()
+                    .map_or_else(|| "token".to_owned(), |i| format!("token {i}")),
+                t.name
+                    .as_deref()
+                    .map(|n| format!(" \"{n}\""))
+                    .unwrap_or_default()
             );
             let status = t.status.clone().unwrap_or_else(|| "invalid".into());
-            let status = if t.ok { s.green(&status) } else { s.red(&status) };
+            let status = if t.ok {
+                s.green(&status)
+            } else {
+                s.red(&status)
+            };
             out.push_str(&format!("{} — {status}\n", s.bold(&head)));
-            let field = |k: &str, v: &Option<String>, none: &str| format!("  {k:<10}{}\n", v.as_deref().unwrap_or(none));
+            let field = |k: &str, v: &Option<String>, none: &str| {
+                format!("  {k:<10}{}\n", v.as_deref().unwrap_or(none))
+            };
             if t.id.is_some() {
                 out.push_str(&field("expires", &t.expires_on, "never"));
                 out.push_str(&field("issued", &t.issued_on, "not reported"));
                 out.push_str(&field("modified", &t.modified_on, "not reported"));
-                out.push_str(&field("last used", &t.last_used_on, "not reported by the API"));
+                out.push_str(&field(
+                    "last used",
+                    &t.last_used_on,
+                    "not reported by the API",
+                ));
             }
             for p in &t.policies {
                 out.push_str(&format!("  policy    {p}\n"));
@@ -98,7 +116,9 @@ impl Render for CheckReport {
     }
 
     fn markdown(&self) -> String {
-        let mut out = String::from("### sv-onboard token check\n\n| variable | token | status | expires | last used | policies |\n|---|---|---|---|---|---|\n");
+        let mut out = String::from(
+            "### sv-onboard token check\n\n| variable | token | status | expires | last used | policies |\n|---|---|---|---|---|---|\n",
+        );
         for t in &self.tokens {
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} | {} |\n",
@@ -107,7 +127,11 @@ impl Render for CheckReport {
                 t.status.as_deref().unwrap_or("invalid"),
                 t.expires_on.as_deref().unwrap_or("never"),
                 t.last_used_on.as_deref().unwrap_or("not reported"),
-                t.policies.iter().map(|p| markdown_escape(p)).collect::<Vec<_>>().join("<br>")
+                t.policies
+                    .iter()
+                    .map(|p| markdown_escape(p))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
             ));
         }
         out
@@ -119,9 +143,15 @@ const GROUPS: [(&str, &str); 12] = [
     ("c8fed203ed3043cba015a93ad1616f1f", "Zone Read"),
     ("4755a26eedb94da69e1066d98aa820be", "DNS Write"),
     ("e086da7e2179491d91ee5f35b3ca210a", "Workers Scripts Write"),
-    ("f7f0eda5697f475c90846e879bab8666", "Workers KV Storage Write"),
+    (
+        "f7f0eda5697f475c90846e879bab8666",
+        "Workers KV Storage Write",
+    ),
     ("09b2857d1c31407795e75e3fed8617a1", "D1 Write"),
-    ("bf7481a1826f439697cb59a20b22293e", "Workers R2 Storage Write"),
+    (
+        "bf7481a1826f439697cb59a20b22293e",
+        "Workers R2 Storage Write",
+    ),
     ("8d28297797f24fb8a0c332fe0866ec89", "Pages Write"),
     ("05880cd1bdc24d8bae0be2136972816b", "Workers Tail Read"),
     ("b89a480218d04ceb98b4fe57ca29dc1f", "Account Analytics Read"),
@@ -211,7 +241,8 @@ async fn check_one(
         }
     }
     if !r.ok {
-        r.notes.push(format!("the token is {}: replace it", status.status));
+        r.notes
+            .push(format!("the token is {}: replace it", status.status));
     }
     Ok(r)
 }
@@ -240,7 +271,15 @@ async fn check(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitStatu
             )));
         };
         runner.mask(&value)?;
-        tokens.push(check_one(var, SecretString::from(value), &args.cloudflare, args.warn_days).await?);
+        tokens.push(
+            check_one(
+                var,
+                SecretString::from(value),
+                &args.cloudflare,
+                args.warn_days,
+            )
+            .await?,
+        );
     }
     let failed = tokens.iter().any(|t| !t.ok);
     let report = CheckReport { tokens };

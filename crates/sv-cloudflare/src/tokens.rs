@@ -76,5 +76,4 @@ impl TokensApi<'_> {
         let url = self.client.url(&["user", "tokens", token_id])?;
         self.client.call(Request::get(url)).await
     }
-
 }

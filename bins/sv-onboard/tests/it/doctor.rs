@@ -38,7 +38,12 @@ fn mint(emu: &EmulatorProcess, account: &str, groups: &[&str]) -> String {
 }
 
 /// As [`mint`], optionally with an expiry.
-pub fn mint_with(emu: &EmulatorProcess, account: &str, groups: &[&str], expires_on: Option<&str>) -> String {
+pub fn mint_with(
+    emu: &EmulatorProcess,
+    account: &str,
+    groups: &[&str],
+    expires_on: Option<&str>,
+) -> String {
     sv_cloudflare::install_crypto_provider();
     let mut body = serde_json::json!({
         "name": "dev token",
@@ -127,7 +132,8 @@ fn a_token_that_could_change_production_is_a_loud_warning() {
     let out = doctor(&app, &emu, &bin, Some(&token));
     assert_eq!(out.code, 0, "{}", out.transcript());
     assert!(
-        out.stdout.contains("WARNING: this token could also change production (`production`)"),
+        out.stdout
+            .contains("WARNING: this token could also change production (`production`)"),
         "{}",
         out.stdout
     );
@@ -137,7 +143,9 @@ fn a_token_that_could_change_production_is_a_loud_warning() {
     let out = doctor(&app, &emu, &bin, Some(&narrow));
     assert_eq!(out.code, 1, "{}", out.transcript());
     assert!(
-        out.stdout.contains("the token cannot create dev-alice-* resources: no D1 Write, Workers R2 Storage Write"),
+        out.stdout.contains(
+            "the token cannot create dev-alice-* resources: no D1 Write, Workers R2 Storage Write"
+        ),
         "{}",
         out.stdout
     );
@@ -145,11 +153,19 @@ fn a_token_that_could_change_production_is_a_loud_warning() {
     // No token at all.
     let out = doctor(&app, &emu, &bin, None);
     assert_eq!(out.code, 1, "{}", out.transcript());
-    assert!(out.stdout.contains("CLOUDFLARE_API_TOKEN is not set"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("CLOUDFLARE_API_TOKEN is not set"),
+        "{}",
+        out.stdout
+    );
     // A token the API does not know.
     let out = doctor(&app, &emu, &bin, Some("not-a-real-token-value"));
     assert_eq!(out.code, 1, "{}", out.transcript());
-    assert!(out.stdout.contains("the token does not verify"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("the token does not verify"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -160,11 +176,18 @@ fn each_tool_missing_failing_or_too_old_fails() {
     let token = mint(&emu, emu.account_id(), &[KV, D1, R2]);
     for (i, (tool, _, _)) in all_tools().iter().enumerate() {
         // Missing.
-        let tools: Vec<_> = all_tools().into_iter().filter(|(t, _, _)| t != tool).collect();
+        let tools: Vec<_> = all_tools()
+            .into_iter()
+            .filter(|(t, _, _)| t != tool)
+            .collect();
         let bin = fake_bin(&tmp.path().join(format!("missing-{i}")), &tools);
         let out = doctor(&app, &emu, &bin, Some(&token));
         assert_eq!(out.code, 1, "{tool} missing: {}", out.transcript());
-        assert!(out.stdout.contains(&format!("✗ {tool}: not found on PATH")), "{}", out.stdout);
+        assert!(
+            out.stdout.contains(&format!("✗ {tool}: not found on PATH")),
+            "{}",
+            out.stdout
+        );
         assert!(out.stdout.contains("fix: "), "{}", out.stdout);
         // Present but broken.
         let mut tools = all_tools();
@@ -172,7 +195,12 @@ fn each_tool_missing_failing_or_too_old_fails() {
         let bin = fake_bin(&tmp.path().join(format!("broken-{i}")), &tools);
         let out = doctor(&app, &emu, &bin, Some(&token));
         assert_eq!(out.code, 1, "{tool} broken: {}", out.transcript());
-        assert!(out.stdout.contains(&format!("✗ {tool}: `--version` exited with")), "{}", out.stdout);
+        assert!(
+            out.stdout
+                .contains(&format!("✗ {tool}: `--version` exited with")),
+            "{}",
+            out.stdout
+        );
     }
     // Too old: node against engines (>=20), wrangler against 3.91.
     let mut tools = all_tools();
@@ -188,7 +216,12 @@ fn each_tool_missing_failing_or_too_old_fails() {
     let bin = fake_bin(&tmp.path().join("nvmrc"), &all_tools());
     let out = doctor(&app, &emu, &bin, Some(&token));
     assert_eq!(out.code, 1, "{}", out.transcript());
-    assert!(out.stdout.contains("node 22.3.0 is too old: .nvmrc needs 22.5.0 or newer"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("node 22.3.0 is too old: .nvmrc needs 22.5.0 or newer"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -200,9 +233,22 @@ fn broken_config_and_layout_are_reported() {
     app.write("worker/wrangler.toml", "name = [unclosed\n");
     let out = doctor(&app, &emu, &bin, Some(emu.token()));
     assert_eq!(out.code, 1, "{}", out.transcript());
-    assert!(out.stdout.contains("✗ sv.yaml does not load"), "{}", out.stdout);
-    assert!(out.stdout.contains("fix: sv-onboard validate --config sv.yaml"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("✗ sv.yaml does not load"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("fix: sv-onboard validate --config sv.yaml"),
+        "{}",
+        out.stdout
+    );
     std::fs::remove_file(app.path("package.json")).unwrap();
     let out = doctor(&app, &emu, &bin, Some(emu.token()));
-    assert!(out.stdout.contains("✗ npm workspaces cannot be read"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("✗ npm workspaces cannot be read"),
+        "{}",
+        out.stdout
+    );
 }

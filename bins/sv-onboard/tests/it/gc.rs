@@ -72,7 +72,11 @@ fn gc_lists_then_deletes_only_stale_environments() {
     let list = run(onboard(&alice.root, &emu), &["gc"]);
     assert_eq!(list.code, 0, "{}", list.transcript());
     insta::assert_snapshot!("gc_list", scrub(&list.transcript(), &alice.root));
-    assert_eq!(live_names(&emu), before, "gc without --yes deleted something");
+    assert_eq!(
+        live_names(&emu),
+        before,
+        "gc without --yes deleted something"
+    );
 
     // From alice's checkout bob has no record: his resources are collected, as is pr-7.
     let out = run(onboard(&alice.root, &emu), &["gc", "--yes"]);
@@ -80,8 +84,16 @@ fn gc_lists_then_deletes_only_stale_environments() {
     let after = live_names(&emu);
     assert!(after.iter().all(|n| !n.contains("dev-bob-")), "{after:?}");
     assert!(!after.contains(&"d1:pr-7-main".to_owned()), "{after:?}");
-    for keep in ["d1:pr-8-main", "kv:pr-8-sessions", "kv:staging-sessions", "d1:dev-alice-main"] {
-        assert!(after.contains(&keep.to_owned()), "{keep} deleted: {after:?}");
+    for keep in [
+        "d1:pr-8-main",
+        "kv:pr-8-sessions",
+        "kv:staging-sessions",
+        "d1:dev-alice-main",
+    ] {
+        assert!(
+            after.contains(&keep.to_owned()),
+            "{keep} deleted: {after:?}"
+        );
     }
 
     // alice's record ages past stale_after (14d): her resources go, through her state.

@@ -40,8 +40,14 @@ fn help() {
 }
 
 #[test]
-fn setup_help() {
-    insta::assert_snapshot!(transcript(&["setup", "--help"]));
+fn subcommand_help() {
+    for cmd in ["setup", "doctor", "reset", "guide", "gc"] {
+        insta::assert_snapshot!(format!("{cmd}_help"), transcript(&[cmd, "--help"]));
+    }
+    insta::assert_snapshot!(
+        "token_check_help",
+        transcript(&["token", "check", "--help"])
+    );
 }
 
 #[test]
@@ -78,6 +84,12 @@ const CLEARED: &[&str] = &[
 pub struct App {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl App {
@@ -152,8 +164,7 @@ pub fn scrub(text: &str, root: &Path) -> String {
     let mut out = String::new();
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {
-        let hexish = word.len() >= 32
-            && word.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+        let hexish = word.len() >= 32 && word.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
         if hexish {
             out.push_str("[ID]");
         } else {

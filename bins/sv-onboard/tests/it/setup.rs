@@ -7,7 +7,10 @@ use crate::{App, d1_rows, live_names, onboard, run, scrub};
 fn dev_names(emu: &EmulatorProcess, prefix: &str) -> Vec<String> {
     live_names(emu)
         .into_iter()
-        .filter(|n| n.split_once(':').is_some_and(|(_, name)| name.starts_with(prefix)))
+        .filter(|n| {
+            n.split_once(':')
+                .is_some_and(|(_, name)| name.starts_with(prefix))
+        })
         .collect()
 }
 
@@ -17,9 +20,15 @@ fn setup_from_scratch_then_rerun_changes_nothing() {
     let app = App::new();
     let wrangler_before = app.read("worker/wrangler.toml");
 
-    let dry = run(onboard(&app.root, &emu), &["setup", "--developer", "alice", "--dry-run"]);
+    let dry = run(
+        onboard(&app.root, &emu),
+        &["setup", "--developer", "alice", "--dry-run"],
+    );
     assert_eq!(dry.code, 0, "{}", dry.transcript());
-    assert!(dev_names(&emu, "dev-alice-").is_empty(), "dry run created something");
+    assert!(
+        dev_names(&emu, "dev-alice-").is_empty(),
+        "dry run created something"
+    );
     assert!(!app.path("worker/.dev.vars").exists());
     insta::assert_snapshot!("setup_dry_run", scrub(&dry.transcript(), &app.root));
 
@@ -36,7 +45,11 @@ fn setup_from_scratch_then_rerun_changes_nothing() {
         ]
     );
     // Migrations applied, then the seed.
-    let users = d1_rows(&emu, "dev-alice-main", "SELECT email FROM users ORDER BY id");
+    let users = d1_rows(
+        &emu,
+        "dev-alice-main",
+        "SELECT email FROM users ORDER BY id",
+    );
     assert_eq!(users.len(), 2, "{users:?}");
     let uploads = d1_rows(&emu, "dev-alice-main", "SELECT COUNT(*) AS n FROM uploads");
     assert_eq!(uploads[0]["n"], 0);
@@ -61,8 +74,7 @@ fn setup_from_scratch_then_rerun_changes_nothing() {
     let vars = app.read("worker/.dev.vars");
     assert!(vars.contains("SV_ENV=dev-alice"), "{vars}");
     assert!(app.read("web/.env").contains("SV_DEVELOPER=alice"));
-    let record: serde_json::Value =
-        serde_json::from_str(&app.read(".sv/dev/alice.json")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&app.read(".sv/dev/alice.json")).unwrap();
     assert_eq!(record["status"], "ready");
     assert_eq!(record["resources"].as_array().unwrap().len(), 4);
     assert!(app.read(".gitignore").contains("wrangler.dev-*"));
@@ -97,7 +109,13 @@ fn setup_from_scratch_then_rerun_changes_nothing() {
     assert_eq!(files_before, files_after);
     assert_eq!(dev_names(&emu, "dev-alice-").len(), 4);
     let audit = app.read(".sv/audit.jsonl");
-    assert_eq!(audit.lines().filter(|l| l.contains("onboard.setup")).count(), 3);
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|l| l.contains("onboard.setup"))
+            .count(),
+        3
+    );
     assert!(audit.contains("\"dry_run\""), "{audit}");
 
     // JSON output is stable data.
@@ -121,8 +139,9 @@ fn env_file_merge_keeps_developer_values() {
     let out = run(onboard(&app.root, &emu), &["setup", "--developer", "alice"]);
     assert_eq!(out.code, 0, "{}", out.transcript());
     assert!(
-        out.stdout
-            .contains("worker/.dev.vars: updated (added SV_ENV; kept your value of ALLOWED_ORIGIN)"),
+        out.stdout.contains(
+            "worker/.dev.vars: updated (added SV_ENV; kept your value of ALLOWED_ORIGIN)"
+        ),
         "{}",
         out.stdout
     );
@@ -135,19 +154,32 @@ fn env_file_merge_keeps_developer_values() {
     assert!(!app.read(".sv/dev/alice.json").contains("s3cr3t"));
 
     // A value sv wrote and the developer then changed is kept on the next run too.
-    let edited = app.read("worker/.env").replace("SV_ENV=dev-alice", "SV_ENV=staging");
+    let edited = app
+        .read("worker/.env")
+        .replace("SV_ENV=dev-alice", "SV_ENV=staging");
     app.write("worker/.env", &edited);
     let again = run(onboard(&app.root, &emu), &["setup", "--developer", "alice"]);
     assert_eq!(again.code, 0, "{}", again.transcript());
     assert!(app.read("worker/.env").contains("SV_ENV=staging"));
-    assert!(again.stdout.contains("worker/.env: unchanged (kept your value of SV_ENV)"), "{}", again.stdout);
+    assert!(
+        again
+            .stdout
+            .contains("worker/.env: unchanged (kept your value of SV_ENV)"),
+        "{}",
+        again.stdout
+    );
 }
 
 #[test]
 fn invalid_names_are_refused() {
     let emu = EmulatorProcess::start().unwrap();
     let app = App::new();
-    for bad in ["Alice", "al_ice", "-alice", "a-very-long-developer-name-over-32-chars"] {
+    for bad in [
+        "Alice",
+        "al_ice",
+        "-alice",
+        "a-very-long-developer-name-over-32-chars",
+    ] {
         let arg = format!("--developer={bad}");
         let out = run(onboard(&app.root, &emu), &["setup", &arg]);
         assert_eq!(out.code, 2, "{bad}: {}", out.transcript());
@@ -170,28 +202,40 @@ fn colliding_names_and_quota_are_refused() {
     let out = run(onboard(&app.root, &emu), &["setup", "--developer", "alice"]);
     assert_eq!(out.code, 0, "{}", out.transcript());
     let before = live_names(&emu);
-    let out = run(onboard(&app.root, &emu), &["setup", "--developer", "alice-x"]);
+    let out = run(
+        onboard(&app.root, &emu),
+        &["setup", "--developer", "alice-x"],
+    );
     assert_eq!(out.code, 2, "{}", out.transcript());
     insta::assert_snapshot!("colliding_name", scrub(&out.transcript(), &app.root));
     assert_eq!(live_names(&emu), before);
 
     // A resource with one of our names that is not in our state belongs to someone else.
     let other = App::new();
-    let out = run(onboard(&other.root, &emu), &["setup", "--developer", "alice"]);
+    let out = run(
+        onboard(&other.root, &emu),
+        &["setup", "--developer", "alice"],
+    );
     assert_eq!(out.code, 2, "{}", out.transcript());
-    assert!(out.stderr.contains("already exists in the account"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("already exists in the account"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(live_names(&emu), before);
     assert!(!other.path("worker/.dev.vars").exists());
 
     // Quota.
-    let yaml = other
-        .read("sv.yaml")
-        .replace("max_resources_per_developer: 10", "max_resources_per_developer: 3");
+    let yaml = other.read("sv.yaml").replace(
+        "max_resources_per_developer: 10",
+        "max_resources_per_developer: 3",
+    );
     other.write("sv.yaml", &yaml);
     let out = run(onboard(&other.root, &emu), &["setup", "--developer", "bob"]);
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(
-        out.stderr.contains("more than onboarding.max_resources_per_developer (3)"),
+        out.stderr
+            .contains("more than onboarding.max_resources_per_developer (3)"),
         "{}",
         out.stderr
     );
@@ -206,20 +250,26 @@ fn failing_step_rolls_back_only_what_the_run_made() {
     app.write("worker/.env", "MINE=1\n");
     app.write("worker/seed.sql", "INSERT INTO no_such_table VALUES (1);\n");
     // Something that is not the run's: must survive the rollback.
-    let out = run(onboard(&app.root, &emu), &["setup", "--developer", "zed", "--no-seed"]);
+    let out = run(
+        onboard(&app.root, &emu),
+        &["setup", "--developer", "zed", "--no-seed"],
+    );
     assert_eq!(out.code, 0, "{}", out.transcript());
     let zed = live_names(&emu);
 
     let out = run(onboard(&app.root, &emu), &["setup", "--developer", "alice"]);
     assert_eq!(out.code, 1, "{}", out.transcript());
     insta::assert_snapshot!("rollback", scrub(&out.transcript(), &app.root));
-    assert_eq!(live_names(&emu), zed, "alice's resources were not all deleted");
+    assert_eq!(
+        live_names(&emu),
+        zed,
+        "alice's resources were not all deleted"
+    );
     assert!(!app.path("worker/wrangler.dev-alice.toml").exists());
     let state: serde_json::Value =
         serde_json::from_str(&app.read(".sv/state/dev-alice.json")).unwrap();
     assert_eq!(state["resources"], serde_json::json!({}));
-    let record: serde_json::Value =
-        serde_json::from_str(&app.read(".sv/dev/alice.json")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&app.read(".sv/dev/alice.json")).unwrap();
     assert_eq!(record["status"], "error");
     assert!(record["error"].as_str().unwrap().contains("no_such_table"));
     // zed's files, written by the earlier run, are as they were.
@@ -267,9 +317,10 @@ fn two_developers_are_isolated_and_reset_touches_only_its_own() {
     insta::assert_snapshot!("reset_dry_run", scrub(&dry.transcript(), &alice.root));
 
     // Edit a value in alice's env: reset keeps it.
-    let edited = alice
-        .read("worker/.dev.vars")
-        .replace("ALLOWED_ORIGIN=https://staging.spacevision.app", "ALLOWED_ORIGIN=http://localhost:1234");
+    let edited = alice.read("worker/.dev.vars").replace(
+        "ALLOWED_ORIGIN=https://staging.spacevision.app",
+        "ALLOWED_ORIGIN=http://localhost:1234",
+    );
     alice.write("worker/.dev.vars", &edited);
     let out = run(onboard(&alice.root, &emu), &["reset", "--yes"]);
     assert_eq!(out.code, 0, "{}", out.transcript());
@@ -278,8 +329,16 @@ fn two_developers_are_isolated_and_reset_touches_only_its_own() {
     assert_eq!(new_alice.len(), 4);
     // KV and D1 ids are fresh (R2's id is its name).
     assert_ne!(new_alice[0], alice_ids[0]);
-    assert!(alice.read("worker/.dev.vars").contains("ALLOWED_ORIGIN=http://localhost:1234"));
-    assert!(alice.read("worker/wrangler.dev-alice.toml").contains(&new_alice[0]));
+    assert!(
+        alice
+            .read("worker/.dev.vars")
+            .contains("ALLOWED_ORIGIN=http://localhost:1234")
+    );
+    assert!(
+        alice
+            .read("worker/wrangler.dev-alice.toml")
+            .contains(&new_alice[0])
+    );
     // bob: same resources, same data, same files.
     assert_eq!(record_ids(&bob, "bob"), bob_ids);
     assert_eq!(dev_names(&emu, "dev-bob-").len(), 4);
@@ -290,4 +349,47 @@ fn two_developers_are_isolated_and_reset_touches_only_its_own() {
     assert_eq!(bob.read("worker/wrangler.dev-bob.toml"), bob_files);
     let audit = alice.read(".sv/audit.jsonl");
     assert!(audit.contains("onboard.reset"), "{audit}");
+}
+
+/// `npm run setup:dev` and `npm run reset:dev` of the reference app call sv-onboard.
+#[test]
+fn npm_scripts_call_sv_onboard() {
+    let npm = std::process::Command::new("npm").arg("--version").output();
+    if !npm.is_ok_and(|o| o.status.success()) {
+        eprintln!("npm not installed: skipping");
+        return;
+    }
+    let emu = EmulatorProcess::start().unwrap();
+    let app = App::new();
+    let bin_dir = assert_cmd::cargo::cargo_bin("sv-onboard")
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let npm_run = |script: &str| {
+        let mut cmd = assert_cmd::Command::new("npm");
+        for k in ["SV_CONFIG", "SV_ENV", "SV_FORMAT", "GITHUB_ACTIONS"] {
+            cmd.env_remove(k);
+        }
+        cmd.current_dir(&app.root)
+            .env("PATH", &path)
+            .env("SV_DEVELOPER", "carol")
+            .env("NO_COLOR", "1")
+            .envs(emu.cloudflare_env())
+            .args(["run", "--silent", script]);
+        run(cmd, &[])
+    };
+    let out = npm_run("setup:dev");
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(out.stdout.contains("dev-carol"), "{}", out.stdout);
+    assert_eq!(dev_names(&emu, "dev-carol-").len(), 4);
+    let ids = record_ids(&app, "carol");
+    let out = npm_run("reset:dev");
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert_ne!(record_ids(&app, "carol")[0], ids[0]);
+    assert_eq!(dev_names(&emu, "dev-carol-").len(), 4);
 }
