@@ -7,6 +7,7 @@
 //! way resources are made) and prints a report (human, JSON, Markdown).
 
 pub mod ctx;
+pub mod dev;
 pub mod devfiles;
 pub mod doctor;
 pub mod envfiles;
@@ -43,6 +44,8 @@ pub enum Command {
     Setup(setup::SetupArgs),
     /// Delete your dev-NAME- resources and local state, then set them up again (needs --yes)
     Reset(reset::ResetArgs),
+    /// Start every workspace's dev process in dependency order; rebuild on shared changes
+    Dev(dev::DevArgs),
     /// List (and with --yes delete) dev/preview resources whose owner is gone or stale
     Gc(gc::GcArgs),
     /// Print a developer guide generated from sv.yaml, package.json and the wrangler configs
@@ -60,6 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Doctor(args) => doctor::run(&cli.global, args).await,
         Command::Setup(args) => setup::run(&cli.global, args).await,
         Command::Reset(args) => reset::run(&cli.global, args).await,
+        Command::Dev(args) => dev::run(&cli.global, args).await,
         Command::Gc(args) => gc::run(&cli.global, args).await,
         Command::Guide(args) => guide::run(&cli.global, args),
         Command::Token(args) => token::run(&cli.global, args).await,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+mod dev;
 mod doctor;
 mod gc;
 mod guide;
@@ -41,7 +42,7 @@ fn help() {
 
 #[test]
 fn subcommand_help() {
-    for cmd in ["setup", "doctor", "reset", "guide", "gc"] {
+    for cmd in ["setup", "doctor", "reset", "guide", "gc", "dev"] {
         insta::assert_snapshot!(format!("{cmd}_help"), transcript(&[cmd, "--help"]));
     }
     insta::assert_snapshot!(
@@ -106,6 +107,11 @@ impl App {
 
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+
+    /// The file's text, empty when it does not exist (yet).
+    pub fn read_opt(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_default()
     }
 
     pub fn write(&self, rel: &str, text: &str) {
