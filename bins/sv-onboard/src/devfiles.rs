@@ -380,7 +380,13 @@ fn wrangler_file(inp: &Inputs<'_>, worker: &Worker) -> anyhow::Result<FilePlan> 
 
 /// Lines setup wants in the app's `.gitignore`, so generated and personal files are never
 /// committed.
-pub const GITIGNORE: [&str; 4] = [".env", ".dev.vars", "wrangler.dev-*", ".sv/dev/"];
+pub const GITIGNORE: [&str; 5] = [
+    ".env",
+    ".dev.vars",
+    "wrangler.dev-*",
+    ".sv/dev/",
+    ".sv/state/dev-*",
+];
 
 /// The `.gitignore` with the missing lines appended (`None` when nothing is missing).
 pub fn gitignore(root: &Path) -> anyhow::Result<Option<(FilePlan, Vec<String>)>> {

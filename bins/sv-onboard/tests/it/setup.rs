@@ -126,6 +126,58 @@ fn setup_from_scratch_then_rerun_changes_nothing() {
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["changed"], false);
     assert_eq!(v["status"], "ready");
+    let md = run(
+        onboard(&app.root, &emu),
+        &["--format", "markdown", "setup", "--developer", "alice"],
+    );
+    assert_eq!(md.code, 0, "{}", md.transcript());
+    insta::assert_snapshot!("setup_rerun_markdown", scrub(&md.stdout, &app.root));
+}
+
+fn delete_kv(emu: &EmulatorProcess, title: &str) {
+    use futures::TryStreamExt as _;
+    sv_cloudflare::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let config = sv_cloudflare::ClientConfig::new(
+            sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
+            sv_cloudflare::SecretString::from(emu.token().to_owned()),
+            Some(emu.account_id().to_owned()),
+        );
+        let client = sv_cloudflare::Client::builder_from_config(&config)
+            .build()
+            .unwrap();
+        let all: Vec<_> = client.kv().list_namespaces().try_collect().await.unwrap();
+        let ns = all.into_iter().find(|n| n.title == title).unwrap();
+        client.kv().delete_namespace(&ns.id).await.unwrap();
+    });
+}
+
+#[test]
+fn a_half_finished_setup_is_completed_by_running_it_again() {
+    let emu = EmulatorProcess::start().unwrap();
+    let app = App::new();
+    let out = run(onboard(&app.root, &emu), &["setup", "--developer", "alice"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    // As if it had stopped half-way: a resource, the record and a file are missing.
+    delete_kv(&emu, "dev-alice-cache");
+    std::fs::remove_file(app.path(".sv/dev/alice.json")).unwrap();
+    std::fs::remove_file(app.path("worker/.dev.vars")).unwrap();
+    let out = run(onboard(&app.root, &emu), &["setup", "--developer", "alice"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(out.stdout.contains("created kv.cache (dev-alice-cache)"), "{}", out.stdout);
+    assert!(!out.stdout.contains("created kv.sessions"), "{}", out.stdout);
+    assert!(out.stdout.contains("worker/.dev.vars: created"), "{}", out.stdout);
+    assert_eq!(dev_names(&emu, "dev-alice-").len(), 4);
+    // The seed is safe to load again (INSERT OR IGNORE): still two users.
+    let users = d1_rows(&emu, "dev-alice-main", "SELECT COUNT(*) AS n FROM users");
+    assert_eq!(users[0]["n"], 2);
+    let record: serde_json::Value =
+        serde_json::from_str(&app.read(".sv/dev/alice.json")).unwrap();
+    assert_eq!(record["status"], "ready");
 }
 
 #[test]
