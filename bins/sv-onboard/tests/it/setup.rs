@@ -168,15 +168,26 @@ fn a_half_finished_setup_is_completed_by_running_it_again() {
     std::fs::remove_file(app.path("worker/.dev.vars")).unwrap();
     let out = run(onboard(&app.root, &emu), &["setup", "--developer", "alice"]);
     assert_eq!(out.code, 0, "{}", out.transcript());
-    assert!(out.stdout.contains("created kv.cache (dev-alice-cache)"), "{}", out.stdout);
-    assert!(!out.stdout.contains("created kv.sessions"), "{}", out.stdout);
-    assert!(out.stdout.contains("worker/.dev.vars: created"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("created kv.cache (dev-alice-cache)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("created kv.sessions"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("worker/.dev.vars: created"),
+        "{}",
+        out.stdout
+    );
     assert_eq!(dev_names(&emu, "dev-alice-").len(), 4);
     // The seed is safe to load again (INSERT OR IGNORE): still two users.
     let users = d1_rows(&emu, "dev-alice-main", "SELECT COUNT(*) AS n FROM users");
     assert_eq!(users[0]["n"], 2);
-    let record: serde_json::Value =
-        serde_json::from_str(&app.read(".sv/dev/alice.json")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&app.read(".sv/dev/alice.json")).unwrap();
     assert_eq!(record["status"], "ready");
 }
 
