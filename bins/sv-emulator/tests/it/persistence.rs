@@ -52,6 +52,8 @@ async fn state_survives_restart_with_data_dir() {
     .result();
     let md = json!({"main_module": "index.js", "bindings": [{"type": "plain_text", "name": "SV_BODY", "text": "persisted worker"}, {"type": "secret_text", "name": "S", "text": "never-on-disk"}]});
     crate::workers::upload(&c, "pw", md).await.result();
+    let tails = format!("{}/workers/scripts/pw/tails", c.a());
+    let tail = c.post(&tails, json!({"filters": []})).await.result();
     c.emu.shutdown().await;
     let db_file = dir
         .path()
@@ -91,6 +93,12 @@ async fn state_survives_restart_with_data_dir() {
             .result()[0]["name"],
         "S"
     );
+    // The active tail survived too, and still streams.
+    let listed = c.get(&tails).await.result();
+    assert_eq!(listed["id"], tail["id"]);
+    let mut ws = crate::tail::connect(listed["url"].as_str().unwrap()).await;
+    crate::workers::hit(&c, "pw.sv-emulator.workers.dev", "/", &[]).await;
+    assert_eq!(crate::tail::next_event(&mut ws).await["scriptName"], "pw");
     c.emu.shutdown().await;
 }
 
