@@ -73,6 +73,23 @@ async fn state_survives_restart_with_data_dir() {
     assert_eq!(c.get(&kv).await.text(), "value-1");
     let r = c.post(&q, json!({"sql": "SELECT x FROM t"})).await.result();
     assert_eq!(r[0]["results"][0]["x"], 42);
+    // Time-travel history is not persisted: it starts again at the current state, which a
+    // restore to the current bookmark keeps.
+    let tt = format!(
+        "{}/d1/database/{}/time_travel",
+        c.a(),
+        db["uuid"].as_str().unwrap()
+    );
+    let bm = c.get(&format!("{tt}/bookmark")).await.result()["bookmark"].clone();
+    assert!(bm.is_string(), "{bm}");
+    c.post(
+        &format!("{tt}/restore?bookmark={}", bm.as_str().unwrap()),
+        json!({}),
+    )
+    .await
+    .result();
+    let r = c.post(&q, json!({"sql": "SELECT x FROM t"})).await.result();
+    assert_eq!(r[0]["results"][0]["x"], 42);
     assert_eq!(c.get(&obj).await.text(), "r2-bytes");
     let recs = c
         .get(&format!("{}/dns_records?name=p.example.com", c.z()))
