@@ -67,6 +67,26 @@ const QUERY_ALLOWANCES: &[(&str, &str, &str)] = &[
         "expiration_ttl",
         "ENDPOINTS.md §3 [OAS-new, wrangler]: relative expiry (seconds, >= 60) as a query parameter",
     ),
+    (
+        "GET /accounts/{account_id}/pages/projects",
+        "page",
+        "ENDPOINTS.md §2: Pages projects and deployments lists are page style (page, per_page) today; the 2024 file declares no pagination parameters there",
+    ),
+    (
+        "GET /accounts/{account_id}/pages/projects",
+        "per_page",
+        "ENDPOINTS.md §2: Pages projects and deployments lists are page style (page, per_page) today; the 2024 file declares no pagination parameters there",
+    ),
+    (
+        "GET /accounts/{account_id}/pages/projects/{project_name}/deployments",
+        "page",
+        "ENDPOINTS.md §2: Pages projects and deployments lists are page style (page, per_page) today; the 2024 file declares no pagination parameters there",
+    ),
+    (
+        "GET /accounts/{account_id}/pages/projects/{project_name}/deployments",
+        "per_page",
+        "ENDPOINTS.md §2: Pages projects and deployments lists are page style (page, per_page) today; the 2024 file declares no pagination parameters there",
+    ),
 ];
 
 /// Both schema documents, compiled lazily per pointer.

@@ -295,6 +295,13 @@ impl EmulatorProcess {
         serde_json::from_str(&body).map_err(|e| Error::Admin(format!("violations: {e}")))
     }
 
+    /// The GitHub emulator's whole state (`GET /github/_admin/state`): repositories with
+    /// their issues, comments and artifacts, for assertions.
+    pub fn github_state(&self) -> Result<serde_json::Value, Error> {
+        let body = crate::http::get(&self.base_url, "/github/_admin/state")?;
+        serde_json::from_str(&body).map_err(|e| Error::Admin(format!("github state: {e}")))
+    }
+
     /// Process id, e.g. to send it a signal.
     pub fn pid(&self) -> u32 {
         self.child.id()

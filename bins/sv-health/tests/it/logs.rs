@@ -33,14 +33,7 @@ fn logs_while_hitting(extra: &[&str]) -> Vec<String> {
         .build()
         .unwrap();
     let tails = runtime.block_on(async {
-        let config = sv_cloudflare::ClientConfig::new(
-            sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
-            sv_cloudflare::SecretString::from(emu.token().to_owned()),
-            Some(emu.account_id().to_owned()),
-        );
-        let client = sv_cloudflare::Client::builder_from_config(&config)
-            .build()
-            .unwrap();
+        let client = emu.client().unwrap();
         client.tail().list("spacevision-api").await.unwrap()
     });
     assert!(tails.is_empty(), "tail left behind: {tails:?}");
