@@ -10,7 +10,7 @@ log() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 start_emulator() {
   local out="$1"
   "$BIN/sv-emulator" --listen 127.0.0.1:0 --in-memory --seed 1 --account-id "$ACCOUNT_ID" \
-    --zone-name staging.spacevision.app >"$out" 2>"$out.err" &
+    --zone-name staging.spacevision.app --validate-requests >"$out" 2>"$out.err" &
   EMULATOR_PID=$!
   local line=""
   for _ in $(seq 1 100); do
@@ -96,6 +96,14 @@ main() {
 
   log "audit trail (.sv/audit.jsonl): one line per change"
   wc -l .sv/audit.jsonl
+
+  log "request validation: every call above matched Cloudflare's request schemas"
+  local report
+  report="$(curl -fsS "$EMULATOR_URL/__admin/violations")"
+  case "$report" in
+    *'"count":0,'*) echo "0 violations" ;;
+    *) echo "request-schema violations: $report" >&2; exit 1 ;;
+  esac
 
   log "done"
   if [ -n "${KEEP:-}" ]; then

@@ -57,7 +57,7 @@ install_wrangler() {
 start_emulator() {
   local bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/sv-emulator"
   (cd "$ROOT" && cargo build -p sv-emulator --bin sv-emulator >/dev/null)
-  "$bin" --listen 127.0.0.1:0 --in-memory --seed 11 >"$WORK/emu.out" 2>"$WORK/emu.err" &
+  "$bin" --listen 127.0.0.1:0 --in-memory --seed 11 --validate-requests >"$WORK/emu.out" 2>"$WORK/emu.err" &
   EMU_PID=$!
   for _ in $(seq 1 50); do
     if [[ -s "$WORK/emu.out" ]]; then break; fi
@@ -207,6 +207,10 @@ main() {
   start_emulator
   write_project
   run_checks
+  # wrangler's calls are part of the contract: none may break a request schema.
+  curl -fsS "$BASE/__admin/violations" >"$WORK/violations.json"
+  check "no request-schema violations" contains '"count":0,' "$WORK/violations.json"
+  log "request validation report: $(cat "$WORK/violations.json")"
   if [[ "$FAILED" -ne 0 ]]; then
     log "wrangler compatibility: FAILED"
     exit 1

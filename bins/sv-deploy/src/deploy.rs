@@ -431,15 +431,57 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
     // (and a rollback) of a deploy that sets secrets means to do.
     let force = !secrets.is_empty();
 
-    // Smoke test at 0%: no traffic yet; the checks reach the new version through the
-    // version-override header. (A 0% member of the deployment is not accepted: the API wants
-    // each percentage between 0.01 and 100.)
+    // Smoke test at 0%: Cloudflare applies the version-override header only to a version of
+    // the current deployment (docs: Workers › Version overrides), so the new version first
+    // joins the deployment at 0% beside the old one at 100% — no traffic yet — and the
+    // checks reach it through the override.
+    if let Some(old) = &previous {
+        client
+            .workers()
+            .create_deployment(
+                &script,
+                &NewDeployment::split(
+                    &[(old.as_str(), 100.0), (version.as_str(), 0.0)],
+                    Some(&format!("{message}: smoke test")),
+                ),
+                force,
+            )
+            .await
+            .with_context(|| format!("staging {version} at 0% for the smoke test"))?;
+        audit.record(
+            "stage-version",
+            &format!("{script}@{version} 0%"),
+            sv_audit::Outcome::Succeeded,
+            None,
+        )?;
+    }
     console.info(&format!("smoke test of {version}"));
     let smoke = run_gate(&specs, &http, None, &gate_cfg).await?;
     let smoke_failed = smoke.verdict == Verdict::Fail;
     let smoke_reason = fail_reason(&smoke);
     report.smoke = Some(smoke);
     if smoke_failed {
+        // The failed version leaves the deployment again (it served no traffic at 0%).
+        if let Some(old) = &previous {
+            client
+                .workers()
+                .create_deployment(
+                    &script,
+                    &NewDeployment::split(
+                        &[(old.as_str(), 100.0)],
+                        Some(&format!("{message}: smoke test failed")),
+                    ),
+                    force,
+                )
+                .await
+                .with_context(|| format!("removing {version} from the deployment"))?;
+            audit.record(
+                "unstage-version",
+                &format!("{script}@{version}"),
+                sv_audit::Outcome::Succeeded,
+                None,
+            )?;
+        }
         report.reason = Some(match &previous {
             Some(old) => {
                 format!("smoke test failed: {smoke_reason}; {old} still serves 100%")

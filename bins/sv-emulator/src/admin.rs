@@ -11,6 +11,8 @@
 //! | `POST /__admin/tail-events` `{"script": S, "event": {...}}` | injects a trace event |
 //! | `POST /__admin/scheduled` `{"script": S, "cron": "*/5 * * * *"}` | runs a cron trigger: tail event + analytics record |
 //! | `POST /__admin/zones` `{"name": "other.org", "id"?: HEX32}` | adds a zone to the seeded account |
+//! | `GET`/`PUT /__admin/request-validation` `{"enabled": bool}` | reads / switches the `--validate-requests` mode |
+//! | `GET`/`DELETE /__admin/violations` | request-schema violations seen in that mode (`crate::validation::Report`) / clears them |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +41,39 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/tail-events", post(inject_tail_event))
         .route("/scheduled", post(run_scheduled))
         .route("/zones", post(add_zone))
+        .route(
+            "/request-validation",
+            get(get_validation).put(put_validation),
+        )
+        .route("/violations", get(violations).delete(clear_violations))
+}
+
+#[derive(Debug, Deserialize)]
+struct ValidationToggle {
+    enabled: bool,
+}
+
+async fn get_validation(State(st): S) -> Response {
+    axum::Json(json!({"enabled": st.validation.enabled()})).into_response()
+}
+
+async fn put_validation(State(st): S, body: Result<Json<ValidationToggle>, ApiError>) -> Response {
+    match body {
+        Ok(Json(t)) => {
+            st.validation.set_enabled(t.enabled);
+            axum::Json(json!({"enabled": st.validation.enabled()})).into_response()
+        }
+        Err(e) => admin_err(&e),
+    }
+}
+
+async fn violations(State(st): S) -> Response {
+    axum::Json(st.validation.report()).into_response()
+}
+
+async fn clear_violations(State(st): S) -> Response {
+    st.validation.clear();
+    axum::Json(json!({"ok": true})).into_response()
 }
 
 fn admin_err(e: &ApiError) -> Response {

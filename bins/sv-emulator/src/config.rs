@@ -90,6 +90,9 @@ pub struct Config {
     /// Cloudflare's global limit (1,200 requests / 5 minutes) scaled by this factor in both
     /// count and window; `None` disables rate limiting.
     pub rate_limit_scale: Option<f64>,
+    /// Check every API request against its operation's request schema and answer
+    /// violations with a distinctive 400 (`crate::validation`).
+    pub validate_requests: bool,
 }
 
 /// Default identities: stable so docs and tests can name them.
@@ -110,6 +113,7 @@ impl Default for Config {
             seed: None,
             faults: FaultConfig::default(),
             rate_limit_scale: None,
+            validate_requests: false,
         }
     }
 }
@@ -128,6 +132,7 @@ impl fmt::Debug for Config {
             .field("seed", &self.seed)
             .field("faults", &self.faults)
             .field("rate_limit_scale", &self.rate_limit_scale)
+            .field("validate_requests", &self.validate_requests)
             .finish()
     }
 }

@@ -558,11 +558,21 @@ impl AppState {
         bookmark
     }
 
-    fn d1_history(&self, uuid: &str) -> Vec<HistoryEntry> {
-        lock(&self.d1.jobs.history)
+    /// The database's time-travel history. History is kept in memory only: after a restart
+    /// (or for a database the history has never seen) it starts at the current state.
+    fn d1_history(&self, uuid: &str) -> Result<Vec<HistoryEntry>, ApiError> {
+        let known = lock(&self.d1.jobs.history)
+            .get(uuid)
+            .is_some_and(|h| !h.is_empty());
+        if !known {
+            let conn = self.d1.conn(uuid)?;
+            let current = dump(&lock(&conn), false, false, &[])?;
+            self.d1_record_state(uuid, current);
+        }
+        Ok(lock(&self.d1.jobs.history)
             .get(uuid)
             .map(|h| h.iter().cloned().collect())
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 
     fn d1_json(&self, db: &D1Database, detail: bool) -> Value {
@@ -1135,7 +1145,7 @@ async fn tt_bookmark(
     Query(q): Query<TimeTravelQuery>,
 ) -> ApiResult {
     let db = st.d1_resolve(&id)?;
-    let e = entry_at(&st.d1_history(&db.uuid), q.timestamp.as_deref())?;
+    let e = entry_at(&st.d1_history(&db.uuid)?, q.timestamp.as_deref())?;
     ok(json!({"bookmark": e.bookmark}))
 }
 
@@ -1166,7 +1176,7 @@ async fn tt_restore(
     Query(q): Query<TimeTravelQuery>,
 ) -> ApiResult {
     let db = st.d1_resolve(&id)?;
-    let history = st.d1_history(&db.uuid);
+    let history = st.d1_history(&db.uuid)?;
     let target = match (&q.bookmark, &q.timestamp) {
         (Some(b), _) => history
             .iter()

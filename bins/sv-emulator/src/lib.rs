@@ -10,7 +10,8 @@
 //! `worker_routes`, `worker_assets`, `worker_http`, `tail`, `graphql`, `pages`), each adding
 //! its logic to [`state::AppState`] (so unit tests drive it without HTTP) plus thin axum
 //! handlers; `server` assembles the router and listener, `store` owns SQLite, `faults` the
-//! fault and rate-limit middleware, `admin` the test controls.
+//! fault and rate-limit middleware, `admin` the test controls, `schema` the API contract
+//! (OpenAPI + local schemas) and `validation` the `--validate-requests` mode built on it.
 //!
 //! Start one in-process:
 //! ```no_run
@@ -36,10 +37,12 @@ pub mod model;
 pub mod pages;
 pub mod pagination;
 pub mod r2;
+pub mod schema;
 pub mod server;
 pub mod state;
 pub mod store;
 pub mod tail;
+pub mod validation;
 pub mod worker_assets;
 pub mod worker_http;
 pub mod worker_routes;

@@ -121,6 +121,14 @@ struct Args {
     #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "1")]
     rate_limit: Option<f64>,
 
+    /// Check every API request (JSON body, the JSON parts of a multipart body, query
+    /// parameters) against its operation's request schema; a violation is answered with
+    /// a 400 (error code 99400, header `sv-emulator-violation`), logged, and listed by
+    /// `GET /__admin/violations`. The admin route `PUT /__admin/request-validation`
+    /// switches it at run time.
+    #[arg(long)]
+    validate_requests: bool,
+
     /// Log filter (tracing syntax), logs go to stderr.
     #[arg(long, default_value = "warn", value_name = "FILTER")]
     log: String,
@@ -161,6 +169,7 @@ impl Args {
             seed: self.seed,
             faults,
             rate_limit_scale: self.rate_limit,
+            validate_requests: self.validate_requests,
         })
     }
 }

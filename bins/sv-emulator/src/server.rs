@@ -90,6 +90,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Checks every API request against its operation's request schema
+    /// (`--validate-requests`, see [`crate::validation`]).
+    pub fn validate_requests(mut self, on: bool) -> Self {
+        self.cfg.validate_requests = on;
+        self
+    }
+
     /// Takes every setting from `cfg`.
     pub fn config(mut self, cfg: Config) -> Self {
         self.cfg = cfg;
@@ -245,6 +252,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::pages::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::validation::check,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), scope_check))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .layer(middleware::from_fn_with_state(

@@ -16,6 +16,7 @@ use crate::faults::FaultRuntime;
 use crate::model::{Account, Model, User, Zone};
 use crate::store::Store;
 use crate::tail::TailHub;
+use crate::validation::Validation;
 use crate::worker_assets::AssetSessions;
 
 pub struct AppState {
@@ -29,6 +30,8 @@ pub struct AppState {
     pub faults: FaultRuntime,
     pub tails: TailHub,
     pub assets: AssetSessions,
+    /// The `--validate-requests` mode: on/off and the violations seen.
+    pub validation: Validation,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,6 +63,7 @@ impl AppState {
             faults,
             tails: TailHub::default(),
             assets: AssetSessions::default(),
+            validation: Validation::new(cfg.validate_requests),
             cfg,
         });
         let model = match state.store.load_model()? {
@@ -71,6 +75,7 @@ impl AppState {
             }
         };
         *lock(&state.model) = model;
+        state.load_tails()?;
         Ok(state)
     }
 

@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS invocations (
     script TEXT NOT NULL, version TEXT NOT NULL, ts_ms INTEGER NOT NULL, status TEXT NOT NULL,
     http_status INTEGER NOT NULL, cpu_us REAL NOT NULL, wall_us REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS invocations_by_script ON invocations (script, ts_ms);
+CREATE TABLE IF NOT EXISTS tails (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
 ";
 
 fn sql_err(context: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
@@ -464,12 +465,50 @@ impl Store {
             .map_err(sql_err("reading invocations"))
     }
 
+    // ---- tails ----
+
+    /// Records an active tail, so it survives a restart with `--data` (until it expires).
+    pub fn tail_put(&self, tail: &crate::tail::Tail) -> Result<(), Error> {
+        let json = serde_json::to_string(tail).map_err(|source| Error::Snapshot { source })?;
+        self.conn()
+            .execute(
+                "INSERT INTO tails (id, json) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET json = excluded.json",
+                params![tail.id, json],
+            )
+            .map_err(sql_err("writing a tail"))?;
+        Ok(())
+    }
+
+    pub fn tail_delete(&self, id: &str) -> Result<(), Error> {
+        self.conn()
+            .execute("DELETE FROM tails WHERE id = ?1", params![id])
+            .map_err(sql_err("deleting a tail"))?;
+        Ok(())
+    }
+
+    pub fn tails(&self) -> Result<Vec<crate::tail::Tail>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT json FROM tails")
+            .map_err(sql_err("reading tails"))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(sql_err("reading tails"))?;
+        let mut out = Vec::new();
+        for json in rows {
+            let json = json.map_err(sql_err("reading tails"))?;
+            out.push(serde_json::from_str(&json).map_err(|source| Error::Snapshot { source })?);
+        }
+        Ok(out)
+    }
+
     /// Empties every table (admin reset).
     pub fn clear(&self) -> Result<(), Error> {
         self.conn()
             .execute_batch(
                 "DELETE FROM control; DELETE FROM kv; DELETE FROM r2; DELETE FROM blobs;
-                 DELETE FROM invocations;",
+                 DELETE FROM invocations; DELETE FROM tails;",
             )
             .map_err(sql_err("resetting the store"))
     }

@@ -8,8 +8,8 @@ use tokio::sync::broadcast;
 
 use crate::state::lock;
 
-/// One active tail.
-#[derive(Debug, Clone)]
+/// One active tail (persisted with `--data`, so a restart keeps it until it expires).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Tail {
     pub id: String,
     pub script: String,
@@ -66,6 +66,35 @@ impl TailHub {
 
     pub fn clear(&self) {
         lock(&self.tails).clear();
+    }
+}
+
+impl crate::state::AppState {
+    /// Starts a tail: in the hub (live events) and in the store (restarts).
+    pub fn open_tail(&self, tail: &Tail) -> Result<(), crate::Error> {
+        self.store.tail_put(tail)?;
+        self.tails.insert(tail.clone());
+        Ok(())
+    }
+
+    /// Ends a tail.
+    pub fn close_tail(&self, id: &str) -> Result<(), crate::Error> {
+        self.store.tail_delete(id)?;
+        self.tails.remove(id);
+        Ok(())
+    }
+
+    /// Loads the stored tails that have not expired (at start-up).
+    pub fn load_tails(&self) -> Result<(), crate::Error> {
+        let now = self.now_ms();
+        for tail in self.store.tails()? {
+            if tail.expires_at_ms > now {
+                self.tails.insert(tail);
+            } else {
+                self.store.tail_delete(&tail.id)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -148,7 +177,7 @@ async fn create_tail(
             .to_string(),
         expires_at_ms: expires_ms,
     };
-    st.tails.insert(tail.clone());
+    st.open_tail(&tail)?;
     ok(tail_json(&tail, &host_of(&headers)))
 }
 
@@ -197,10 +226,9 @@ async fn get_tail(
         .into_iter()
         .filter(|t| t.expires_at_ms > now)
         .max_by_key(|t| t.expires_at_ms);
-    newest.map_or_else(
-        || Err(tail_not_found()),
-        |t| ok(tail_json(&t, &host_of(&headers))),
-    )
+    // The schema's result is one tail object (no member required); a script without an
+    // active tail answers an empty result `{}` rather than an error (see docs/emulator.md).
+    newest.map_or_else(|| ok(json!({})), |t| ok(tail_json(&t, &host_of(&headers))))
 }
 
 async fn delete_tail(
@@ -209,7 +237,7 @@ async fn delete_tail(
 ) -> ApiResult {
     match st.tails.get(&id) {
         Some(t) if t.script == name => {
-            st.tails.remove(&id);
+            st.close_tail(&id)?;
             ok(Value::Null)
         }
         _ => Err(tail_not_found()),

@@ -225,22 +225,21 @@ pub fn pick_version<'s>(
     if let Some(p) = preview {
         return s.versions.iter().find(|v| v.id.starts_with(p));
     }
-    if let Some(o) = headers
+    let dep = s.deployments.last()?;
+    // Cloudflare applies an override only when the header is a valid Structured Fields
+    // dictionary whose member for this Worker is a string naming a version of the current
+    // deployment — a 0 % member included; otherwise the request follows the percentages
+    // (docs: Workers › Versions & deployments › Version overrides).
+    if let Some(id) = headers
         .get("cloudflare-workers-version-overrides")
         .and_then(|v| v.to_str().ok())
+        .and_then(parse_sf_dictionary)
+        .and_then(|d| d.into_iter().find(|(k, _)| *k == s.name).map(|(_, v)| v))
+        && dep.versions.iter().any(|dv| dv.version_id == id)
+        && let Some(v) = s.versions.iter().find(|v| v.id == id)
     {
-        for part in o.split(',') {
-            if let Some((name, id)) = part.trim().split_once('=')
-                && name.trim() == s.name
-            {
-                let id = id.trim().trim_matches('"');
-                if let Some(v) = s.versions.iter().find(|v| v.id == id) {
-                    return Some(v);
-                }
-            }
-        }
+        return Some(v);
     }
-    let dep = s.deployments.last()?;
     let mut acc = 0.0;
     let point = roll * 100.0;
     for dv in &dep.versions {
@@ -249,10 +248,74 @@ pub fn pick_version<'s>(
             return s.versions.iter().find(|v| v.id == dv.version_id);
         }
     }
+    // Rounding left the roll past the sum: the largest share serves (never a 0 % member).
     dep.versions
-        .last()
+        .iter()
+        .max_by(|a, b| a.percentage.total_cmp(&b.percentage))
         .and_then(|dv| s.versions.iter().find(|v| v.id == dv.version_id))
         .or_else(|| serving_version(s))
+}
+
+/// Parses an RFC 8941 dictionary whose members are strings (`a="x", b="y"`); `None` when
+/// the header is not such a dictionary (then no override applies at all). Parameters
+/// (`;p=1`) after a member are accepted and ignored.
+fn parse_sf_dictionary(raw: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut chars = raw.trim().chars().peekable();
+    loop {
+        // key: lcalpha / "*" then lcalpha / DIGIT / "_" / "-" / "." / "*"
+        let mut key = String::new();
+        match chars.peek() {
+            Some(c) if c.is_ascii_lowercase() || *c == '*' => {}
+            _ => return None,
+        }
+        while let Some(&c) = chars.peek() {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.*".contains(c) {
+                key.push(c);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        if chars.next() != Some('=') || chars.next() != Some('"') {
+            return None;
+        }
+        let mut value = String::new();
+        loop {
+            match chars.next()? {
+                '"' => break,
+                '\\' => match chars.next()? {
+                    c @ ('"' | '\\') => value.push(c),
+                    _ => return None,
+                },
+                c if (' '..='~').contains(&c) => value.push(c),
+                _ => return None,
+            }
+        }
+        // Parameters are allowed after a member; skip them.
+        while chars.peek() == Some(&';') {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                chars.next();
+            }
+        }
+        out.push((key, value));
+        while chars.peek() == Some(&' ') || chars.peek() == Some(&'\t') {
+            chars.next();
+        }
+        match chars.next() {
+            None => return Some(out),
+            Some(',') => {
+                while chars.peek() == Some(&' ') || chars.peek() == Some(&'\t') {
+                    chars.next();
+                }
+                chars.peek()?;
+            }
+            Some(_) => return None,
+        }
+    }
 }
 
 fn nothing_here() -> Response {
@@ -505,6 +568,67 @@ mod tests {
             HeaderValue::from_static("w=\"b\""),
         );
         assert_eq!(pick_version(&s, &h, None, 0.0).unwrap().id, "b");
+        // Not a string (not a valid dictionary member): no override.
+        h.insert(
+            "cloudflare-workers-version-overrides",
+            HeaderValue::from_static("w=b"),
+        );
+        assert_eq!(pick_version(&s, &h, None, 0.0).unwrap().id, "a");
+        // Another Worker's member does not apply; several members are fine.
+        h.insert(
+            "cloudflare-workers-version-overrides",
+            HeaderValue::from_static("other=\"b\", w=\"b\""),
+        );
+        assert_eq!(pick_version(&s, &h, None, 0.0).unwrap().id, "b");
+    }
+
+    #[test]
+    fn overrides_need_a_version_of_the_current_deployment() {
+        let s = Script {
+            name: "w".into(),
+            versions: vec![version("a", &[]), version("b", &[]), version("c", &[])],
+            deployments: vec![Deployment {
+                id: "d".into(),
+                created_on: String::new(),
+                source: String::new(),
+                strategy: "percentage".into(),
+                author_email: String::new(),
+                annotations: BTreeMap::new(),
+                versions: vec![
+                    DeploymentVersion {
+                        version_id: "a".into(),
+                        percentage: 100.0,
+                    },
+                    DeploymentVersion {
+                        version_id: "b".into(),
+                        percentage: 0.0,
+                    },
+                ],
+            }],
+            ..Script::default()
+        };
+        let mut h = HeaderMap::new();
+        // A 0 % member is reachable only through the override, never by the split.
+        for roll in [0.0, 0.5, 0.999_999] {
+            assert_eq!(pick_version(&s, &h, None, roll).unwrap().id, "a");
+        }
+        h.insert(
+            "cloudflare-workers-version-overrides",
+            HeaderValue::from_static("w=\"b\""),
+        );
+        assert_eq!(pick_version(&s, &h, None, 0.5).unwrap().id, "b");
+        // An uploaded version outside the deployment: the override is ignored.
+        h.insert(
+            "cloudflare-workers-version-overrides",
+            HeaderValue::from_static("w=\"c\""),
+        );
+        assert_eq!(pick_version(&s, &h, None, 0.5).unwrap().id, "a");
+        assert_eq!(
+            parse_sf_dictionary("w=\"c\";p=1, x=\"d\"").unwrap().len(),
+            2
+        );
+        assert!(parse_sf_dictionary("W=\"c\"").is_none());
+        assert!(parse_sf_dictionary("w=\"c\",").is_none());
     }
 
     #[test]

@@ -912,7 +912,7 @@ async fn delete_script(
         Ok(())
     })?;
     for t in st.tails.for_script(&name) {
-        st.tails.remove(&t.id);
+        st.close_tail(&t.id)?;
     }
     ok(Value::Null)
 }
@@ -1379,12 +1379,12 @@ impl AppState {
         if (total - 100.0).abs() > 0.001
             || versions
                 .iter()
-                .any(|v| !(0.01..=100.0).contains(&v.percentage))
+                .any(|v| !(0.0..=100.0).contains(&v.percentage))
         {
             return Err(ApiError::bad_request(
                 10214,
                 format!(
-                    "Version percentages must each be between 0.01 and 100 and add up to 100 (got {total})"
+                    "Version percentages must each be between 0 and 100 and add up to 100 (got {total})"
                 ),
             ));
         }

@@ -47,6 +47,20 @@ pub struct TailSession {
     pub expires_at: Option<String>,
 }
 
+/// What `GET …/tails` answers: one tail (the schema), a list (older docs) or nothing.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ListedTails {
+    Many(Vec<TailSession>),
+    One(TailSession),
+    Empty(NoTail),
+}
+
+/// `{}`: no active tail (an object with other members is not this).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoTail {}
+
 /// Tail endpoints; see [`Client::tail`].
 #[derive(Debug, Clone, Copy)]
 pub struct TailApi<'a> {
@@ -77,13 +91,19 @@ impl TailApi<'_> {
             .await
     }
 
-    /// `GET …/workers/scripts/{name}/tails`: active tails.
+    /// `GET …/workers/scripts/{name}/tails`: active tails. The schema (2024 file and the
+    /// current SDK's `TailGetResponse`) answers one tail object, `{}`/null when there is
+    /// none; older API docs described an array. All three shapes are read.
     pub async fn list(&self, script: &str) -> Result<Vec<TailSession>, Error> {
         let url = self
             .client
             .account_url(&["workers", "scripts", script, "tails"])?;
-        let list: Option<Vec<TailSession>> = self.client.call(Request::get(url)).await?;
-        Ok(list.unwrap_or_default())
+        let listed: Option<ListedTails> = self.client.call(Request::get(url)).await?;
+        Ok(match listed {
+            Some(ListedTails::Many(list)) => list,
+            Some(ListedTails::One(tail)) => vec![tail],
+            Some(ListedTails::Empty(NoTail {})) | None => Vec::new(),
+        })
     }
 
     /// `DELETE …/workers/scripts/{name}/tails/{id}`.
@@ -98,6 +118,20 @@ impl TailApi<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_tails_in_every_shape() {
+        let one: ListedTails = serde_json::from_str(
+            r#"{"id":"t","url":"wss://x","expires_at":"2030-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        assert!(matches!(one, ListedTails::One(t) if t.id == "t"));
+        let many: ListedTails = serde_json::from_str(r#"[{"id":"a","url":"u"}]"#).unwrap();
+        assert!(matches!(many, ListedTails::Many(l) if l.len() == 1));
+        let empty: ListedTails = serde_json::from_str("{}").unwrap();
+        assert!(matches!(empty, ListedTails::Empty(_)));
+        assert!(serde_json::from_str::<ListedTails>(r#"{"unexpected":1}"#).is_err());
+    }
 
     #[test]
     fn filters_serialise_like_wrangler() {

@@ -13,6 +13,14 @@
 //! `--listen 127.0.0.1:0 --in-memory` (or `--data DIR`), `--account-id <32 hex>` and
 //! `--token <TOKEN>`, and its first line on stdout is `listening on http://HOST:PORT`. Cloudflare endpoints are served
 //! under `/client/v4`, GitHub endpoints under `/github`.
+//!
+//! Request validation is ON by default (`--validate-requests`): every request a tool under
+//! test sends to `/client/v4` is checked against the request schema of its operation in the
+//! Cloudflare OpenAPI subset (plus the emulator's recorded allowances), and a violation is
+//! answered with a 400 whose error code is 99400 and whose message names the operation and
+//! the mismatch — so client drift fails whichever test exercises it.
+//! [`EmulatorProcess::violations`] lists what was caught; [`EmulatorBuilder::validate_requests`]
+//! turns it off for a test that must send invalid requests on purpose.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -40,6 +48,7 @@ pub struct EmulatorBuilder {
     data_dir: Option<PathBuf>,
     extra_args: Vec<String>,
     startup_timeout: Duration,
+    validate_requests: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -51,6 +60,7 @@ impl Default for EmulatorBuilder {
             data_dir: None,
             extra_args: Vec::new(),
             startup_timeout: STARTUP_TIMEOUT,
+            validate_requests: true,
         }
     }
 }
@@ -91,6 +101,14 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Whether the emulator checks every request against its request schema
+    /// (`--validate-requests`; on by default).
+    #[must_use]
+    pub fn validate_requests(mut self, on: bool) -> Self {
+        self.validate_requests = on;
+        self
+    }
+
     /// How long to wait for the `listening on …` line.
     #[must_use]
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
@@ -113,6 +131,7 @@ impl EmulatorBuilder {
         command
             .args(["--account-id", &self.account_id])
             .args(["--token", &self.token])
+            .args(self.validate_requests.then_some("--validate-requests"))
             .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -255,6 +274,32 @@ impl EmulatorProcess {
             ("CLOUDFLARE_ACCOUNT_ID".to_owned(), self.account_id.clone()),
             ("GITHUB_API_URL".to_owned(), self.github_api_url()),
         ]
+    }
+
+    /// A Cloudflare API client for this emulator (its URL, token and account id), e.g. to
+    /// seed resources before running a tool or to inspect what the tool did.
+    pub fn client(&self) -> Result<sv_cloudflare::Client, Error> {
+        let base = sv_cloudflare::parse_base_url(&self.cloudflare_api_url())
+            .map_err(|source| Error::Client { source })?;
+        sv_cloudflare::Client::builder(base, sv_cloudflare::SecretString::from(self.token.clone()))
+            .account_id(&self.account_id)
+            .build()
+            .map_err(|source| Error::Client { source })
+    }
+
+    /// The request-schema violations the emulator caught so far (`GET /__admin/violations`):
+    /// `{"enabled", "count", "violations": [{method, path, operation, errors, at}],
+    /// "unchecked": [...]}`.
+    pub fn violations(&self) -> Result<serde_json::Value, Error> {
+        let body = crate::http::get(&self.base_url, "/__admin/violations")?;
+        serde_json::from_str(&body).map_err(|e| Error::Admin(format!("violations: {e}")))
+    }
+
+    /// The GitHub emulator's whole state (`GET /github/_admin/state`): repositories with
+    /// their issues, comments and artifacts, for assertions.
+    pub fn github_state(&self) -> Result<serde_json::Value, Error> {
+        let body = crate::http::get(&self.base_url, "/github/_admin/state")?;
+        serde_json::from_str(&body).map_err(|e| Error::Admin(format!("github state: {e}")))
     }
 
     /// Process id, e.g. to send it a signal.

@@ -56,6 +56,15 @@ pub enum Error {
     )]
     ActTimeout { timeout: Duration, tail: String },
 
+    #[error("could not build a Cloudflare client for the emulator")]
+    Client {
+        #[source]
+        source: sv_cloudflare::Error,
+    },
+
+    #[error("the emulator's admin API failed: {0}")]
+    Admin(String),
+
     #[error("preparing the act run in {}", .path.display())]
     Io {
         path: PathBuf,

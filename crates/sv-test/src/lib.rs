@@ -18,6 +18,7 @@ pub mod act;
 pub mod emulator;
 mod error;
 pub mod example;
+mod http;
 pub mod paths;
 mod process;
 

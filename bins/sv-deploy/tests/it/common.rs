@@ -17,12 +17,10 @@ pub const SLOW: &str =
 pub struct App {
     pub dir: tempfile::TempDir,
     pub emulator: EmulatorProcess,
-    /// Whether the emulator serves the Pages API.
-    pub pages: bool,
 }
 
 impl App {
-    /// The example app and an emulator holding staging's KV, D1 and R2 resources.
+    /// The example app and an emulator holding staging's KV, D1, R2 and Pages resources.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         sv_test::example::copy_to(dir.path()).unwrap();
@@ -31,25 +29,17 @@ impl App {
             .enable_all()
             .build()
             .unwrap();
-        let pages = rt.block_on(async {
-            let client = sv_cloudflare::Client::builder(
-                sv_cloudflare::parse_base_url(&emulator.cloudflare_api_url()).unwrap(),
-                sv_cloudflare::SecretString::from(emulator.token().to_owned()),
-            )
-            .account_id(emulator.account_id())
-            .build()
-            .unwrap();
-            // EMULATOR GAP (workaround in tests only): this sv-emulator has no Pages
-            // endpoints yet ("No route for that URI"); deploys then run with --skip-pages
-            // and the Pages assertions wait for the emulator to gain them.
-            let pages = client
+        rt.block_on(async {
+            let client = emulator.client().unwrap();
+            client
                 .pages()
                 .create_project(&sv_cloudflare::pages::CreateProject {
                     name: "staging-spacevision-web".into(),
                     production_branch: "main".into(),
                     extra: serde_json::Map::new(),
                 })
-                .await;
+                .await
+                .unwrap();
             for title in ["staging-sessions", "staging-cache"] {
                 client.kv().create_namespace(title).await.unwrap();
             }
@@ -69,16 +59,8 @@ impl App {
                 })
                 .await
                 .unwrap();
-            pages.is_ok()
         });
-        if !pages {
-            eprintln!("sv-emulator lacks Pages endpoints: deploying with --skip-pages");
-        }
-        Self {
-            dir,
-            emulator,
-            pages,
-        }
+        Self { dir, emulator }
     }
 
     pub fn root(&self) -> &Path {
@@ -132,9 +114,6 @@ impl App {
             "--annotate",
             &format!("sv/response={response}"),
         ]);
-        if !self.pages {
-            cmd.arg("--skip-pages");
-        }
         cmd
     }
 
@@ -232,30 +211,19 @@ impl Receiver {
     }
 }
 
-/// An in-process sv-emu-github. EMULATOR GAP (workaround in tests only): the sv-emulator
-/// binary of this branch does not mount the GitHub API yet ("No route for that URI").
+/// The GitHub REST subset the emulator process serves under `/github` (it accepts the
+/// emulator's token only).
 pub struct GithubEmu {
     pub url: String,
+    token: String,
 }
 
 impl GithubEmu {
-    pub fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/github", listener.local_addr().unwrap());
-        listener.set_nonblocking(true).unwrap();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let state = sv_emu_github::GithubState::new();
-                let app = axum::Router::new().nest("/github", sv_emu_github::router(state));
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
-        Self { url }
+    pub fn of(emulator: &EmulatorProcess) -> Self {
+        Self {
+            url: emulator.github_api_url(),
+            token: emulator.token().to_owned(),
+        }
     }
 
     /// Runs `cmd` as in a workflow run for pull request 7 of acme/spacevision.
@@ -266,7 +234,7 @@ impl GithubEmu {
             .env("GITHUB_EVENT_PATH", &event)
             .env("GITHUB_REPOSITORY", "acme/spacevision")
             .env("GITHUB_API_URL", &self.url)
-            .env("GITHUB_TOKEN", "gh-test-token");
+            .env("GITHUB_TOKEN", &self.token);
     }
 
     /// The comments of pull request 7.
@@ -278,7 +246,7 @@ impl GithubEmu {
         rt.block_on(async {
             let gh = sv_github::GitHub::new(
                 url::Url::parse(&self.url).unwrap(),
-                sv_github::SecretString::from("gh-test-token".to_owned()),
+                sv_github::SecretString::from(self.token.clone()),
                 sv_github::RepoRef::new("acme", "spacevision").unwrap(),
             )
             .unwrap();

@@ -54,13 +54,9 @@ fn ordered_builds_healthy_rollout_automatic_and_manual_rollback() {
     );
     assert!(app.root().join("worker/dist/index.js").is_file());
     // The built web output went to Pages as a preview deployment of the staging branch.
-    if app.pages {
-        assert_eq!(first["pages"]["project"], "staging-spacevision-web");
-        assert!(first["pages"]["files"].as_u64().unwrap() > 3, "{first:#}");
-        assert_eq!(first["pages"]["files"], first["pages"]["uploaded"]);
-    } else {
-        assert!(first.get("pages").is_none(), "{first:#}");
-    }
+    assert_eq!(first["pages"]["project"], "staging-spacevision-web");
+    assert!(first["pages"]["files"].as_u64().unwrap() > 3, "{first:#}");
+    assert_eq!(first["pages"]["files"], first["pages"]["uploaded"]);
     let v1 = first["version_id"].as_str().unwrap().to_owned();
 
     // Second deploy: staging rolls out 50% → 100%, each step gated; a secret goes along
@@ -183,7 +179,7 @@ fn a_failing_build_stops_before_anything_is_uploaded() {
     )
     .unwrap();
     let slack = Receiver::start();
-    let github = GithubEmu::start();
+    let github = GithubEmu::of(&app.emulator);
     let mut cmd = app.deploy(GOOD);
     github.on_pull_request(app.root(), &mut cmd);
     let out = cmd

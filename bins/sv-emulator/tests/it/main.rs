@@ -16,4 +16,5 @@ mod persistence;
 mod r2;
 mod robustness;
 mod tail;
+mod validation;
 mod workers;

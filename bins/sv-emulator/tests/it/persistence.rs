@@ -52,6 +52,8 @@ async fn state_survives_restart_with_data_dir() {
     .result();
     let md = json!({"main_module": "index.js", "bindings": [{"type": "plain_text", "name": "SV_BODY", "text": "persisted worker"}, {"type": "secret_text", "name": "S", "text": "never-on-disk"}]});
     crate::workers::upload(&c, "pw", md).await.result();
+    let tails = format!("{}/workers/scripts/pw/tails", c.a());
+    let tail = c.post(&tails, json!({"filters": []})).await.result();
     c.emu.shutdown().await;
     let db_file = dir
         .path()
@@ -69,6 +71,23 @@ async fn state_survives_restart_with_data_dir() {
 
     let c = Ctx::with(Emulator::builder().data_dir(dir.path()).seed(2)).await;
     assert_eq!(c.get(&kv).await.text(), "value-1");
+    let r = c.post(&q, json!({"sql": "SELECT x FROM t"})).await.result();
+    assert_eq!(r[0]["results"][0]["x"], 42);
+    // Time-travel history is not persisted: it starts again at the current state, which a
+    // restore to the current bookmark keeps.
+    let tt = format!(
+        "{}/d1/database/{}/time_travel",
+        c.a(),
+        db["uuid"].as_str().unwrap()
+    );
+    let bm = c.get(&format!("{tt}/bookmark")).await.result()["bookmark"].clone();
+    assert!(bm.is_string(), "{bm}");
+    c.post(
+        &format!("{tt}/restore?bookmark={}", bm.as_str().unwrap()),
+        json!({}),
+    )
+    .await
+    .result();
     let r = c.post(&q, json!({"sql": "SELECT x FROM t"})).await.result();
     assert_eq!(r[0]["results"][0]["x"], 42);
     assert_eq!(c.get(&obj).await.text(), "r2-bytes");
@@ -91,6 +110,12 @@ async fn state_survives_restart_with_data_dir() {
             .result()[0]["name"],
         "S"
     );
+    // The active tail survived too, and still streams.
+    let listed = c.get(&tails).await.result();
+    assert_eq!(listed["id"], tail["id"]);
+    let mut ws = crate::tail::connect(listed["url"].as_str().unwrap()).await;
+    crate::workers::hit(&c, "pw.sv-emulator.workers.dev", "/", &[]).await;
+    assert_eq!(crate::tail::next_event(&mut ws).await["scriptName"], "pw");
     c.emu.shutdown().await;
 }
 

@@ -7,7 +7,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use crate::common::Ctx;
 use crate::workers::{hit, upload};
 
-async fn connect(
+pub async fn connect(
     url: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let mut req = url.into_client_request().unwrap();
@@ -21,7 +21,7 @@ async fn connect(
     ws
 }
 
-async fn next_event(
+pub async fn next_event(
     ws: &mut (
              impl futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin
          ),
@@ -46,6 +46,8 @@ async fn tail_streams_invocations_with_filters() {
     let c = Ctx::new().await;
     upload(&c, "tailed", json!({"main_module": "index.js", "bindings": [{"type": "plain_text", "name": "SV_RESPONSE", "text": r#"{"logs": ["handled"], "paths": {"/boom": {"outcome": "exception", "body": "kaboom"}}}"#}]})).await.result();
     let tails = format!("{}/workers/scripts/tailed/tails", c.a());
+    // No active tail: an empty result, not an error.
+    assert_eq!(c.get(&tails).await.result(), json!({}));
     let t = c.post(&tails, json!({"filters": []})).await.result();
     let url = t["url"].as_str().unwrap().to_string();
     assert!(url.starts_with("ws://"));
@@ -128,6 +130,10 @@ async fn tail_streams_invocations_with_filters() {
         .await
         .unwrap();
     assert_eq!(plain.status(), 400);
+    c.delete(&format!("{tails}/{}", t2["id"].as_str().unwrap()))
+        .await
+        .result();
+    assert_eq!(c.get(&tails).await.result(), json!({}));
     c.emu.shutdown().await;
 }
 

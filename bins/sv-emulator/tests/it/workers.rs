@@ -329,6 +329,31 @@ async fn gradual_rollout_health_gate_and_rollback() {
     for _ in 0..10 {
         assert_eq!(hit(&c, host, "/", &[]).await.2, "v1");
     }
+    // v2 is no longer in the deployment: Cloudflare ignores an override naming it.
+    let (_, ver, _) = hit(
+        &c,
+        host,
+        "/",
+        &[("cloudflare-workers-version-overrides", &pin)],
+    )
+    .await;
+    assert_eq!(ver, v1);
+
+    // 0 %: v2 joins the deployment without traffic; only the override reaches it.
+    let staged = c.post(&format!("{sc}/deployments"), json!({"strategy": "percentage", "versions": [{"version_id": v1, "percentage": 100}, {"version_id": v2, "percentage": 0}]})).await.result();
+    assert_eq!(staged["versions"][1]["percentage"], 0.0);
+    for _ in 0..20 {
+        assert_eq!(hit(&c, host, "/", &[]).await.2, "v1");
+    }
+    let (_, ver, _) = hit(
+        &c,
+        host,
+        "/",
+        &[("cloudflare-workers-version-overrides", &pin)],
+    )
+    .await;
+    assert_eq!(ver, v2);
+    let rb = c.post(&format!("{sc}/deployments"), json!({"strategy": "percentage", "versions": [{"version_id": v1, "percentage": 100}], "annotations": {"workers/message": "Rollback"}})).await.result();
     let deps = c.get(&format!("{sc}/deployments")).await.result();
     assert_eq!(deps["deployments"][0]["id"], rb["id"], "newest first");
     let one = c

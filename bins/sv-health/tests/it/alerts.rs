@@ -11,7 +11,7 @@ fn outage_opens_one_issue_and_recovery_closes_it() {
     let (_tmp, root) = app(&yaml);
     let run = || {
         sv_health(&root)
-            .env("GITHUB_TOKEN", "gh-test-token")
+            .env("GITHUB_TOKEN", &gh.token)
             .env("GITHUB_REPOSITORY", "acme/spacevision")
             .env("GITHUB_API_URL", &gh.api_url)
             .args(["check", "--env", "production", "--format", "json"])
@@ -19,7 +19,7 @@ fn outage_opens_one_issue_and_recovery_closes_it() {
             .unwrap()
     };
     let issues = || {
-        let snap = gh.state.snapshot();
+        let snap = gh.snapshot();
         let all = snap
             .pointer("/repos/acme~1spacevision/issues")
             .or_else(|| snap.pointer("/repos/acme/spacevision/issues"))
@@ -92,7 +92,7 @@ fn rollout_marker_suppresses_and_dry_run_writes_nothing() {
     let (_tmp, root) = app(&yaml);
     let run = |extra: &[&str]| {
         let out = sv_health(&root)
-            .env("GITHUB_TOKEN", "gh-test-token")
+            .env("GITHUB_TOKEN", &gh.token)
             .env("GITHUB_REPOSITORY", "acme/spacevision")
             .env("GITHUB_API_URL", &gh.api_url)
             .args(["check", "--env", "production", "--format", "json"])
@@ -107,7 +107,7 @@ fn rollout_marker_suppresses_and_dry_run_writes_nothing() {
     assert_eq!(json["actions"][0]["action"], "open");
     assert!(!root.join(".sv/health").exists());
     assert!(
-        !serde_json::to_string(&gh.state.snapshot())
+        !serde_json::to_string(&gh.snapshot())
             .unwrap()
             .contains("sv:health")
     );
@@ -119,7 +119,7 @@ fn rollout_marker_suppresses_and_dry_run_writes_nothing() {
     assert_eq!(json["actions"][0]["action"], "suppressed");
     assert_eq!(json["actions"][0]["reason"]["kind"], "deploy_in_progress");
     assert!(
-        !serde_json::to_string(&gh.state.snapshot())
+        !serde_json::to_string(&gh.snapshot())
             .unwrap()
             .contains("sv:health")
     );

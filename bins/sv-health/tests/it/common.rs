@@ -123,30 +123,27 @@ pub fn http_server() -> HttpServer {
     }
 }
 
-/// The GitHub emulator (`sv_emu_github::router`) served in-process under `/github`.
+/// The GitHub REST subset of an sv-emulator process (under `/github`; it accepts the
+/// emulator's token only).
 pub struct GitHubServer {
     pub api_url: String,
-    pub state: sv_emu_github::GithubState,
-    _runtime: tokio::runtime::Runtime,
+    pub token: String,
+    emulator: sv_test::EmulatorProcess,
+}
+
+impl GitHubServer {
+    /// The GitHub emulator's whole state (repositories, issues, comments).
+    pub fn snapshot(&self) -> serde_json::Value {
+        self.emulator.github_state().unwrap()
+    }
 }
 
 pub fn github_server() -> GitHubServer {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let state = sv_emu_github::GithubState::new();
-    let app = axum::Router::new().nest("/github", sv_emu_github::router(state.clone()));
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let api_url = format!("http://{}/github", listener.local_addr().unwrap());
-    runtime.spawn(async move { axum::serve(listener, app).await });
+    let emulator = sv_test::EmulatorProcess::start().unwrap();
     GitHubServer {
-        api_url,
-        state,
-        _runtime: runtime,
+        api_url: emulator.github_api_url(),
+        token: emulator.token().to_owned(),
+        emulator,
     }
 }
 
@@ -167,15 +164,7 @@ pub fn seed_stores(emu: &sv_test::EmulatorProcess) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        sv_cloudflare::install_crypto_provider();
-        let config = sv_cloudflare::ClientConfig::new(
-            sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
-            sv_cloudflare::SecretString::from(emu.token().to_owned()),
-            Some(emu.account_id().to_owned()),
-        );
-        let client = sv_cloudflare::Client::builder_from_config(&config)
-            .build()
-            .unwrap();
+        let client = emu.client().unwrap();
         client.kv().create_namespace("sessions").await.unwrap();
         client
             .d1()

@@ -33,21 +33,8 @@ fn logs_while_hitting(extra: &[&str]) -> Vec<String> {
         .build()
         .unwrap();
     let tails = runtime.block_on(async {
-        let config = sv_cloudflare::ClientConfig::new(
-            sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
-            sv_cloudflare::SecretString::from(emu.token().to_owned()),
-            Some(emu.account_id().to_owned()),
-        );
-        let client = sv_cloudflare::Client::builder_from_config(&config)
-            .build()
-            .unwrap();
-        // Emulator quirk (reported): listing tails of a script that has none answers 404
-        // "Tail not found" (10050) instead of an empty list.
-        match client.tail().list("spacevision-api").await {
-            Ok(tails) => tails,
-            Err(e) if e.is_not_found() => Vec::new(),
-            Err(e) => panic!("{e}"),
-        }
+        let client = emu.client().unwrap();
+        client.tail().list("spacevision-api").await.unwrap()
     });
     assert!(tails.is_empty(), "tail left behind: {tails:?}");
     String::from_utf8(out.stdout)

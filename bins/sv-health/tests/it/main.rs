@@ -1,6 +1,6 @@
 //! End-to-end tests of `sv-health`: the real binary against `sv-emulator` (Cloudflare
-//! probes), a local HTTP server (HTTP checks) and the GitHub emulator served in-process
-//! (alerts; the sv-emulator binary does not mount `/github` yet).
+//! probes), a local HTTP server (HTTP checks) and the GitHub REST subset the emulator
+//! serves under `/github` (alerts).
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on set-up failure, as tests do
 

@@ -13,15 +13,7 @@ pub fn deploy_and_hit(emu: &sv_test::EmulatorProcess, deploy: bool, paths: &[&st
         .build()
         .unwrap();
     runtime.block_on(async {
-        sv_cloudflare::install_crypto_provider();
-        let config = sv_cloudflare::ClientConfig::new(
-            sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
-            sv_cloudflare::SecretString::from(emu.token().to_owned()),
-            Some(emu.account_id().to_owned()),
-        );
-        let client = sv_cloudflare::Client::builder_from_config(&config)
-            .build()
-            .unwrap();
+        let client = emu.client().unwrap();
         let response =
             r#"{"cpu_ms": 60, "paths": {"/err": {"outcome": "exception", "status": 500}}}"#;
         let upload = sv_cloudflare::workers::WorkerUpload {

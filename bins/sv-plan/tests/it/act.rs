@@ -28,7 +28,8 @@ fn plan_action_then_apply_action_then_no_changes() {
         .run()
         .expect("act runs");
     outcome.assert_success();
-    assert_eq!(outcome.step_output("planned-create").as_deref(), Some("9"));
+    // KV ×2, D1, R2, DNS ×3, the Pages project, the route and the custom domain.
+    assert_eq!(outcome.step_output("planned-create").as_deref(), Some("10"));
     assert_eq!(
         outcome.step_output("planned-artifact").as_deref(),
         Some("sv-plan-staging")

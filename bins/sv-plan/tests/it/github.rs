@@ -1,41 +1,22 @@
-//! Sticky plan comments and the drift issue, against the GitHub emulator (in process: this
-//! branch's sv-emulator does not serve `/github` yet).
+//! Sticky plan comments and the drift issue, against the GitHub REST subset the sv-emulator
+//! process serves under `/github` (it accepts the emulator's token only).
 
 use crate::App;
 
-/// Serves `sv_emu_github` on a free port for the rest of the test process; returns its URL.
-fn github_emulator() -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let state = sv_emu_github::GithubState::new();
-            let app = axum::Router::new().nest("/github", sv_emu_github::router(state));
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    format!("http://{}/github", rx.recv().unwrap())
-}
-
-fn gh_client(url: &str) -> sv_github::GitHub {
+fn gh_client(app: &App) -> sv_github::GitHub {
     sv_github::GitHub::new(
-        url.parse().unwrap(),
-        "gh-token".to_owned().into(),
+        app.emu.github_api_url().parse().unwrap(),
+        app.emu.token().to_owned().into(),
         sv_github::RepoRef::parse("acme/spacevision").unwrap(),
     )
     .unwrap()
 }
 
-fn run_gh(app: &App, gh: &str, args: &[&str]) -> (i32, String, String) {
+fn run_gh(app: &App, args: &[&str]) -> (i32, String, String) {
     let out = app
         .cmd()
-        .env("GITHUB_API_URL", gh)
-        .env("GITHUB_TOKEN", "gh-token")
+        .env("GITHUB_API_URL", app.emu.github_api_url())
+        .env("GITHUB_TOKEN", app.emu.token())
         .env("GITHUB_REPOSITORY", "acme/spacevision")
         .env("GITHUB_SHA", "0123abc")
         .args(args)
@@ -51,25 +32,24 @@ fn run_gh(app: &App, gh: &str, args: &[&str]) -> (i32, String, String) {
 #[test]
 fn plan_comment_is_sticky_per_environment() {
     let app = App::new();
-    let gh = github_emulator();
     let plan = app.path("plan.json");
     let plan = plan.to_str().unwrap();
     app.run(&["plan", "--out", plan]);
-    let (code, out, err) = run_gh(&app, &gh, &["comment", plan, "--pr", "7"]);
+    let (code, out, err) = run_gh(&app, &["comment", plan, "--pr", "7"]);
     assert_eq!(code, 0, "{out}\n{err}");
     app.edit("location: weur", "location: enam");
     app.run(&["plan", "--out", plan]);
-    let (code, out, err) = run_gh(&app, &gh, &["comment", plan, "--pr", "7"]);
+    let (code, out, err) = run_gh(&app, &["comment", plan, "--pr", "7"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let comments = app
-        .block_on(async { gh_client(&gh).list_issue_comments(7).await })
+        .block_on(async { gh_client(&app).list_issue_comments(7).await })
         .unwrap();
     assert_eq!(comments.len(), 1, "{comments:?}");
     let body = &comments[0].body;
     assert!(body.contains("location = \"enam\""), "{body}");
     assert!(body.contains("Planned at commit 0123abc."), "{body}");
     // Outside a pull_request run, without --pr: a clear input error.
-    let (code, _, err) = run_gh(&app, &gh, &["comment", plan]);
+    let (code, _, err) = run_gh(&app, &["comment", plan]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("pass --pr N"), "{err}");
 }
@@ -77,9 +57,8 @@ fn plan_comment_is_sticky_per_environment() {
 #[test]
 fn drift_opens_then_closes_one_issue() {
     let app = App::new();
-    let gh = github_emulator();
     app.apply_all();
-    let (code, out, err) = run_gh(&app, &gh, &["drift"]);
+    let (code, out, err) = run_gh(&app, &["drift"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("No drift"), "{out}");
     // Someone renames a namespace by hand.
@@ -93,7 +72,7 @@ fn drift_opens_then_closes_one_issue() {
     let cf = app.client();
     app.block_on(cf.kv().rename_namespace(&id, "cache-by-hand"))
         .unwrap();
-    let (code, out, err) = run_gh(&app, &gh, &["drift"]);
+    let (code, out, err) = run_gh(&app, &["drift"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(
         out.contains("Drift in `production`: 1 resource(s) changed outside sv"),
@@ -107,11 +86,11 @@ fn drift_opens_then_closes_one_issue() {
         .parse()
         .unwrap();
     // A second run updates the same issue.
-    let (code, out, _) = run_gh(&app, &gh, &["drift"]);
+    let (code, out, _) = run_gh(&app, &["drift"]);
     assert_eq!(code, 2);
     assert!(out.contains(&format!("Issue #{number} ")), "{out}");
     let issue_state = || {
-        app.block_on(async { gh_client(&gh).get_issue(number).await })
+        app.block_on(async { gh_client(&app).get_issue(number).await })
             .unwrap()
             .state
     };
@@ -119,7 +98,7 @@ fn drift_opens_then_closes_one_issue() {
     // Fixed (by apply): the issue closes.
     let (code, out, err) = app.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    let (code, out, err) = run_gh(&app, &gh, &["drift"]);
+    let (code, out, err) = run_gh(&app, &["drift"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains(&format!("Closed drift issue #{number}.")),

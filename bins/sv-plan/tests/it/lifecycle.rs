@@ -10,7 +10,7 @@ fn create_from_empty_then_second_plan_is_a_no_op() {
     let (code, out, err) = app.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(
-        out.contains("Plan: 9 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged."),
+        out.contains("Plan: 10 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged."),
         "{out}"
     );
     app.apply_all();
@@ -18,13 +18,13 @@ fn create_from_empty_then_second_plan_is_a_no_op() {
     let (code, out, err) = app.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
     // Lists, not one GET per resource: zone lookup, one list per kind (7), CORS + lifecycle
-    // of the bucket, d1_migrations of the database.
+    // of the bucket, d1_migrations of the database, the Pages project's domains.
     assert!(
-        err.contains("Read the account with 10 API request(s)."),
+        err.contains("Read the account with 11 API request(s)."),
         "{err}"
     );
     assert!(
-        out.contains("No changes: `production` matches sv.yaml (9 unchanged)."),
+        out.contains("No changes: `production` matches sv.yaml (10 unchanged)."),
         "{out}"
     );
     // The migrations really ran, recorded in wrangler's table.
@@ -57,12 +57,12 @@ fn failed_apply_reports_what_was_done_and_a_rerun_converges() {
         "{out}"
     );
     assert!(
-        out.contains("Apply failed: 7 done, 1 failed, 1 not started"),
+        out.contains("Apply failed: 8 done, 1 failed, 1 not started"),
         "{out}"
     );
     let (_, out, _) = app.run(&["plan"]);
     assert!(
-        out.contains("Plan: 2 to create, 0 to update, 0 to replace, 0 to delete, 7 unchanged."),
+        out.contains("Plan: 2 to create, 0 to update, 0 to replace, 0 to delete, 8 unchanged."),
         "{out}"
     );
     app.apply_all();
@@ -222,7 +222,7 @@ fn destroy_needs_the_override_in_a_protected_environment_then_empties_state() {
     assert!(err.contains("protect: true"), "{err}");
     let (code, out, err) = app.run(&["destroy", "--dry-run", "--allow-data-loss"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("9 to delete"), "{out}");
+    assert!(out.contains("10 to delete"), "{out}");
     let (code, out, err) = app.run(&["destroy", "--auto-approve", "--allow-data-loss"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let (_, out, _) = app.run(&["state", "list"]);
@@ -231,7 +231,7 @@ fn destroy_needs_the_override_in_a_protected_environment_then_empties_state() {
         "{out}"
     );
     let (_, out, _) = app.run(&["plan"]);
-    assert!(out.contains("Plan: 9 to create"), "{out}");
+    assert!(out.contains("Plan: 10 to create"), "{out}");
 }
 
 #[test]

@@ -43,17 +43,7 @@ impl App {
         let emu = builder.start().unwrap();
         let dir = tempfile::tempdir().unwrap();
         sv_test::example::copy_to(dir.path()).unwrap();
-        let app = App { emu, dir };
-        // WORKAROUND (emulator): this branch's sv-emulator has no Pages endpoints yet
-        // (they are on wip/emulator), so the Pages project is taken out of the copy.
-        app.edit(
-            "    spacevision-web: { production_branch: main, custom_domains: [\"www.${zone}\"] }\n",
-            "",
-        );
-        app.edit("  pages:\n", "");
-        app.edit("{ pages: spacevision-web, ", "{ ");
-        app.edit("    - { name: web, pages: spacevision-web }\n", "");
-        app
+        App { emu, dir }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -101,13 +91,7 @@ impl App {
     }
 
     pub fn client(&self) -> sv_cloudflare::Client {
-        sv_cloudflare::Client::builder(
-            self.emu.cloudflare_api_url().parse().unwrap(),
-            self.emu.token().to_owned().into(),
-        )
-        .account_id(self.emu.account_id())
-        .build()
-        .unwrap()
+        self.emu.client().unwrap()
     }
 
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {

@@ -52,7 +52,7 @@ fn import_adopts_an_existing_resource() {
     );
     let (_, out, _) = app.run(&["plan"]);
     assert!(
-        out.contains("8 to create, 0 to update, 0 to replace, 0 to delete, 1 unchanged"),
+        out.contains("9 to create, 0 to update, 0 to replace, 0 to delete, 1 unchanged"),
         "{out}"
     );
     // Importing twice, or an id that does not exist, is refused.
@@ -102,11 +102,11 @@ fn a_second_apply_is_refused_while_the_first_holds_the_lock() {
     assert!(err.contains("held by alice for `apply`"), "{err}");
     assert!(err.contains("(first)"), "{err}");
     let out = first.wait_with_output().unwrap();
-    // The first one went on undisturbed (the Worker is missing, so 7 of 9 are done) and
+    // The first one went on undisturbed (the Worker is missing, so 8 of 10 are done) and
     // released its lock.
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("7 done, 1 failed, 1 not started"),
+        stdout.contains("8 done, 1 failed, 1 not started"),
         "{stdout}"
     );
     assert!(!lock.exists());

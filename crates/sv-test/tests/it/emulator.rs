@@ -84,3 +84,82 @@ fn two_emulators_get_their_own_ports() {
     let b = EmulatorProcess::start().unwrap();
     assert_ne!(a.base_url(), b.base_url());
 }
+
+/// Minimal HTTP/1.1 POST of a JSON body.
+fn post_json(base_url: &str, path: &str, token: &str, body: &str) -> String {
+    let authority = base_url.strip_prefix("http://").unwrap();
+    let mut stream = TcpStream::connect(authority).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn requests_are_validated_by_default_and_client_is_ready() {
+    if !emulator_available() {
+        return;
+    }
+    let emulator = EmulatorProcess::start().expect("sv-emulator starts");
+    // The client talks to this emulator with its token and account.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = emulator.client().unwrap();
+    let ns = runtime
+        .block_on(client.kv().create_namespace("validated"))
+        .unwrap();
+    assert!(!ns.id.is_empty());
+    assert_eq!(emulator.violations().unwrap()["count"], 0);
+
+    // A body that breaks the request schema (`title` is required) is refused before any
+    // handler runs, with the emulator's distinctive code, and listed.
+    let path = format!(
+        "/client/v4/accounts/{}/storage/kv/namespaces",
+        emulator.account_id()
+    );
+    let response = post_json(
+        emulator.base_url(),
+        &path,
+        emulator.token(),
+        r#"{"name":"x"}"#,
+    );
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(response.contains("99400"), "{response}");
+    let report = emulator.violations().unwrap();
+    assert_eq!(report["enabled"], true, "{report}");
+    assert_eq!(report["count"], 1, "{report}");
+    assert_eq!(
+        report["violations"][0]["operation"],
+        "POST /accounts/{account_id}/storage/kv/namespaces"
+    );
+}
+
+#[test]
+fn validation_can_be_turned_off() {
+    if !emulator_available() {
+        return;
+    }
+    let emulator = EmulatorProcess::builder()
+        .validate_requests(false)
+        .start()
+        .expect("sv-emulator starts");
+    let path = format!(
+        "/client/v4/accounts/{}/storage/kv/namespaces",
+        emulator.account_id()
+    );
+    let response = post_json(
+        emulator.base_url(),
+        &path,
+        emulator.token(),
+        r#"{"name":"x"}"#,
+    );
+    assert!(!response.contains("99400"), "{response}");
+    assert_eq!(emulator.violations().unwrap()["enabled"], false);
+}
