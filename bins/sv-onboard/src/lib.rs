@@ -3,6 +3,10 @@
 //! `main.rs` parses arguments and calls [`run`]; this crate turns arguments into requests
 //! for the library crates and prints their reports.
 
+pub mod branch;
+pub mod preview;
+mod preview_report;
+
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
 use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
@@ -24,13 +28,16 @@ pub struct Cli {
 pub enum Command {
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
+    #[command(subcommand)]
+    Preview(preview::PreviewCommand),
 }
 
 /// Runs one invocation of `sv-onboard`.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     sv_cli::logging::init(&cli.global);
-    match cli.command {
+    match &cli.command {
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
+        Command::Preview(cmd) => preview::run(&cli.global, cmd).await,
         Command::Completions(args) => {
             args.print::<Cli>()?;
             Ok(ExitStatus::Success)

@@ -57,3 +57,33 @@ fn invalid_derived_names_are_refused() {
     let e = loaded.environment("pr-x").unwrap_err();
     assert!(e.to_string().starts_with("unknown environment `pr-x`"), "{e}");
 }
+
+#[test]
+fn derived_workers_bind_their_own_data_stores() {
+    let loaded = load();
+    let pr = loaded.preview_environment(7).unwrap();
+    let worker = pr
+        .resources
+        .values()
+        .find_map(|r| match &r.spec {
+            sv_config::ResourceSpec::Worker(w) if r.name == "pr-7-spacevision-api" => Some(w),
+            _ => None,
+        })
+        .unwrap();
+    let d1: Vec<_> = worker
+        .definition
+        .d1_databases
+        .iter()
+        .map(|b| b.database_name.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(d1, ["pr-7-main"], "not the base environment's `staging-main`");
+    assert!(
+        worker
+            .definition
+            .r2_buckets
+            .iter()
+            .all(|b| b.bucket_name.starts_with("pr-7-")),
+        "{:?}",
+        worker.definition.r2_buckets
+    );
+}
