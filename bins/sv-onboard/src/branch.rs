@@ -155,7 +155,9 @@ pub async fn branch_d1(client: &Client, spec: &BranchSpec<'_>) -> anyhow::Result
         for batch in batches(prepared.schema.iter().map(|s| format!("{s};"))) {
             d1.query(&spec.target.uuid, &batch, &[])
                 .await
-                .with_context(|| format!("creating the schema in D1 database `{}`", spec.target.name))?;
+                .with_context(|| {
+                    format!("creating the schema in D1 database `{}`", spec.target.name)
+                })?;
         }
     }
     let mut tables = Vec::new();
@@ -228,8 +230,8 @@ async fn export_to(client: &Client, db: &Database, path: &Path) -> anyhow::Resul
             .await
             .with_context(|| format!("downloading the export of D1 database `{}`", db.name))?,
     );
-    let mut file = std::fs::File::create(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
     while let Some(chunk) = stream
         .try_next()
         .await
@@ -324,7 +326,9 @@ fn prepare_copy(
         let source_rows: i64 = conn
             .query_row(&format!("SELECT count(*) FROM {q}"), [], |r| r.get(0))
             .map_err(sqlite_err("counting rows"))?;
-        let has_rowid = conn.prepare(&format!("SELECT rowid FROM {q} LIMIT 0")).is_ok();
+        let has_rowid = conn
+            .prepare(&format!("SELECT rowid FROM {q} LIMIT 0"))
+            .is_ok();
         if has_rowid {
             conn.execute(
                 &format!(
@@ -356,7 +360,10 @@ fn prepare_copy(
     let order = parents_first(&conn, &names)?;
     Ok(Prepared {
         schema,
-        tables: order.into_iter().filter_map(|n| tables.remove(&n)).collect(),
+        tables: order
+            .into_iter()
+            .filter_map(|n| tables.remove(&n))
+            .collect(),
     })
 }
 
@@ -465,9 +472,7 @@ fn insert_statements(
         ))
         .map_err(sqlite_err("reading the copy"))?;
     let mut out = Vec::new();
-    let mut rows_iter = stmt
-        .query([rows])
-        .map_err(sqlite_err("reading the copy"))?;
+    let mut rows_iter = stmt.query([rows]).map_err(sqlite_err("reading the copy"))?;
     let mut n = 0u64;
     while let Some(row) = rows_iter.next().map_err(sqlite_err("reading the copy"))? {
         n += 1;
@@ -724,7 +729,9 @@ mod tests {
         .unwrap();
         assert_eq!(
             parents,
-            ["INSERT OR IGNORE INTO \"parent\" (\"id\", \"email\") VALUES (1, 'user-1@example.invalid');"]
+            [
+                "INSERT OR IGNORE INTO \"parent\" (\"id\", \"email\") VALUES (1, 'user-1@example.invalid');"
+            ]
         );
 
         let bad = BTreeMap::from([("parent".to_owned(), vec!["mail".to_owned()])]);

@@ -169,7 +169,12 @@ impl Ctx {
         }
     }
 
-    fn audit(&self, operation: &str, result: Outcome, detail: Option<String>) -> anyhow::Result<()> {
+    fn audit(
+        &self,
+        operation: &str,
+        result: Outcome,
+        detail: Option<String>,
+    ) -> anyhow::Result<()> {
         AuditLog::new(AuditLog::default_path(&self.config.root))
             .append(&AuditRecord {
                 time: chrono::Utc::now(),
@@ -193,7 +198,9 @@ impl Ctx {
 /// Where a preview is recorded: `<app>/.sv/previews/pr-N.json`.
 #[must_use]
 pub fn record_path(root: &Path, pr: u64) -> PathBuf {
-    root.join(".sv").join("previews").join(format!("pr-{pr}.json"))
+    root.join(".sv")
+        .join("previews")
+        .join(format!("pr-{pr}.json"))
 }
 
 /// What this machine knows of a preview (CI jobs start without it: every command also
@@ -221,8 +228,7 @@ fn read_record(path: &Path) -> Option<PreviewRecord> {
 
 fn write_record(path: &Path, record: &PreviewRecord) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let text = serde_json::to_string_pretty(record)? + "\n";
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
@@ -272,7 +278,9 @@ fn failures(report: Option<&sv_infra::ApplyReport>) -> Vec<String> {
             r.results
                 .iter()
                 .filter_map(|op| match &op.outcome {
-                    sv_infra::OpOutcome::Failed { error } => Some(format!("{}: {error}", op.address)),
+                    sv_infra::OpOutcome::Failed { error } => {
+                        Some(format!("{}: {error}", op.address))
+                    }
                     _ => None,
                 })
                 .collect()
@@ -462,10 +470,11 @@ async fn fill_data(ctx: &Ctx, plan: &Plan, dry_run: bool) -> anyhow::Result<Vec<
                         )));
                     }
                     if let Some(file) = seed {
-                        steps.push(DataStep::planned(&address, &resource.name, format!(
-                            "would run seed {} when new or empty",
-                            file.display()
-                        )));
+                        steps.push(DataStep::planned(
+                            &address,
+                            &resource.name,
+                            format!("would run seed {} when new or empty", file.display()),
+                        ));
                     }
                     continue;
                 }
@@ -474,7 +483,11 @@ async fn fill_data(ctx: &Ctx, plan: &Plan, dry_run: bool) -> anyhow::Result<Vec<
                 };
                 let new = created.contains(&address);
                 if !new && !branch::is_empty(&ctx.client, &target).await? {
-                    steps.push(DataStep::done(&address, &resource.name, "kept: already has data".into()));
+                    steps.push(DataStep::done(
+                        &address,
+                        &resource.name,
+                        "kept: already has data".into(),
+                    ));
                     continue;
                 }
                 if let Some(from) = branch_source {
@@ -513,7 +526,8 @@ async fn fill_data(ctx: &Ctx, plan: &Plan, dry_run: bool) -> anyhow::Result<Vec<
                 }
                 if let Some(file) = seed {
                     let changes =
-                        branch::seed_d1(&ctx.client, &target, &ctx.config.resolve_path(file)).await?;
+                        branch::seed_d1(&ctx.client, &target, &ctx.config.resolve_path(file))
+                            .await?;
                     steps.push(DataStep::done(
                         &address,
                         &resource.name,
@@ -526,10 +540,11 @@ async fn fill_data(ctx: &Ctx, plan: &Plan, dry_run: bool) -> anyhow::Result<Vec<
                     continue;
                 };
                 if dry_run {
-                    steps.push(DataStep::planned(&address, &resource.name, format!(
-                        "would write seed {} when new or empty",
-                        file.display()
-                    )));
+                    steps.push(DataStep::planned(
+                        &address,
+                        &resource.name,
+                        format!("would write seed {} when new or empty", file.display()),
+                    ));
                     continue;
                 }
                 let Some(id) = sv_infra::desired::address(&resource.address)
@@ -549,11 +564,20 @@ async fn fill_data(ctx: &Ctx, plan: &Plan, dry_run: bool) -> anyhow::Result<Vec<
                         .is_some()
                 };
                 if has_keys {
-                    steps.push(DataStep::done(&address, &resource.name, "kept: already has keys".into()));
+                    steps.push(DataStep::done(
+                        &address,
+                        &resource.name,
+                        "kept: already has keys".into(),
+                    ));
                     continue;
                 }
-                let n = branch::seed_kv(&ctx.client, &id, &resource.name, &ctx.config.resolve_path(file))
-                    .await?;
+                let n = branch::seed_kv(
+                    &ctx.client,
+                    &id,
+                    &resource.name,
+                    &ctx.config.resolve_path(file),
+                )
+                .await?;
                 steps.push(DataStep::done(
                     &address,
                     &resource.name,
@@ -642,7 +666,10 @@ async fn create(global: &GlobalArgs, args: &CreateArgs) -> anyhow::Result<ExitSt
     report.resources = resource_lines(&plan);
     report.errors = errors;
     report.changed = plan.summary.has_changes();
-    report.workers = worker_scripts(&ctx.env).into_iter().map(|(s, _)| s).collect();
+    report.workers = worker_scripts(&ctx.env)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
     if !succeeded {
         report.failed = Some(
             "some resources could not be created (see the errors above); run the command again \
@@ -721,7 +748,9 @@ async fn empty_bucket(client: &Client, bucket: &str) -> anyhow::Result<u64> {
     {
         Ok(k) => k,
         Err(e) if e.is_not_found() => return Ok(0),
-        Err(e) => return Err(e).with_context(|| format!("listing objects of R2 bucket `{bucket}`")),
+        Err(e) => {
+            return Err(e).with_context(|| format!("listing objects of R2 bucket `{bucket}`"));
+        }
     };
     for key in &keys {
         r2.delete_object(bucket, key, None)
@@ -808,11 +837,13 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> anyhow::Result<Exit
         converged.plan
     };
     report.resources = resource_lines(&plan);
-    report.resources.extend(scripts.iter().map(|(a, s)| ResourceLine {
-        address: a.clone(),
-        name: s.clone(),
-        action: Action::Delete,
-    }));
+    report
+        .resources
+        .extend(scripts.iter().map(|(a, s)| ResourceLine {
+            address: a.clone(),
+            name: s.clone(),
+            action: Action::Delete,
+        }));
     report.changed = plan.summary.has_changes() || !scripts.is_empty();
     if args.dry_run {
         ctx.audit("preview.destroy", Outcome::DryRun, None)?;
@@ -873,7 +904,11 @@ async fn comment_report(ctx: &Ctx) -> anyhow::Result<CommentReport> {
             .await
             .ok()
             .and_then(|d| d.into_iter().max_by(|a, b| a.created_on.cmp(&b.created_on)))
-            .and_then(|d| d.versions.into_iter().max_by(|a, b| a.percentage.total_cmp(&b.percentage)))
+            .and_then(|d| {
+                d.versions
+                    .into_iter()
+                    .max_by(|a, b| a.percentage.total_cmp(&b.percentage))
+            })
             .map(|v| v.version_id);
         deployed.push((script, version));
     }
@@ -884,7 +919,11 @@ async fn comment_report(ctx: &Ctx) -> anyhow::Result<CommentReport> {
         worker_urls(&ctx.client, &ctx.env)
             .await?
             .into_iter()
-            .filter(|u| live_scripts.iter().any(|s| u.starts_with(&format!("https://{s}."))))
+            .filter(|u| {
+                live_scripts
+                    .iter()
+                    .any(|s| u.starts_with(&format!("https://{s}.")))
+            })
             .collect()
     };
     let record = read_record(&ctx.record_path());
@@ -898,7 +937,8 @@ async fn comment_report(ctx: &Ctx) -> anyhow::Result<CommentReport> {
             .map(|(s, v)| (s, v.unwrap_or_default()))
             .collect(),
         urls,
-        sha: sv_cli::env_vars::process_env("GITHUB_SHA").or_else(|| record.as_ref().and_then(|r| r.sha.clone())),
+        sha: sv_cli::env_vars::process_env("GITHUB_SHA")
+            .or_else(|| record.as_ref().and_then(|r| r.sha.clone())),
         destroyed_at: record.and_then(|r| r.destroyed_at),
         posted: None,
     })

@@ -122,12 +122,21 @@ impl PreviewReport {
         let pr = self.pr;
         match (self.operation.as_str(), self.dry_run, self.changed) {
             (_, _, _) if self.failed.is_some() => {
-                format!("Preview {env} (pull request #{pr}): {} failed", self.operation)
+                format!(
+                    "Preview {env} (pull request #{pr}): {} failed",
+                    self.operation
+                )
             }
-            ("create", true, true) => format!("Preview {env} (pull request #{pr}) would be created or updated"),
-            ("create", true, false) => format!("Preview {env} (pull request #{pr}) is up to date: nothing would change"),
+            ("create", true, true) => {
+                format!("Preview {env} (pull request #{pr}) would be created or updated")
+            }
+            ("create", true, false) => {
+                format!("Preview {env} (pull request #{pr}) is up to date: nothing would change")
+            }
             ("create", false, true) => format!("Preview {env} (pull request #{pr}) is ready"),
-            ("create", false, false) => format!("Preview {env} (pull request #{pr}) is up to date: nothing changed"),
+            ("create", false, false) => {
+                format!("Preview {env} (pull request #{pr}) is up to date: nothing changed")
+            }
             (_, true, true) => format!("Preview {env} (pull request #{pr}) would be deleted"),
             (_, true, false) | (_, false, false) => {
                 format!("Preview {env} (pull request #{pr}) does not exist: nothing to delete")
@@ -311,7 +320,11 @@ pub fn comment_body(r: &CommentReport) -> String {
         }
     }
     out.push_str("| | |\n|---|---|\n");
-    let _ = writeln!(out, "| environment | `{}` |", r.environment.replace('`', "'"));
+    let _ = writeln!(
+        out,
+        "| environment | `{}` |",
+        r.environment.replace('`', "'")
+    );
     for (script, version) in &r.workers {
         let v = if version.is_empty() {
             "not deployed".to_owned()
@@ -329,10 +342,11 @@ pub fn comment_body(r: &CommentReport) -> String {
         .iter()
         .map(|n| format!("- `{}`\n", n.replace('`', "'")))
         .collect();
-    out.push_str(&details(&format!("Resources ({})", r.resources.len()), &list));
-    out.push_str(
-        "\nUpdated on every push; everything is deleted when the pull request closes.\n",
-    );
+    out.push_str(&details(
+        &format!("Resources ({})", r.resources.len()),
+        &list,
+    ));
+    out.push_str("\nUpdated on every push; everything is deleted when the pull request closes.\n");
     out
 }
 
@@ -351,7 +365,11 @@ impl Render for CommentReport {
                 ))
             );
             for (script, version) in &self.workers {
-                let v = if version.is_empty() { "not deployed" } else { version };
+                let v = if version.is_empty() {
+                    "not deployed"
+                } else {
+                    version
+                };
                 let _ = writeln!(out, "  worker {script}: {v}");
             }
             for u in &self.urls {
@@ -372,7 +390,11 @@ impl Render for CommentReport {
                 let _ = writeln!(out, "Comment {p}");
             }
             None => {
-                let _ = writeln!(out, "Comment not posted (--dry-run):\n\n{}", comment_body(self));
+                let _ = writeln!(
+                    out,
+                    "Comment not posted (--dry-run):\n\n{}",
+                    comment_body(self)
+                );
             }
         }
         out

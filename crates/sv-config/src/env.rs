@@ -712,7 +712,13 @@ impl Builder<'_> {
     fn derive_binding_names(&self, definition: &mut WorkerDefinition) {
         for b in &mut definition.d1_databases {
             let Some(dn) = &b.database_name else { continue };
-            if let Some(name) = self.config.resources.d1.keys().find(|n| self.names_match(dn, n)) {
+            if let Some(name) = self
+                .config
+                .resources
+                .d1
+                .keys()
+                .find(|n| self.names_match(dn, n))
+            {
                 b.database_name = Some(format!("{}{name}", self.prefix));
             }
         }

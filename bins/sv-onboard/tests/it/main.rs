@@ -1,6 +1,8 @@
 //! Transcript tests of the sv-onboard binary: exit code, stdout and stderr together.
 #![allow(clippy::unwrap_used)]
 
+mod preview;
+
 use assert_cmd::Command;
 
 fn transcript(args: &[&str]) -> String {

@@ -25,7 +25,10 @@ fn preview_and_developer_names_resolve_to_derived_environments() {
     // Now answered by `environment` too, as every tool asks.
     assert_eq!(loaded.environment("pr-7").unwrap().name, "pr-7");
 
-    let dev = loaded.add_derived_environment("dev-alice").unwrap().unwrap();
+    let dev = loaded
+        .add_derived_environment("dev-alice")
+        .unwrap()
+        .unwrap();
     assert_eq!(
         dev.kind,
         EnvironmentKind::Developer {
@@ -50,12 +53,18 @@ fn declared_environments_are_not_derived() {
 fn invalid_derived_names_are_refused() {
     let mut loaded = load();
     let e = loaded.add_derived_environment("pr-0").unwrap_err();
-    assert!(e.to_string().contains("pull request numbers start at 1"), "{e}");
+    assert!(
+        e.to_string().contains("pull request numbers start at 1"),
+        "{e}"
+    );
     let e = loaded.add_derived_environment("dev-Alice").unwrap_err();
     assert!(e.to_string().contains("invalid developer name"), "{e}");
     assert!(loaded.add_derived_environment("pr-x").unwrap().is_none());
     let e = loaded.environment("pr-x").unwrap_err();
-    assert!(e.to_string().starts_with("unknown environment `pr-x`"), "{e}");
+    assert!(
+        e.to_string().starts_with("unknown environment `pr-x`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -76,7 +85,11 @@ fn derived_workers_bind_their_own_data_stores() {
         .iter()
         .map(|b| b.database_name.clone().unwrap_or_default())
         .collect();
-    assert_eq!(d1, ["pr-7-main"], "not the base environment's `staging-main`");
+    assert_eq!(
+        d1,
+        ["pr-7-main"],
+        "not the base environment's `staging-main`"
+    );
     assert!(
         worker
             .definition
