@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod preview;
+mod preview_act;
 
 use assert_cmd::Command;
 

@@ -165,7 +165,7 @@ fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-fn prefixed(names: &BTreeSet<String>, prefix: &str) -> BTreeSet<String> {
+pub fn prefixed(names: &BTreeSet<String>, prefix: &str) -> BTreeSet<String> {
     names
         .iter()
         .filter(|n| n.starts_with(prefix))
