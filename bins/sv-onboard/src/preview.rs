@@ -483,11 +483,7 @@ async fn fill_data(ctx: &Ctx, plan: &Plan, dry_run: bool) -> anyhow::Result<Vec<
                 };
                 let new = created.contains(&address);
                 if !new && !branch::is_empty(&ctx.client, &target).await? {
-                    steps.push(DataStep::done(
-                        &address,
-                        &resource.name,
-                        "kept: already has data".into(),
-                    ));
+                    steps.push(DataStep::kept(&address, &resource.name, "already has data"));
                     continue;
                 }
                 if let Some(from) = branch_source {
@@ -564,11 +560,7 @@ async fn fill_data(ctx: &Ctx, plan: &Plan, dry_run: bool) -> anyhow::Result<Vec<
                         .is_some()
                 };
                 if has_keys {
-                    steps.push(DataStep::done(
-                        &address,
-                        &resource.name,
-                        "kept: already has keys".into(),
-                    ));
+                    steps.push(DataStep::kept(&address, &resource.name, "already has keys"));
                     continue;
                 }
                 let n = branch::seed_kv(

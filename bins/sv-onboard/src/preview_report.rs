@@ -41,14 +41,15 @@ impl DataStep {
     }
 
     pub fn done(address: &str, name: &str, what: String) -> Self {
-        let changed = !what.starts_with("kept");
         Self {
-            address: address.to_owned(),
-            name: name.to_owned(),
-            what,
-            changed,
-            branch: None,
+            changed: true,
+            ..Self::planned(address, name, what)
         }
+    }
+
+    /// Left as it was (it already holds data).
+    pub fn kept(address: &str, name: &str, what: &str) -> Self {
+        Self::planned(address, name, format!("kept: {what}"))
     }
 
     pub fn branched(address: &str, name: &str, from: &str, report: BranchReport) -> Self {

@@ -246,6 +246,43 @@ fn create_from_scratch_then_recreate_is_a_no_op() {
 }
 
 #[test]
+fn an_interrupted_create_is_finished_by_the_next_one() {
+    let app = PreviewApp::new();
+    // What a run that died after creating the database (and nothing else) leaves behind.
+    app.block_on(
+        app.client()
+            .d1()
+            .create(&sv_cloudflare::d1::CreateDatabase {
+                name: "pr-5-main".into(),
+                ..Default::default()
+            }),
+    )
+    .unwrap();
+    let (code, out, err) = app.run(&["preview", "create", "--pr", "5", "--format", "json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let report = json(&out);
+    assert_eq!(
+        report["adopted"],
+        serde_json::json!(["d1.main"]),
+        "{report:#}"
+    );
+    let main = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "d1.main")
+        .unwrap()
+        .clone();
+    assert_eq!(main["action"], "update", "migrations applied: {main}");
+    assert_eq!(
+        app.query("pr-5-main", "SELECT count(*) AS n FROM users")[0]["n"],
+        2,
+        "seeded, since it was still empty"
+    );
+    assert_eq!(prefixed(&app.names(), "pr-5-").len(), 4);
+}
+
+#[test]
 fn derived_environment_works_in_sv_plan_and_sv_deploy() {
     let app = PreviewApp::new();
     let (code, out, err) = app.run(&["preview", "create", "--pr", "7"]);
