@@ -36,7 +36,13 @@ impl PreviewApp {
 
     /// `bin` in the app's directory, pointed at the emulator, outside Actions.
     pub fn cmd(&self, bin: &str) -> Command {
-        let mut cmd = Command::cargo_bin(bin).unwrap();
+        // Other packages' binaries are not built by `cargo test -p sv-onboard`: the error
+        // says to run `cargo build --workspace --bins` first.
+        let mut cmd = if bin == "sv-onboard" {
+            Command::cargo_bin(bin).unwrap()
+        } else {
+            Command::new(sv_test::paths::cargo_bin(bin).unwrap_or_else(|e| panic!("{e}")))
+        };
         cmd.current_dir(self.dir.path())
             .envs(self.emu.cloudflare_env())
             .env("USER", "tester")
