@@ -289,6 +289,39 @@ fn an_interrupted_create_is_finished_by_the_next_one() {
 }
 
 #[test]
+fn kv_seed_is_written_into_a_new_namespace_only() {
+    let app = PreviewApp::new();
+    std::fs::write(
+        app.path("worker/cache-seed.json"),
+        r#"{"greeting": "hello", "limits": {"max": 3}}"#,
+    )
+    .unwrap();
+    app.edit(
+        "seed: { d1.main: worker/seed.sql }",
+        "seed: { d1.main: worker/seed.sql, kv.cache: worker/cache-seed.json }",
+    );
+    let (code, out, err) = app.run(&["preview", "create", "--pr", "4"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("seeded from worker/cache-seed.json (2 key(s))"),
+        "{out}"
+    );
+    let c = app.client();
+    let id = app.block_on(async {
+        let all: Vec<_> = c.kv().list_namespaces().try_collect().await.unwrap();
+        all.into_iter()
+            .find(|n| n.title == "pr-4-cache")
+            .unwrap()
+            .id
+    });
+    let limits = app.block_on(c.kv().get_value(&id, "limits")).unwrap();
+    assert_eq!(limits.bytes.as_ref(), br#"{"max":3}"#);
+    let (code, again, err) = app.run(&["preview", "create", "--pr", "4"]);
+    assert_eq!(code, 0, "{again}\n{err}");
+    assert!(again.contains("kept: already has keys"), "{again}");
+}
+
+#[test]
 fn derived_environment_works_in_sv_plan_and_sv_deploy() {
     let app = PreviewApp::new();
     let (code, out, err) = app.run(&["preview", "create", "--pr", "7"]);
