@@ -19,6 +19,10 @@ pub mod setup;
 pub mod steps;
 pub mod token;
 
+pub mod branch;
+pub mod preview;
+mod preview_report;
+
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
 use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
@@ -54,6 +58,8 @@ pub enum Command {
     Token(token::TokenArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
+    #[command(subcommand)]
+    Preview(preview::PreviewCommand),
 }
 
 /// Runs one invocation of `sv-onboard`.
@@ -67,6 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Gc(args) => gc::run(&cli.global, args).await,
         Command::Guide(args) => guide::run(&cli.global, args),
         Command::Token(args) => token::run(&cli.global, args).await,
+        Command::Preview(cmd) => preview::run(&cli.global, &cmd).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

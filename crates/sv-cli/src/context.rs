@@ -28,7 +28,8 @@ pub fn config_error(err: sv_config::Error) -> anyhow::Error {
     input.into()
 }
 
-/// Loads `--config` (default `sv.yaml`) with `${VAR}` from the process environment.
+/// Loads `--config` (default `sv.yaml`) with `${VAR}` from the process environment, and
+/// resolves the derived environment `--env` names, if it names one (`pr-N`, `dev-NAME`).
 pub fn load_config(global: &GlobalArgs) -> anyhow::Result<LoadedConfig> {
     if !global.config.exists() {
         return Err(InputError::new(anyhow::anyhow!(
@@ -38,7 +39,13 @@ pub fn load_config(global: &GlobalArgs) -> anyhow::Result<LoadedConfig> {
         ))
         .into());
     }
-    sv_config::load(&global.config, &ProcessEnv).map_err(config_error)
+    let mut config = sv_config::load(&global.config, &ProcessEnv).map_err(config_error)?;
+    // `--env pr-7` / `--env dev-alice`: derived environments answer `environment` like
+    // declared ones, in every tool.
+    if let Some(name) = &global.environment {
+        config.add_derived_environment(name).map_err(config_error)?;
+    }
+    Ok(config)
 }
 
 /// The environment chosen by `--env`; when the config declares exactly one, it is the

@@ -545,6 +545,9 @@ impl Builder<'_> {
             }
             let mut definition = definition;
             definition.name = deployed.clone();
+            if !named {
+                self.derive_binding_names(&mut definition);
+            }
             self.add(
                 ResourceAddress::new(ResourceKind::Worker, &top),
                 deployed,
@@ -701,6 +704,35 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A derived environment reuses its base's wrangler section, whose D1 and R2 bindings
+    /// name the base's resources (`staging-main`): point them at this environment's own
+    /// (`pr-7-main`), so deploying binds the preview's data, never the base's.
+    fn derive_binding_names(&self, definition: &mut WorkerDefinition) {
+        for b in &mut definition.d1_databases {
+            let Some(dn) = &b.database_name else { continue };
+            if let Some(name) = self
+                .config
+                .resources
+                .d1
+                .keys()
+                .find(|n| self.names_match(dn, n))
+            {
+                b.database_name = Some(format!("{}{name}", self.prefix));
+            }
+        }
+        for b in &mut definition.r2_buckets {
+            if let Some(name) = self
+                .config
+                .resources
+                .r2
+                .keys()
+                .find(|n| self.names_match(&b.bucket_name, n))
+            {
+                b.bucket_name = format!("{}{name}", self.prefix);
+            }
+        }
     }
 
     /// Whether a wrangler database/bucket name refers to the sv resource `name`: as written,

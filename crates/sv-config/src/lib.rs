@@ -73,6 +73,7 @@ use std::path::{Path, PathBuf};
 
 mod address;
 mod de;
+mod derived;
 mod env;
 mod error;
 mod graph;
@@ -85,6 +86,7 @@ mod validate;
 pub mod wrangler;
 
 pub use address::{ResourceAddress, ResourceKind};
+pub use derived::DerivedName;
 pub use env::{Environment, EnvironmentKind, Resource, ResourceSpec, Route, RouteSource, Worker};
 pub use error::{Error, Location, Operation};
 pub use interp::{BUILTINS, NoVars, ProcessEnv, VarSource};

@@ -1021,6 +1021,17 @@ pub struct Onboarding {
     /// Developer and preview resources unused this long are collected by `sv-onboard gc`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_after: Option<Duration>,
+    /// Refuse `sv-onboard preview create` when this many other previews exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_previews: Option<u32>,
+    /// Copy each new preview's D1 data from this environment (a live export; `mask`
+    /// applies); without it, previews start with migrations and `seed` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_from: Option<String>,
+    /// With `branch_from`: at most this many rows per table (rows whose foreign keys point
+    /// at rows left out are dropped too). Default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_rows: Option<u32>,
 }
 
 impl Default for Onboarding {
@@ -1033,6 +1044,9 @@ impl Default for Onboarding {
             seed: BTreeMap::new(),
             mask: BTreeMap::new(),
             stale_after: None,
+            max_previews: None,
+            branch_from: None,
+            branch_rows: None,
         }
     }
 }

@@ -722,6 +722,15 @@ fn onboarding(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
             known: cfg.environments.keys().cloned().collect(),
         });
     }
+    if let Some(from) = &o.branch_from
+        && !cfg.environments.contains_key(from)
+    {
+        return Err(Error::UnknownEnvironment {
+            location: Some(ctx.loc(&segs!["onboarding", "branch_from"])),
+            name: from.clone(),
+            known: cfg.environments.keys().cloned().collect(),
+        });
+    }
     for address in o.seed.keys() {
         let at = segs!["onboarding", "seed", address.to_string()].to_vec();
         if !matches!(address.kind(), ResourceKind::D1 | ResourceKind::Kv) {

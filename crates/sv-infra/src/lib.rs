@@ -12,6 +12,8 @@
 //! - [`store`]: where state lives (a local file) and its lock.
 //! - [`converge`]: plan + apply of a whole environment in one call (derived environments:
 //!   developer, preview, drill).
+//! - [`adopt`]: a derived environment's live resources recorded in its state by their
+//!   reserved names (its state may not have survived: CI jobs start fresh).
 //!
 //! Worker scripts (`worker.*` addresses) are deployed by sv-deploy, not managed here: they
 //! are dropped from `depends_on` (routes and custom domains still need the script to exist
@@ -19,6 +21,7 @@
 //!
 //! No printing, no clap: callers render the returned data.
 
+pub mod adopt;
 pub mod converge;
 pub mod desired;
 pub mod execute;
@@ -26,6 +29,7 @@ pub mod inventory;
 pub mod migrations;
 pub mod store;
 
+pub use adopt::adopt_by_name;
 pub use converge::{ConvergeRequest, Converged, converge, plan_environment};
 pub use desired::desired;
 pub use execute::{ApplyReport, ExecContext, OpOutcome, OpResult, execute};

@@ -10,6 +10,8 @@ mod dev;
 mod doctor;
 mod gc;
 mod guide;
+mod preview;
+mod preview_act;
 mod setup;
 mod token;
 

@@ -3,6 +3,7 @@
 // Tests may unwrap (workspace rule); helpers outside `#[test]` functions need saying so.
 #![allow(clippy::unwrap_used)]
 
+mod derived;
 mod invalid;
 mod no_panic;
 mod schema;
