@@ -20,6 +20,9 @@ pub struct CreateArgs {
     /// Resolve what would be backed up and print it; write nothing, call no API
     #[arg(long)]
     pub dry_run: bool,
+    /// Also upload the archive and its `.sha256` to an R2 bucket (optionally under a folder)
+    #[arg(long, value_name = "BUCKET[/PREFIX]")]
+    pub upload_r2: Option<String>,
     #[command(flatten)]
     pub cloudflare: CloudflareArgs,
 }
@@ -34,14 +37,54 @@ pub struct VerifyArgs {
     pub identity: Option<PathBuf>,
 }
 
+/// Where archives are kept (`list`, `prune`): a directory (the default), workflow
+/// artifacts or an R2 bucket.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Directory holding `*.tar.gz.age` archives [default: .]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["github", "r2"])]
+    pub dir: Option<PathBuf>,
+    /// The repository's workflow artifacts whose name starts with PREFIX (needs
+    /// GITHUB_TOKEN and GITHUB_REPOSITORY; GITHUB_API_URL for GitHub Enterprise)
+    #[arg(long, value_name = "PREFIX", num_args = 0..=1, default_missing_value = "", conflicts_with = "r2")]
+    pub github: Option<String>,
+    /// Objects of an R2 bucket, optionally under a folder (`backups/`)
+    #[arg(long, value_name = "BUCKET[/PREFIX]")]
+    pub r2: Option<String>,
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+}
+
 /// `sv-backup list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Directory holding `*.tar.gz.age` archives
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// age identity file, to read each archive's manifest (environment, resources); else
-    /// SV_BACKUP_IDENTITY; without either only file facts are listed
+    /// SV_BACKUP_IDENTITY; without either only file facts are listed (local directory only)
     #[arg(long, value_name = "KEYFILE")]
     pub identity: Option<PathBuf>,
+}
+
+/// `sv-backup prune`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("policy").required(true).multiple(true))]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Keep the N newest archives
+    #[arg(long, value_name = "N", group = "policy")]
+    pub keep_last: Option<u32>,
+    /// Keep the newest archive of each of the N latest UTC days that have one
+    #[arg(long, value_name = "N", group = "policy")]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest archive of each of the N latest ISO weeks (UTC) that have one
+    #[arg(long, value_name = "N", group = "policy")]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest archive of each of the N latest UTC months that have one
+    #[arg(long, value_name = "N", group = "policy")]
+    pub keep_monthly: Option<u32>,
+    /// Show what would be kept and removed; delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -44,6 +44,9 @@ pub struct CreateReport {
     pub items: Vec<Item>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archive: Option<ArchiveFacts>,
+    /// `r2://BUCKET/KEY` with `--upload-r2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploaded: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -112,6 +115,9 @@ impl Render for CreateReport {
                 a.path, a.size, a.entries, a.bytes, a.sha256
             ));
         }
+        if let Some(to) = &self.uploaded {
+            out.push_str(&format!("Uploaded to {to}\n"));
+        }
         out
     }
 
@@ -150,6 +156,9 @@ impl Render for CreateReport {
                 "\nArchive `{}`: {} bytes, sha256 `{}`\n",
                 a.path, a.size, a.sha256
             ));
+        }
+        if let Some(to) = &self.uploaded {
+            out.push_str(&format!("\nUploaded to `{to}`\n"));
         }
         out
     }
@@ -259,6 +268,7 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitSt
             dry_run: true,
             items,
             archive: None,
+            uploaded: None,
         };
         global.output().print(&report)?;
         return Ok(ExitStatus::Success);
@@ -330,6 +340,10 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitSt
         })
         .context("writing the audit trail")?;
     let summary = result?;
+    let uploaded = match &args.upload_r2 {
+        Some(spec) => Some(crate::sources::upload_to_r2(&client, spec, &summary.path).await?),
+        None => None,
+    };
     runner.set_output("archive", &summary.path.display().to_string())?;
     runner.set_output("size", &summary.size.to_string())?;
     runner.set_output("sha256", &summary.sha256.to_string())?;
@@ -338,6 +352,7 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitSt
         dry_run: false,
         items,
         archive: Some(ArchiveFacts::from(&summary)),
+        uploaded,
     };
     runner.append_summary(&report.markdown())?;
     global.output().print(&report)?;

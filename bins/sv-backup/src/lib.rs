@@ -6,6 +6,9 @@
 pub mod args;
 mod bridge;
 pub mod create;
+pub mod list;
+pub mod prune;
+pub mod sources;
 pub mod verify;
 
 use clap::{Parser, Subcommand};
@@ -31,8 +34,10 @@ pub enum Command {
     Create(args::CreateArgs),
     /// Decrypt an archive and check every checksum; report counts per resource
     Verify(args::VerifyArgs),
-    /// List the archives in a local directory (size, time, sha256 sidecar, manifest)
+    /// List the archives in a directory, the workflow artifacts or an R2 bucket
     List(args::ListArgs),
+    /// Delete the archives a --keep-last/daily/weekly/monthly policy does not keep
+    Prune(args::PruneArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -43,7 +48,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Create(args) => create::run(&cli.global, args).await,
         Command::Verify(args) => verify::run(&cli.global, args).await,
-        Command::List(args) => verify::list(&cli.global, args).await,
+        Command::List(args) => list::run(&cli.global, args).await,
+        Command::Prune(args) => prune::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

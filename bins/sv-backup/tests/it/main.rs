@@ -4,6 +4,7 @@
 use assert_cmd::Command;
 
 mod create;
+mod prune;
 
 fn transcript(args: &[&str]) -> String {
     let out = Command::cargo_bin("sv-backup")
@@ -46,4 +47,10 @@ fn missing_config_names_the_fix() {
     let text = transcript(&["validate", "--config", "does-not-exist.yaml"]);
     assert!(text.starts_with("exit: 2\n"), "{text}");
     assert!(text.contains("does-not-exist.yaml not found"), "{text}");
+}
+
+#[test]
+fn prune_and_list_help() {
+    insta::assert_snapshot!(transcript(&["prune", "--help"]));
+    insta::assert_snapshot!(transcript(&["list", "--help"]));
 }
