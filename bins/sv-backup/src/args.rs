@@ -66,9 +66,9 @@ pub struct ListArgs {
     pub identity: Option<PathBuf>,
 }
 
-/// `sv-backup prune`.
+/// `sv-backup prune`. Without any `--keep-*`, the policy is `backup.keep` of sv.yaml.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("policy").required(true).multiple(true))]
+#[command(group = clap::ArgGroup::new("policy").multiple(true))]
 pub struct PruneArgs {
     #[command(flatten)]
     pub source: SourceArgs,

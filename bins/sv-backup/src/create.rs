@@ -347,6 +347,10 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitSt
     runner.set_output("archive", &summary.path.display().to_string())?;
     runner.set_output("size", &summary.size.to_string())?;
     runner.set_output("sha256", &summary.sha256.to_string())?;
+    // For actions/backup: the file name, and counts per resource as one JSON object.
+    runner.set_output("name", &name)?;
+    runner.set_output("entries", &summary.entries.to_string())?;
+    runner.set_output("counts", &serde_json::to_string(&summary.resources)?)?;
     let report = CreateReport {
         environment: env.name.clone(),
         dry_run: false,

@@ -312,15 +312,39 @@ impl Render for PruneReport {
 
 /// Runs `prune`.
 pub async fn run(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<ExitStatus> {
-    let policy = Policy {
-        last: args.keep_last.unwrap_or(0),
-        daily: args.keep_daily.unwrap_or(0),
-        weekly: args.keep_weekly.unwrap_or(0),
-        monthly: args.keep_monthly.unwrap_or(0),
+    let flags = [
+        args.keep_last,
+        args.keep_daily,
+        args.keep_weekly,
+        args.keep_monthly,
+    ];
+    let policy = if flags.iter().any(Option::is_some) {
+        Policy {
+            last: args.keep_last.unwrap_or(0),
+            daily: args.keep_daily.unwrap_or(0),
+            weekly: args.keep_weekly.unwrap_or(0),
+            monthly: args.keep_monthly.unwrap_or(0),
+        }
+    } else {
+        let config = sv_cli::context::load_config(global)?;
+        let keep = config
+            .config
+            .backup
+            .as_ref()
+            .map(|b| b.keep.clone())
+            .unwrap_or_default();
+        Policy {
+            last: 0,
+            daily: keep.daily.unwrap_or(0),
+            weekly: keep.weekly.unwrap_or(0),
+            monthly: keep.monthly.unwrap_or(0),
+        }
     };
     if policy.is_empty() {
         return Err(InputError::new(anyhow::anyhow!(
-            "every --keep-* is 0: that policy would delete every archive; keep at least one"
+            "no archive would be kept: pass --keep-last/--keep-daily/--keep-weekly/--keep-monthly \
+             (at least one above 0) or set `backup.keep` in sv.yaml; a policy that keeps nothing \
+             would delete every archive"
         ))
         .into());
     }

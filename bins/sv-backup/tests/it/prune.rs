@@ -190,8 +190,11 @@ fn prune_a_directory_dry_run_then_for_real() {
 #[test]
 fn prune_refuses_an_empty_policy() {
     let tmp = tempfile::tempdir().unwrap();
+    // No flag and no sv.yaml: nothing to go by.
     let out = sv_backup(tmp.path()).args(["prune"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("sv.yaml not found"), "{stderr}");
     let out = sv_backup(tmp.path())
         .args(["prune", "--keep-last", "0"])
         .output()
@@ -199,6 +202,30 @@ fn prune_refuses_an_empty_policy() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("would delete every archive"), "{stderr}");
+}
+
+#[test]
+fn prune_without_flags_uses_backup_keep_of_sv_yaml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    sv_test::example::copy_to(&app).unwrap();
+    let yaml = std::fs::read_to_string(app.join("sv.yaml")).unwrap();
+    assert!(yaml.contains("keep: { daily: 7, weekly: 4, monthly: 6 }"));
+    std::fs::create_dir_all(app.join("backups")).unwrap();
+    let report = json(
+        &sv_backup(&app)
+            .env(
+                "CLOUDFLARE_ACCOUNT_ID",
+                sv_test::emulator::DEFAULT_ACCOUNT_ID,
+            )
+            .args(["--format", "json", "prune", "--dir", "backups", "--dry-run"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        report["policy"],
+        serde_json::json!({"last": 0, "daily": 7, "weekly": 4, "monthly": 6})
+    );
 }
 
 fn curl_json(url: &str, body: &str) {
