@@ -112,6 +112,7 @@ pub struct ActRun {
     inputs: Vec<(String, String)>,
     env: Vec<(String, String)>,
     secrets: Vec<(String, String)>,
+    vars: Vec<(String, String)>,
     source: PathBuf,
     local_repositories: Vec<(String, PathBuf)>,
     timeout: Duration,
@@ -146,6 +147,7 @@ impl ActRun {
             inputs: Vec::new(),
             env: Vec::new(),
             secrets: Vec::new(),
+            vars: Vec::new(),
             source: paths::workspace_root(),
             local_repositories: STAND_INS
                 .iter()
@@ -208,6 +210,13 @@ impl ActRun {
         self
     }
 
+    /// A configuration variable (`vars.k`), passed through `--var-file` like a secret.
+    #[must_use]
+    pub fn var(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.push((key.into(), value.into()));
+        self
+    }
+
     /// Snapshot this directory instead of the sv repository.
     #[must_use]
     pub fn source_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -241,10 +250,10 @@ impl ActRun {
         if !self.source.join(&relative).is_file() {
             return Err(Error::WorkflowMissing(self.source.join(&relative)));
         }
-        for (key, _) in self.env.iter().chain(&self.secrets) {
+        for (key, _) in self.env.iter().chain(&self.secrets).chain(&self.vars) {
             check_name(key)?;
         }
-        for (key, value) in &self.secrets {
+        for (key, value) in self.secrets.iter().chain(&self.vars) {
             check_secret_value(key, value)?;
         }
 
@@ -267,6 +276,13 @@ impl ActRun {
             .map(|(k, v)| format!("{k}='{v}'\n"))
             .collect();
         fs::write(&secret_file, secrets).map_err(Error::io(&secret_file))?;
+        let var_file = scratch.path().join("vars.env");
+        let vars: String = self
+            .vars
+            .iter()
+            .map(|(k, v)| format!("{k}='{v}'\n"))
+            .collect();
+        fs::write(&var_file, vars).map_err(Error::io(&var_file))?;
 
         let mut command = Command::new(&act);
         command
@@ -290,7 +306,7 @@ impl ActRun {
             .arg("--env-file")
             .arg(&empty)
             .arg("--var-file")
-            .arg(&empty)
+            .arg(&var_file)
             .arg("--input-file")
             .arg(&empty)
             .arg("--secret-file")

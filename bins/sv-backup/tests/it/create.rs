@@ -7,7 +7,7 @@ use std::process::Stdio;
 use assert_cmd::Command;
 use serde_json::Value;
 
-const ZONE: &str = "staging.spacevision.app";
+pub const ZONE: &str = "staging.spacevision.app";
 
 const CLEARED: &[&str] = &[
     "GITHUB_ACTIONS",
@@ -54,7 +54,7 @@ fn app_copy(root: &Path) -> PathBuf {
 }
 
 /// `age-keygen -o FILE`; returns the public key.
-fn keygen(path: &Path) -> String {
+pub fn keygen(path: &Path) -> String {
     let out = std::process::Command::new("age-keygen")
         .arg("-o")
         .arg(path)
@@ -69,7 +69,7 @@ fn keygen(path: &Path) -> String {
 }
 
 /// Seeds the staging data stores of spacevision with data of every shape we keep.
-fn seed(emu: &sv_test::EmulatorProcess) {
+pub fn seed(emu: &sv_test::EmulatorProcess) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

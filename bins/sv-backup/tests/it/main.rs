@@ -3,6 +3,7 @@
 
 use assert_cmd::Command;
 
+mod act;
 mod create;
 mod prune;
 

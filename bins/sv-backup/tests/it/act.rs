@@ -1,0 +1,218 @@
+//! The ready-to-copy workflows under act, against sv-emulator.
+//!
+//! Each test builds what a user's repository would look like: the reference app at the root,
+//! the workflow under `.github/workflows/`, and sv's `actions/` beside it. The workflow is
+//! the real file from `workflows/` with one mechanical change ([`localise`]): its
+//! `sv-toolkit/sv/actions/NAME@v0` steps use the local `./actions/NAME` with the binaries of
+//! this build (`bin-dir`), since act cannot fetch a release offline.
+
+use std::path::{Path, PathBuf};
+
+use sv_test::ActRun;
+
+use crate::create::{ZONE, keygen, seed};
+
+const REPO: &str = "acme/spacevision";
+
+/// `uses: sv-toolkit/sv/actions/NAME@…` → `uses: ./actions/NAME`, and `bin-dir:
+/// ${{ env.SV_BIN_DIR }}` as the first input of that step.
+fn localise(workflow: &str) -> String {
+    let mut out = Vec::new();
+    let mut pending = false;
+    for line in workflow.lines() {
+        if let Some((indent, rest)) = line.split_once("uses: sv-toolkit/sv/actions/") {
+            let name = rest.split('@').next().unwrap();
+            out.push(format!("{indent}uses: ./actions/{name}"));
+            pending = true;
+            continue;
+        }
+        out.push(line.to_owned());
+        if pending && line.trim() == "with:" {
+            let indent = line.len() - line.trim_start().len();
+            out.push(format!(
+                "{}bin-dir: ${{{{ env.SV_BIN_DIR }}}}",
+                " ".repeat(indent + 2)
+            ));
+            pending = false;
+        }
+    }
+    assert!(!pending, "an sv action step without `with:`");
+    out.join("\n") + "\n"
+}
+
+/// A user's repository: the app, `.github/workflows/NAME` (localised) and sv's actions.
+fn user_repo(root: &Path, workflow: &str, recipient: &str) -> PathBuf {
+    let repo = root.join("repo");
+    sv_test::example::copy_to(&repo).unwrap();
+    let yaml = std::fs::read_to_string(repo.join("sv.yaml")).unwrap();
+    let yaml = yaml.replace(
+        "recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]",
+        &format!("recipients: [{recipient}]"),
+    );
+    assert!(yaml.contains(recipient));
+    std::fs::write(repo.join("sv.yaml"), yaml).unwrap();
+    let sv = sv_test::paths::workspace_root();
+    std::fs::create_dir_all(repo.join("scripts")).unwrap();
+    std::fs::copy(
+        sv.join("scripts/install.sh"),
+        repo.join("scripts/install.sh"),
+    )
+    .unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(sv.join("actions"))
+        .arg(&repo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(sv.join("workflows").join(workflow)).unwrap();
+    std::fs::create_dir_all(repo.join(".github/workflows")).unwrap();
+    std::fs::write(
+        repo.join(".github/workflows").join(workflow),
+        localise(&text),
+    )
+    .unwrap();
+    repo
+}
+
+fn bin_dir() -> String {
+    sv_test::paths::cargo_bin("sv-backup")
+        .unwrap()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+fn add_artifact(emu: &sv_test::EmulatorProcess, name: &str) {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-X", "POST", "-H"])
+        .arg("content-type: application/json")
+        .arg("--data")
+        .arg(
+            serde_json::json!({
+                "name": name,
+                "files": { name: "archive", format!("{name}.sha256"): "digest" }
+            })
+            .to_string(),
+        )
+        .arg(format!(
+            "{}/_admin/repos/{REPO}/artifacts",
+            emu.github_api_url()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+fn artifact_names(emu: &sv_test::EmulatorProcess) -> Vec<String> {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-H"])
+        .arg(format!("authorization: Bearer {}", emu.token()))
+        .arg(format!(
+            "{}/repos/{REPO}/actions/artifacts?per_page=100",
+            emu.github_api_url()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut names: Vec<String> = page["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn backup_workflow_uploads_the_archive_and_prunes_old_artifacts() {
+    if sv_test::act::skip_requested() {
+        return;
+    }
+    let emu = sv_test::EmulatorProcess::builder()
+        .arg("--zone-name")
+        .arg(ZONE)
+        .start()
+        .unwrap();
+    seed(&emu);
+    // Earlier nightly backups, as artifacts: three on one day. With backup.keep of sv.yaml
+    // (daily 7, weekly 4, monthly 6) the newest of that day stays, the other two go.
+    let old = [
+        "spacevision-staging-20261001T031700Z.tar.gz.age",
+        "spacevision-staging-20261001T120000Z.tar.gz.age",
+        "spacevision-staging-20261001T180000Z.tar.gz.age",
+    ];
+    for name in old {
+        add_artifact(&emu, name);
+    }
+    // Another environment's backup: a group of its own, untouched.
+    add_artifact(&emu, "spacevision-production-20261001T031700Z.tar.gz.age");
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("key.txt");
+    let recipient = keygen(&key);
+    let repo = user_repo(tmp.path(), "backup.yml", &recipient);
+
+    let outcome = ActRun::new(repo.join(".github/workflows/backup.yml"))
+        .source_dir(&repo)
+        .event("workflow_dispatch")
+        .input("environment", "staging")
+        .env("SV_BIN_DIR", bin_dir())
+        .env("CLOUDFLARE_API_BASE_URL", emu.cloudflare_api_url())
+        .env("GITHUB_API_URL", emu.github_api_url())
+        .env("GITHUB_REPOSITORY", REPO)
+        .secret("CLOUDFLARE_API_TOKEN_READ", emu.token())
+        .secret("GITHUB_TOKEN", emu.token())
+        .var("CLOUDFLARE_ACCOUNT_ID", emu.account_id())
+        .run()
+        .expect("act runs");
+    outcome.assert_success();
+
+    // The archive and its sidecar were uploaded as one artifact named after the archive.
+    let name = outcome.step_output("name").expect("the name output");
+    assert!(
+        name.starts_with("spacevision-staging-") && name.ends_with(".tar.gz.age"),
+        "{name}"
+    );
+    let artifact = outcome.artifact_path(&name);
+    let archive = artifact.join(&name);
+    assert!(archive.is_file(), "{}", artifact.display());
+    let sidecar = std::fs::read_to_string(artifact.join(format!("{name}.sha256"))).unwrap();
+    let sha256 = outcome.step_output("sha256").unwrap();
+    assert_eq!(sidecar, format!("{sha256}  {name}\n"));
+    let counts: serde_json::Value =
+        serde_json::from_str(&outcome.step_output("counts").unwrap()).unwrap();
+    assert_eq!(counts["kv.sessions"]["items"], 3, "{counts}");
+
+    // The recipients' key decrypts it and every checksum matches.
+    let verify = assert_cmd::Command::cargo_bin("sv-backup")
+        .unwrap()
+        .env_remove("SV_BACKUP_IDENTITY")
+        .args(["--format", "json", "verify"])
+        .arg(&archive)
+        .arg("--identity")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{verify:?}");
+
+    // prune ran against the repository's artifacts.
+    assert_eq!(outcome.step_output("removed").as_deref(), Some("2"));
+    assert!(
+        outcome
+            .step_log()
+            .iter()
+            .any(|l| l.contains("2 older backup(s) pruned")),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(
+        artifact_names(&emu),
+        vec![
+            "spacevision-production-20261001T031700Z.tar.gz.age".to_owned(),
+            "spacevision-staging-20261001T180000Z.tar.gz.age".to_owned(),
+        ]
+    );
+}
