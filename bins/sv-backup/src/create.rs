@@ -47,6 +47,9 @@ pub struct CreateReport {
     /// `r2://BUCKET/KEY` with `--upload-r2`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uploaded: Option<String>,
+    /// Cloudflare API requests sent per resource (retries included).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub api_requests: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,6 +120,17 @@ impl Render for CreateReport {
         }
         if let Some(to) = &self.uploaded {
             out.push_str(&format!("Uploaded to {to}\n"));
+        }
+        if !self.api_requests.is_empty() {
+            out.push_str(&format!(
+                "API requests: {} ({})\n",
+                self.api_requests.values().sum::<u64>(),
+                self.api_requests
+                    .iter()
+                    .map(|(r, n)| format!("{r} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         out
     }
@@ -269,6 +283,7 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitSt
             items,
             archive: None,
             uploaded: None,
+            api_requests: BTreeMap::new(),
         };
         global.output().print(&report)?;
         return Ok(ExitStatus::Success);
@@ -312,11 +327,14 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitSt
     let audit = sv_audit::AuditLog::new(sv_audit::AuditLog::default_path(
         &config.resolve_path(std::path::Path::new(".")),
     ));
+    let mut api_requests = BTreeMap::new();
     let result = async {
         for item in items.iter().filter(|i| i.skipped.is_none()) {
+            let before = client.requests_sent();
             backup_item(&client, &config, env, item, &mut sink)
                 .await
                 .with_context(|| format!("backing up {} ({})", item.resource, item.target))?;
+            api_requests.insert(item.resource.clone(), client.requests_sent() - before);
         }
         sink.finish().await
     }
@@ -357,6 +375,7 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitSt
         items,
         archive: Some(ArchiveFacts::from(&summary)),
         uploaded,
+        api_requests,
     };
     runner.append_summary(&report.markdown())?;
     global.output().print(&report)?;

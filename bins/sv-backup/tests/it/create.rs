@@ -22,7 +22,7 @@ const CLEARED: &[&str] = &[
     "CLOUDFLARE_ACCOUNT_ID",
 ];
 
-fn sv_backup(dir: &Path, emu: &sv_test::EmulatorProcess) -> Command {
+pub fn sv_backup(dir: &Path, emu: &sv_test::EmulatorProcess) -> Command {
     let mut cmd = Command::cargo_bin("sv-backup").unwrap();
     for k in CLEARED {
         cmd.env_remove(k);

@@ -5,6 +5,7 @@ use assert_cmd::Command;
 
 mod act;
 mod create;
+mod kv_requests;
 mod prune;
 
 fn transcript(args: &[&str]) -> String {
