@@ -88,3 +88,19 @@ pub struct PruneArgs {
     #[arg(long)]
     pub dry_run: bool,
 }
+
+/// `sv-backup fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Archive (or artifact) name; default: the newest archive of the source by the time in
+    /// its name
+    pub name: Option<String>,
+    /// Only artifacts uploaded by this workflow run (with --github)
+    #[arg(long, value_name = "ID", requires = "github")]
+    pub run_id: Option<u64>,
+    /// Directory the archive and its `.sha256` are written to
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+}

@@ -6,6 +6,7 @@
 pub mod args;
 mod bridge;
 pub mod create;
+pub mod fetch;
 pub mod list;
 pub mod prune;
 pub mod sources;
@@ -38,6 +39,8 @@ pub enum Command {
     List(args::ListArgs),
     /// Delete the archives a --keep-last/daily/weekly/monthly policy does not keep
     Prune(args::PruneArgs),
+    /// Download an archive (default: the newest) and its .sha256 from a source; check it
+    Fetch(args::FetchArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -50,6 +53,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Verify(args) => verify::run(&cli.global, args).await,
         Command::List(args) => list::run(&cli.global, args).await,
         Command::Prune(args) => prune::run(&cli.global, args).await,
+        Command::Fetch(args) => fetch::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

@@ -163,6 +163,11 @@ impl Store {
         Ok(store)
     }
 
+    /// The GitHub client, for an artifact source.
+    pub fn github(&self) -> Option<&sv_github::GitHub> {
+        self.github.as_ref()
+    }
+
     /// The Cloudflare client, for a bucket source.
     pub fn cloudflare(&self) -> Option<&sv_cloudflare::Client> {
         self.cloudflare.as_ref()
