@@ -7,16 +7,20 @@ pub mod args;
 mod bridge;
 pub mod create;
 pub mod fetch;
+pub mod keys;
 pub mod list;
 pub mod prune;
+pub mod recovery;
+pub mod restore;
 pub mod sources;
 pub mod verify;
+mod vtables;
 
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
 use sv_cli::{CompletionsArgs, ExitStatus, GlobalArgs};
 
-/// Create, verify and list age-encrypted backups of D1, KV, R2, DNS and sv state
+/// Create, verify, list and restore age-encrypted backups of D1, KV, R2, DNS and sv state
 #[derive(Debug, Parser)]
 #[command(name = "sv-backup", version, about, propagate_version = true)]
 #[command(
@@ -41,6 +45,10 @@ pub enum Command {
     Prune(args::PruneArgs),
     /// Download an archive (default: the newest) and its .sha256 from a source; check it
     Fetch(args::FetchArgs),
+    /// Verify an archive and show what restoring it would do: order, overwrites, time, risks
+    Plan(args::PlanArgs),
+    /// Verify the whole archive, then restore it (or some resources) into an environment
+    Restore(args::RestoreArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -54,6 +62,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::List(args) => list::run(&cli.global, args).await,
         Command::Prune(args) => prune::run(&cli.global, args).await,
         Command::Fetch(args) => fetch::run(&cli.global, args).await,
+        Command::Plan(args) => restore::plan(&cli.global, args).await,
+        Command::Restore(args) => restore::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

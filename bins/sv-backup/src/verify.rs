@@ -1,49 +1,13 @@
 //! `sv-backup verify`: reading an archive back and checking every checksum.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use secrecy::SecretString;
 use serde::Serialize;
-use sv_archive::{Decryption, ResourceSummary};
-use sv_cli::{ExitStatus, GlobalArgs, InputError};
+use sv_archive::ResourceSummary;
+use sv_cli::{ExitStatus, GlobalArgs};
 use sv_report::{Render, Styles};
 
 use crate::args::VerifyArgs;
-
-/// The variable that may hold the identity (key-file text) instead of `--identity`.
-pub const IDENTITY_VAR: &str = "SV_BACKUP_IDENTITY";
-
-/// The identity from `--identity` or `SV_BACKUP_IDENTITY` (masked in Actions first).
-pub(crate) fn decryption(identity: Option<&Path>) -> anyhow::Result<Option<Decryption>> {
-    if let Some(path) = identity {
-        return Ok(Some(
-            Decryption::identity_file(path).map_err(InputError::new)?,
-        ));
-    }
-    match std::env::var(IDENTITY_VAR) {
-        Ok(text) if !text.trim().is_empty() => {
-            let runner = sv_cli::context::runner();
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                runner.mask(line.trim())?;
-            }
-            let secret = SecretString::from(text);
-            Ok(Some(
-                Decryption::identities_text(&secret, IDENTITY_VAR).map_err(InputError::new)?,
-            ))
-        }
-        _ => Ok(None),
-    }
-}
-
-/// Errors that mean the input is bad (wrong key, tampered, not a backup): exit 2.
-fn classify(e: sv_archive::Error) -> anyhow::Error {
-    use sv_archive::Error as E;
-    match e {
-        E::Io { .. } | E::Pipeline(_) => anyhow::Error::new(e),
-        e => InputError::new(e).into(),
-    }
-}
 
 /// What `verify` found.
 #[derive(Debug, Serialize)]
@@ -99,18 +63,14 @@ impl Render for VerifyOutcome {
 
 /// Runs `verify`.
 pub async fn run(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<ExitStatus> {
-    let decryption = decryption(args.identity.as_deref())?.ok_or_else(|| {
-        InputError::new(anyhow::anyhow!(
-            "no identity: pass --identity KEYFILE or set {IDENTITY_VAR} to the key text"
-        ))
-    })?;
+    let decryption = crate::keys::required(&args.key)?;
     let path = args.archive.clone();
     let report = tokio::task::spawn_blocking(move || {
         let reader = sv_archive::open(&path, &decryption)?;
         reader.verify()
     })
     .await?
-    .map_err(classify)?;
+    .map_err(crate::recovery::classify)?;
     let outcome = VerifyOutcome {
         archive: args.archive.display().to_string(),
         environment: report.environment,

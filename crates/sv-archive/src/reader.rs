@@ -78,6 +78,15 @@ pub fn open(path: &Path, decryption: &Decryption) -> Result<ArchiveReader> {
 impl ArchiveReader {
     pub fn open(path: &Path, decryption: &Decryption) -> Result<Self> {
         let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        Self::open_file(file, path, decryption)
+    }
+
+    /// Reads an archive from a file already open (`path` names it in errors). A caller
+    /// that reads an archive twice (verify everything, then use it) keeps one handle and
+    /// `try_clone`s it, so a file swapped at `path` in between is not picked up.
+    pub fn open_file(mut file: File, path: &Path, decryption: &Decryption) -> Result<Self> {
+        use std::io::Seek as _;
+        file.rewind().map_err(|e| Error::io("seek", path, e))?;
         // Binary passes straight through; `age -a` armor is decoded.
         let decryptor = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(file))
             .map_err(|e| map_decrypt_error(e, path))?;

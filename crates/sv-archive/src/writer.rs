@@ -238,6 +238,15 @@ impl ArchiveWriter {
         self.add_stream(entry, Some(bytes.len() as u64), bytes)
     }
 
+    /// Sets the item count of the entry just added, for producers that only know it once
+    /// the entry has streamed (a generated KV JSONL). Recorded in the manifest at `finish`.
+    pub fn set_last_items(&mut self, items: u64) -> Result<()> {
+        self.usable()?;
+        let last = self.entries.last_mut().ok_or(Error::Poisoned)?;
+        last.items = Some(items);
+        Ok(())
+    }
+
     /// Entries added so far.
     pub fn entries(&self) -> &[EntryMeta] {
         &self.entries

@@ -458,9 +458,24 @@ impl D1Api<'_> {
         sql: Bytes,
         options: &ImportOptions,
     ) -> Result<ImportResult, Error> {
+        let etag = format!("{:x}", Md5::digest(&sql));
+        self.import_body(uuid, &etag, crate::r2::ObjectBody::Bytes(sql), options)
+            .await
+    }
+
+    /// [`Self::import`] with the SQL streamed (e.g. out of a backup archive) instead of held
+    /// in memory: the caller gives the md5 (lowercase hex) of exactly the bytes the stream
+    /// will yield, measured beforehand. A streamed upload is sent once, never retried.
+    pub async fn import_body(
+        &self,
+        uuid: &str,
+        etag: &str,
+        sql: crate::r2::ObjectBody,
+        options: &ImportOptions,
+    ) -> Result<ImportResult, Error> {
         let url = self.db_url(&[uuid, "import"])?;
         let operation = format!("D1 import into database {uuid}");
-        let etag = format!("{:x}", Md5::digest(&sql));
+        let etag = etag.to_owned();
         let mut messages = Vec::new();
 
         let init = serde_json::json!({ "action": "init", "etag": etag });
@@ -479,9 +494,15 @@ impl D1Api<'_> {
                 message: format!("the upload_url is not a URL: {e}"),
                 category: ErrorCategory::State,
             })?;
-            let req = Request::put(upload)
-                .presigned()
-                .bytes(sql, Some("application/octet-stream"));
+            let req = match sql {
+                crate::r2::ObjectBody::Bytes(b) => Request::put(upload)
+                    .presigned()
+                    .bytes(b, Some("application/octet-stream")),
+                crate::r2::ObjectBody::Stream { stream, length } => Request::put(upload)
+                    .presigned()
+                    .dynamic_header("content-length", &length.to_string())?
+                    .stream(stream, Some("application/octet-stream")),
+            };
             let resp = self.client.execute(req).await?;
             let returned = resp
                 .headers
@@ -552,6 +573,59 @@ impl D1Api<'_> {
             message: format!("still running after {} polls; gave up", options.max_polls),
             category: ErrorCategory::Network,
         })
+    }
+}
+
+/// A Time Travel restore point.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct TimeTravelBookmark {
+    /// The bookmark (opaque).
+    pub bookmark: String,
+}
+
+/// Result of [`D1Api::time_travel_restore`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct TimeTravelRestore {
+    /// The bookmark of the restored state.
+    #[serde(default)]
+    pub bookmark: Option<String>,
+    /// The bookmark just before the restore: restoring to it undoes the restore.
+    #[serde(default)]
+    pub previous_bookmark: Option<String>,
+    /// What the API said.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl D1Api<'_> {
+    /// `GET …/{uuid}/time_travel/bookmark`: the bookmark of the latest state at or before
+    /// `timestamp` (RFC 3339), or of now. Fails when the database keeps no history that old
+    /// (D1 keeps 30 days on paid plans, 7 on free).
+    pub async fn time_travel_bookmark(
+        &self,
+        uuid: &str,
+        timestamp: Option<&str>,
+    ) -> Result<TimeTravelBookmark, Error> {
+        let url = self.db_url(&[uuid, "time_travel", "bookmark"])?;
+        self.client
+            .call(Request::get(url).query_opt("timestamp", timestamp))
+            .await
+    }
+
+    /// `POST …/{uuid}/time_travel/restore?bookmark=…`: in-place point-in-time restore.
+    pub async fn time_travel_restore(
+        &self,
+        uuid: &str,
+        bookmark: &str,
+    ) -> Result<TimeTravelRestore, Error> {
+        let url = self.db_url(&[uuid, "time_travel", "restore"])?;
+        self.client
+            .call(
+                Request::post(url)
+                    .query("bookmark", bookmark)
+                    .idempotency(Idempotency::Safe),
+            )
+            .await
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use assert_cmd::Command;
 use serde_json::Value;
 
-pub const ZONE: &str = "staging.spacevision.app";
+pub(crate) const ZONE: &str = "staging.spacevision.app";
 
 const CLEARED: &[&str] = &[
     "GITHUB_ACTIONS",
@@ -22,7 +22,7 @@ const CLEARED: &[&str] = &[
     "CLOUDFLARE_ACCOUNT_ID",
 ];
 
-pub fn sv_backup(dir: &Path, emu: &sv_test::EmulatorProcess) -> Command {
+pub(crate) fn sv_backup(dir: &Path, emu: &sv_test::EmulatorProcess) -> Command {
     let mut cmd = Command::cargo_bin("sv-backup").unwrap();
     for k in CLEARED {
         cmd.env_remove(k);
@@ -33,7 +33,7 @@ pub fn sv_backup(dir: &Path, emu: &sv_test::EmulatorProcess) -> Command {
     cmd
 }
 
-fn app_copy(root: &Path) -> PathBuf {
+pub(crate) fn app_copy(root: &Path) -> PathBuf {
     let app = root.join("app");
     sv_test::example::copy_to(&app).unwrap();
     // Also back up the cache namespace: text values only, read with bulk gets.
@@ -54,7 +54,7 @@ fn app_copy(root: &Path) -> PathBuf {
 }
 
 /// `age-keygen -o FILE`; returns the public key.
-pub fn keygen(path: &Path) -> String {
+pub(crate) fn keygen(path: &Path) -> String {
     let out = std::process::Command::new("age-keygen")
         .arg("-o")
         .arg(path)
@@ -69,7 +69,7 @@ pub fn keygen(path: &Path) -> String {
 }
 
 /// Seeds the staging data stores of spacevision with data of every shape we keep.
-pub fn seed(emu: &sv_test::EmulatorProcess) {
+pub(crate) fn seed(emu: &sv_test::EmulatorProcess) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -205,7 +205,7 @@ pub fn seed(emu: &sv_test::EmulatorProcess) {
 }
 
 /// `age -d -i KEY ARCHIVE | tar ARGS`, both checked for success; tar's output.
-fn age_into_tar(key: &Path, archive: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn age_into_tar(key: &Path, archive: &Path, args: &[&str]) -> std::process::Output {
     let mut age = std::process::Command::new("age")
         .arg("-d")
         .arg("-i")
@@ -229,7 +229,7 @@ fn age_into_tar(key: &Path, archive: &Path, args: &[&str]) -> std::process::Outp
 }
 
 /// Hides what changes from run to run: paths, times, hashes, the encrypted size.
-fn filters(archive: &Path) -> Vec<(String, String)> {
+pub(crate) fn filters(archive: &Path) -> Vec<(String, String)> {
     vec![
         (
             regex_escape(archive.to_str().unwrap()),
@@ -248,14 +248,14 @@ fn filters(archive: &Path) -> Vec<(String, String)> {
     ]
 }
 
-fn borrowed(filters: &[(String, String)]) -> Vec<(&str, &str)> {
+pub(crate) fn borrowed(filters: &[(String, String)]) -> Vec<(&str, &str)> {
     filters
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect()
 }
 
-fn regex_escape(text: &str) -> String {
+pub(crate) fn regex_escape(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             let special = "\\.+*?()|[]{}^$#&-~".contains(c);
@@ -267,7 +267,7 @@ fn regex_escape(text: &str) -> String {
         .collect()
 }
 
-fn json(out: &std::process::Output) -> Value {
+pub(crate) fn json(out: &std::process::Output) -> Value {
     assert!(
         out.status.success(),
         "exit {:?}\nstdout {}\nstderr {}",

@@ -8,6 +8,7 @@ mod create;
 mod fetch;
 mod kv_requests;
 mod prune;
+mod restore;
 
 fn transcript(args: &[&str]) -> String {
     let out = Command::cargo_bin("sv-backup")

@@ -1,0 +1,747 @@
+//! `sv-backup plan` and `sv-backup restore`.
+//!
+//! A restore reads the archive twice through one open file handle: pass one
+//! ([`recovery::scan`]) decrypts everything and checks every checksum, the manifest and each
+//! entry's content before the first write; pass two decrypts again and streams each entry
+//! straight into its API call (KV bulk writes in bounded batches, D1 import and R2 PUTs as
+//! streamed bodies). Nothing is spooled: plaintext never touches the disk and memory does
+//! not grow with the size of an entry. The manifest read in pass two must equal pass one's,
+//! and every entry's checksum is checked again as it streams.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, IsTerminal as _, Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use chrono::Utc;
+use serde::Serialize;
+use sv_archive::{ArchiveReader, Decryption, EntryMeta};
+use sv_cli::{ExitStatus, GlobalArgs, InputError};
+use sv_cloudflare::Client;
+use sv_cloudflare::r2::{ObjectBody, PutObjectOptions};
+use sv_report::{Render, Styles};
+
+use crate::args::{PlanArgs, RestoreArgs};
+use crate::recovery::{self, Kind, KvRecord, RecoveryPlan, Scan, Target, quote_ident};
+
+const TOOL: &str = "sv-backup";
+/// Pairs per KV bulk write, and the value bytes (base64) held for one batch at most.
+const KV_BATCH_PAIRS: usize = 10_000;
+const KV_BATCH_BYTES: usize = 16 * 1024 * 1024;
+/// Bytes per chunk streamed into an upload, and chunks in flight.
+const CHUNK: usize = 256 * 1024;
+const DEPTH: usize = 4;
+
+/// Everything checked and resolved before the first write.
+struct Prepared {
+    file: File,
+    decryption: Decryption,
+    scan: Scan,
+    targets: Vec<Target>,
+    plan: RecoveryPlan,
+    client: Client,
+    config: sv_config::LoadedConfig,
+    target_env: String,
+}
+
+async fn prepare(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Prepared> {
+    let decryption = crate::keys::required(&args.key)?;
+    let config = sv_cli::context::load_config(global)?;
+    let file = File::open(&args.archive).map_err(|e| {
+        InputError::new(anyhow::anyhow!(
+            "cannot open {}: {e}",
+            args.archive.display()
+        ))
+    })?;
+    let now = Utc::now();
+    let (file, decryption, scan) = {
+        let path = args.archive.clone();
+        tokio::task::spawn_blocking(move || {
+            let scan = recovery::scan(&file, &path, &decryption, now.timestamp());
+            scan.map(|s| (file, decryption, s))
+        })
+        .await
+        .context("the archive task panicked")??
+    };
+    let source = scan.manifest.environment.clone();
+    let target_name = args.target_env.clone().unwrap_or_else(|| source.clone());
+    if let Some(env) = &global.environment
+        && *env != target_name
+    {
+        return Err(InputError::new(anyhow::anyhow!(
+            "--env {env} but the restore goes into {target_name} (the backup is of {source}); \
+             use --target-env {env} to restore into {env}"
+        ))
+        .into());
+    }
+    let target_env = config
+        .environment(&target_name)
+        .map_err(sv_cli::context::config_error)?;
+    let selected = recovery::select(&scan.manifest, &args.only)?;
+    let runner = sv_cli::context::runner();
+    let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+    let targets =
+        recovery::resolve_targets(&client, &config, target_env, &source, &selected).await?;
+    let plan = recovery::build(&client, &args.archive, &scan, target_env, &targets, now).await?;
+    Ok(Prepared {
+        file,
+        decryption,
+        scan,
+        targets,
+        plan,
+        client,
+        target_env: target_name,
+        config,
+    })
+}
+
+/// Runs `plan`.
+pub async fn plan(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<ExitStatus> {
+    let prepared = prepare(global, &args).await?;
+    sv_cli::context::runner().append_summary(&prepared.plan.markdown())?;
+    global.output().print(&prepared.plan)?;
+    Ok(ExitStatus::Success)
+}
+
+/// What happened to one resource.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub resource: String,
+    pub target: String,
+    /// KV pairs, SQL statements, objects, DNS records written.
+    pub restored: u64,
+    /// Archive bytes streamed into the target.
+    pub bytes: u64,
+    /// Expired KV entries, DNS records already present.
+    pub skipped: u64,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Time Travel bookmark of a D1 database just before the restore: restoring it undoes
+    /// the restore.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undo_bookmark: Option<String>,
+}
+
+/// What `restore` did, or with `--dry-run` would do.
+#[derive(Debug, Serialize)]
+pub struct RestoreReport {
+    pub dry_run: bool,
+    pub plan: RecoveryPlan,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restored: Vec<Outcome>,
+}
+
+impl Render for RestoreReport {
+    fn human(&self, styles: &Styles) -> String {
+        if self.dry_run {
+            return format!(
+                "{}\n{}",
+                self.plan.human(styles),
+                "Dry run: nothing was written."
+            );
+        }
+        let mut out = format!(
+            "{} {} into {}\n",
+            styles.bold("Restored"),
+            self.plan.archive,
+            self.plan.target_environment
+        );
+        for o in &self.restored {
+            out.push_str(&format!(
+                "  {} → {}: {} restored, {} bytes, {} skipped, {:.1} s{}\n",
+                o.resource,
+                o.target,
+                o.restored,
+                o.bytes,
+                o.skipped,
+                o.seconds,
+                o.note
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            ));
+        }
+        for o in &self.restored {
+            if let Some(b) = &o.undo_bookmark {
+                out.push_str(&format!(
+                    "Undo {}: wrangler d1 time-travel restore {} --bookmark={b}\n",
+                    o.resource, o.target
+                ));
+            }
+        }
+        out
+    }
+
+    fn markdown(&self) -> String {
+        if self.dry_run {
+            return format!(
+                "{}\n_Dry run: nothing was written._\n",
+                self.plan.markdown()
+            );
+        }
+        let mut out = format!(
+            "### Restored `{}` into `{}`\n\n| Resource | Target | Restored | Bytes | Skipped | Time | Note |\n|---|---|---:|---:|---:|---:|---|\n",
+            self.plan.source_environment, self.plan.target_environment
+        );
+        for o in &self.restored {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} | {:.1} s | {} |\n",
+                o.resource,
+                sv_report::markdown_escape(&o.target),
+                o.restored,
+                o.bytes,
+                o.skipped,
+                o.seconds,
+                sv_report::markdown_escape(o.note.as_deref().unwrap_or_default())
+            ));
+        }
+        for o in &self.restored {
+            if let Some(b) = &o.undo_bookmark {
+                out.push_str(&format!(
+                    "\nUndo `{}`: `wrangler d1 time-travel restore {} --bookmark={b}`\n",
+                    o.resource, o.target
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Runs `restore`.
+pub async fn run(global: &GlobalArgs, args: RestoreArgs) -> anyhow::Result<ExitStatus> {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !args.dry_run && !args.yes && !interactive {
+        return Err(InputError::new(anyhow::anyhow!(
+            "refusing to restore without --yes: nobody can confirm (stdin is not a terminal); \
+             see what it would do with `sv-backup plan` or `restore --dry-run`"
+        ))
+        .into());
+    }
+    let prepared = prepare(global, &args.plan).await?;
+    let runner = sv_cli::context::runner();
+    if args.dry_run {
+        let report = RestoreReport {
+            dry_run: true,
+            plan: prepared.plan,
+            restored: Vec::new(),
+        };
+        runner.append_summary(&report.markdown())?;
+        global.output().print(&report)?;
+        return Ok(ExitStatus::Success);
+    }
+    let actor = actor();
+    let target_env = prepared
+        .config
+        .environment(&prepared.target_env)
+        .map_err(sv_cli::context::config_error)?;
+    target_env
+        .authorize(&actor, sv_config::Operation::Restore)
+        .map_err(sv_cli::context::config_error)?;
+    if !args.yes {
+        global.output().print(&prepared.plan)?;
+        confirm(&prepared.target_env)?;
+    }
+    let audit = sv_audit::AuditLog::new(sv_audit::AuditLog::default_path(
+        &prepared.config.resolve_path(Path::new(".")),
+    ));
+    let archive_name = args
+        .plan
+        .archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let handle = tokio::runtime::Handle::current();
+    let Prepared {
+        file,
+        decryption,
+        scan,
+        targets,
+        plan,
+        client,
+        target_env: target_name,
+        ..
+    } = prepared;
+    let path = args.plan.archive.clone();
+    let job = Restore {
+        handle,
+        client,
+        now: Utc::now().timestamp(),
+        scan,
+        targets,
+        outcomes: BTreeMap::new(),
+        state: None,
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let mut job = job;
+        let result = job.run(&file, &path, &decryption);
+        (job.finished(), result)
+    })
+    .await
+    .context("the restore task panicked")?;
+    let (outcomes, result) = result;
+    let done: Vec<String> = outcomes
+        .iter()
+        .map(|o| format!("{} ({} restored)", o.resource, o.restored))
+        .collect();
+    audit
+        .append(&sv_audit::AuditRecord {
+            time: Utc::now(),
+            actor,
+            tool: TOOL.into(),
+            environment: Some(target_name.clone()),
+            operation: "backup.restore".into(),
+            target: archive_name,
+            result: if result.is_ok() {
+                sv_audit::Outcome::Succeeded
+            } else {
+                sv_audit::Outcome::Failed
+            },
+            detail: Some(match &result {
+                Ok(()) => format!("restored {}", done.join(", ")),
+                Err(e) => format!("{e:#}; done before the failure: {}", done.join(", ")),
+            }),
+            run_url: sv_cli::env_vars::run_url(sv_cli::env_vars::process_env),
+        })
+        .context("writing the audit trail")?;
+    result?;
+    let report = RestoreReport {
+        dry_run: false,
+        plan,
+        restored: outcomes,
+    };
+    runner.set_output("restored", &report.restored.len().to_string())?;
+    runner.append_summary(&report.markdown())?;
+    global.output().print(&report)?;
+    Ok(ExitStatus::Success)
+}
+
+/// Asks on the terminal for the target environment's name.
+fn confirm(env: &str) -> anyhow::Result<()> {
+    let mut err = std::io::stderr();
+    write!(
+        err,
+        "This overwrites data in environment {env} as planned above.\nType {env} to restore: "
+    )?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != env {
+        return Err(InputError::new(anyhow::anyhow!("not confirmed: nothing was written")).into());
+    }
+    Ok(())
+}
+
+fn actor() -> String {
+    ["GITHUB_ACTOR", "USER"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Pass two, on a blocking thread; API calls go through the runtime's handle.
+struct Restore {
+    handle: tokio::runtime::Handle,
+    client: Client,
+    now: i64,
+    scan: Scan,
+    targets: Vec<Target>,
+    outcomes: BTreeMap<String, Outcome>,
+    /// The state file, written last.
+    state: Option<(PathBuf, Vec<u8>)>,
+}
+
+impl Restore {
+    fn finished(self) -> Vec<Outcome> {
+        let mut out: Vec<Outcome> = Vec::new();
+        for t in &self.targets {
+            if let Some(o) = self.outcomes.get(&t.resource) {
+                out.push(o.clone());
+            }
+        }
+        out
+    }
+
+    fn run(&mut self, file: &File, path: &Path, decryption: &Decryption) -> anyhow::Result<()> {
+        let handle = file
+            .try_clone()
+            .with_context(|| format!("cannot reopen {}", path.display()))?;
+        let mut reader =
+            ArchiveReader::open_file(handle, path, decryption).map_err(recovery::classify)?;
+        if *reader.manifest() != self.scan.manifest {
+            return Err(InputError::new(anyhow::anyhow!(
+                "{} changed while it was being restored (its manifest differs from the first read)",
+                path.display()
+            ))
+            .into());
+        }
+        for t in &self.targets {
+            let note = t.skip.clone();
+            self.outcomes.insert(
+                t.resource.clone(),
+                Outcome {
+                    resource: t.resource.clone(),
+                    target: t.name.clone(),
+                    restored: 0,
+                    bytes: 0,
+                    skipped: 0,
+                    seconds: 0.0,
+                    note,
+                    undo_bookmark: None,
+                },
+            );
+        }
+        let mut begun: std::collections::BTreeSet<String> = Default::default();
+        loop {
+            let entry = reader.next_entry().map_err(recovery::classify)?;
+            let Some(mut entry) = entry else { break };
+            let meta = entry.meta().clone();
+            let Some(target) = self
+                .targets
+                .iter()
+                .find(|t| t.resource == meta.resource && t.skip.is_none())
+                .cloned()
+            else {
+                continue;
+            };
+            let started = Instant::now();
+            if begun.insert(target.resource.clone()) {
+                self.begin(&target)
+                    .with_context(|| format!("preparing {} ({})", target.resource, target.name))?;
+            }
+            self.entry(&target, &meta, &mut entry, path)
+                .with_context(|| {
+                    format!(
+                        "restoring {} ({}) from {}",
+                        target.resource, target.name, meta.path
+                    )
+                })?;
+            if let Some(o) = self.outcomes.get_mut(&target.resource) {
+                o.bytes += meta.size;
+                o.seconds += started.elapsed().as_secs_f64();
+            }
+        }
+        if let Some((path, bytes)) = self.state.take() {
+            let started = Instant::now();
+            write_atomically(&path, &bytes)?;
+            if let Some(o) = self.outcomes.get_mut("state") {
+                o.restored = 1;
+                o.seconds += started.elapsed().as_secs_f64();
+            }
+        }
+        Ok(())
+    }
+
+    fn outcome(&mut self, resource: &str) -> &mut Outcome {
+        self.outcomes
+            .entry(resource.to_owned())
+            .or_insert_with(|| Outcome {
+                resource: resource.to_owned(),
+                target: String::new(),
+                restored: 0,
+                bytes: 0,
+                skipped: 0,
+                seconds: 0.0,
+                note: None,
+                undo_bookmark: None,
+            })
+    }
+
+    /// Before the first entry of a resource: D1 databases are emptied (SQL cannot load
+    /// into existing tables), after noting the bookmark that undoes it.
+    fn begin(&mut self, target: &Target) -> anyhow::Result<()> {
+        if target.kind != Kind::D1 {
+            return Ok(());
+        }
+        let uuid = target.id.clone().unwrap_or_default();
+        let client = self.client.clone();
+        let bookmark = self.handle.block_on(async {
+            client
+                .d1()
+                .time_travel_bookmark(&uuid, None)
+                .await
+                .ok()
+                .map(|b| b.bookmark)
+        });
+        self.outcome(&target.resource).undo_bookmark = bookmark;
+        let tables = self
+            .handle
+            .block_on(recovery::d1_tables(&self.client, &uuid))?;
+        let mut sql = String::from("PRAGMA defer_foreign_keys = on;\n");
+        // Virtual tables first: dropping one drops its shadow tables.
+        for kind in ["virtual", "view", "table"] {
+            for t in tables.iter().filter(|t| t.kind == kind) {
+                let what = if kind == "view" { "VIEW" } else { "TABLE" };
+                sql.push_str(&format!(
+                    "DROP {what} IF EXISTS {};\n",
+                    quote_ident(&t.name)
+                ));
+            }
+        }
+        if tables.is_empty() {
+            return Ok(());
+        }
+        self.handle
+            .block_on(self.client.d1().query(&uuid, &sql, &[]))
+            .context("emptying the database before the import")?;
+        Ok(())
+    }
+
+    fn entry(
+        &mut self,
+        target: &Target,
+        meta: &EntryMeta,
+        entry: &mut sv_archive::ArchiveEntry<'_>,
+        path: &Path,
+    ) -> anyhow::Result<()> {
+        let id = target.id.clone().unwrap_or_default();
+        match meta.kind.as_str() {
+            "kv-entries-jsonl" => self.kv(target, &id, entry, path),
+            "d1-sql-dump" | "d1-virtual-sql" => {
+                let etag = self
+                    .scan
+                    .resources
+                    .get(&target.resource)
+                    .and_then(|s| s.md5.get(&meta.path))
+                    .cloned()
+                    .context("the first pass did not measure this dump")?;
+                let client = self.client.clone();
+                let result = stream_into(&self.handle, entry, meta.size, path, move |body| {
+                    let client = client.clone();
+                    async move {
+                        client
+                            .d1()
+                            .import_body(&id, &etag, body, &Default::default())
+                            .await
+                    }
+                })?;
+                let o = self.outcome(&target.resource);
+                o.restored += result.num_queries.unwrap_or(0);
+                Ok(())
+            }
+            "r2-object" => {
+                let key = extra_str(meta, "key")
+                    .context("no `key` in the manifest record")?
+                    .to_owned();
+                let options = r2_options(meta);
+                let client = self.client.clone();
+                let bucket = target.name.clone();
+                stream_into(&self.handle, entry, meta.size, path, move |body| {
+                    let client = client.clone();
+                    async move { client.r2().put_object(&bucket, &key, body, &options).await }
+                })?;
+                self.outcome(&target.resource).restored += 1;
+                Ok(())
+            }
+            "dns-bind" => {
+                let mut text = String::new();
+                entry
+                    .read_to_string(&mut text)
+                    .map_err(|e| recovery::io_classify(e, path))?;
+                if let Some(from) = extra_str(meta, "zone") {
+                    text = recovery::rewrite_zone(&text, from, &target.name);
+                }
+                let result = self
+                    .handle
+                    .block_on(self.client.dns().import_bind(&id, text, false))?;
+                let o = self.outcome(&target.resource);
+                o.restored += result.recs_added;
+                o.skipped += result
+                    .total_records_parsed
+                    .saturating_sub(result.recs_added);
+                if o.skipped > 0 {
+                    o.note = Some("records already present were left as they are".into());
+                }
+                Ok(())
+            }
+            "sv-state" => {
+                let mut bytes = Vec::new();
+                entry
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| recovery::io_classify(e, path))?;
+                self.state = Some((PathBuf::from(&target.name), bytes));
+                Ok(())
+            }
+            other => {
+                let o = self.outcome(&target.resource);
+                o.skipped += 1;
+                o.note = Some(format!("entries of kind {other:?} are not restored"));
+                Ok(())
+            }
+        }
+    }
+
+    /// KV: lines parsed as they stream, written by bulk writes of bounded size; expired
+    /// entries skipped and counted.
+    fn kv(
+        &mut self,
+        target: &Target,
+        namespace_id: &str,
+        entry: &mut sv_archive::ArchiveEntry<'_>,
+        path: &Path,
+    ) -> anyhow::Result<()> {
+        let mut lines = BufReader::with_capacity(256 * 1024, entry);
+        let mut line = String::new();
+        let mut batch: Vec<sv_cloudflare::kv::KvBulkPair> = Vec::new();
+        let mut batch_bytes = 0usize;
+        let mut written = 0u64;
+        let mut expired = 0u64;
+        loop {
+            line.clear();
+            let n = lines
+                .read_line(&mut line)
+                .map_err(|e| recovery::io_classify(e, path))?;
+            if n > 0 && !line.trim().is_empty() {
+                let record: KvRecord =
+                    serde_json::from_str(&line).context("a line is not a KV record")?;
+                if record.expired(self.now) {
+                    expired += 1;
+                } else {
+                    batch_bytes += record.value.len() + record.key.len();
+                    batch.push(sv_cloudflare::kv::KvBulkPair {
+                        key: record.key,
+                        value: record.value,
+                        expiration: record.expiration,
+                        expiration_ttl: None,
+                        metadata: record.metadata,
+                        base64: true,
+                    });
+                }
+            }
+            let end = n == 0;
+            if !batch.is_empty()
+                && (end || batch.len() >= KV_BATCH_PAIRS || batch_bytes >= KV_BATCH_BYTES)
+            {
+                let outcome = self
+                    .handle
+                    .block_on(self.client.kv().bulk_write(namespace_id, &batch))?;
+                if !outcome.unsuccessful_keys.is_empty() {
+                    anyhow::bail!(
+                        "the API did not write {} keys, e.g. {:?}",
+                        outcome.unsuccessful_keys.len(),
+                        outcome.unsuccessful_keys.first()
+                    );
+                }
+                written += batch.len() as u64;
+                batch.clear();
+                batch_bytes = 0;
+            }
+            if end {
+                break;
+            }
+        }
+        let o = self.outcome(&target.resource);
+        o.restored += written;
+        o.skipped += expired;
+        if expired > 0 {
+            o.note = Some(format!("{expired} expired entries skipped"));
+        }
+        Ok(())
+    }
+}
+
+fn extra_str<'m>(meta: &'m EntryMeta, key: &str) -> Option<&'m str> {
+    meta.extra.get(key).and_then(serde_json::Value::as_str)
+}
+
+/// R2 PUT headers from the manifest record: content type, HTTP metadata, custom metadata.
+fn r2_options(meta: &EntryMeta) -> PutObjectOptions {
+    let http = meta
+        .extra
+        .get("http_metadata")
+        .and_then(serde_json::Value::as_object);
+    let h = |name: &str| {
+        http.and_then(|m| m.get(name))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let custom_metadata = meta
+        .extra
+        .get("custom_metadata")
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    PutObjectOptions {
+        content_type: extra_str(meta, "content_type")
+            .map(str::to_owned)
+            .or_else(|| h("contentType")),
+        cache_control: h("cacheControl"),
+        content_disposition: h("contentDisposition"),
+        content_encoding: h("contentEncoding"),
+        content_language: h("contentLanguage"),
+        expires: h("cacheExpiry"),
+        custom_metadata,
+        storage_class: None,
+        jurisdiction: None,
+    }
+}
+
+/// Streams `size` bytes of an archive entry into an upload started by `upload`: the upload
+/// runs on the runtime while this (blocking) thread feeds it a few chunks at a time. A read
+/// error (a checksum that fails at the end) is passed into the body, so the upload is
+/// aborted rather than completed with bad bytes.
+fn stream_into<T, F, Fut>(
+    handle: &tokio::runtime::Handle,
+    entry: &mut sv_archive::ArchiveEntry<'_>,
+    size: u64,
+    path: &Path,
+    upload: F,
+) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(ObjectBody) -> Fut,
+    Fut: std::future::Future<Output = Result<T, sv_cloudflare::Error>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(DEPTH);
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let task = handle.spawn(upload(ObjectBody::from_stream(stream, size)));
+    let mut buf = vec![0u8; CHUNK];
+    let mut read_error = None;
+    loop {
+        match entry.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if tx
+                    .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(std::io::Error::other("the archive entry failed")));
+                read_error = Some(e);
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let result = handle.block_on(task).context("the upload task panicked")?;
+    if let Some(e) = read_error {
+        return Err(recovery::io_classify(e, path));
+    }
+    Ok(result?)
+}
+
+/// Replaces `path` with `bytes`: a temp file beside it, fsynced, renamed over it.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
