@@ -216,3 +216,216 @@ fn backup_workflow_uploads_the_archive_and_prunes_old_artifacts() {
         ]
     );
 }
+
+fn client(emu: &sv_test::EmulatorProcess) -> sv_cloudflare::Client {
+    sv_cloudflare::install_crypto_provider();
+    let config = sv_cloudflare::ClientConfig::new(
+        sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
+        sv_cloudflare::SecretString::from(emu.token().to_owned()),
+        Some(emu.account_id().to_owned()),
+    );
+    sv_cloudflare::Client::builder_from_config(&config)
+        .build()
+        .unwrap()
+}
+
+/// The value of `key` in KV namespace `title`, `None` when the key does not exist.
+fn kv_value(emu: &sv_test::EmulatorProcess, title: &str, key: &str) -> Option<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use futures::TryStreamExt as _;
+        let client = client(emu);
+        let kv = client.kv();
+        let ns = kv
+            .list_namespaces()
+            .try_filter(|n| futures::future::ready(n.title == title))
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .remove(0);
+        match kv.get_value(&ns.id, key).await {
+            Ok(v) => Some(String::from_utf8(v.bytes.to_vec()).unwrap()),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => panic!("{e}"),
+        }
+    })
+}
+
+fn delete_kv(emu: &sv_test::EmulatorProcess, title: &str, key: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use futures::TryStreamExt as _;
+        let client = client(emu);
+        let kv = client.kv();
+        let ns = kv
+            .list_namespaces()
+            .try_filter(|n| futures::future::ready(n.title == title))
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .remove(0);
+        kv.delete_value(&ns.id, key).await.unwrap();
+    });
+}
+
+/// Plants an artifact holding the archive and its sidecar, as actions/backup uploads them.
+fn add_backup_artifact(emu: &sv_test::EmulatorProcess, archive: &Path) {
+    use base64::Engine as _;
+    let name = archive.file_name().unwrap().to_str().unwrap();
+    let b64 =
+        |p: &Path| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap());
+    let body = serde_json::json!({
+        "name": name,
+        "files_base64": {
+            name: b64(archive),
+            format!("{name}.sha256"): b64(Path::new(&format!("{}.sha256", archive.display()))),
+        }
+    })
+    .to_string();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), body).unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-X", "POST", "-H"])
+        .arg("content-type: application/json")
+        .arg("--data-binary")
+        .arg(format!("@{}", file.path().display()))
+        .arg(format!(
+            "{}/_admin/repos/{REPO}/artifacts",
+            emu.github_api_url()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+fn recover_run(
+    repo: &Path,
+    emu: &sv_test::EmulatorProcess,
+    identity: &str,
+    artifact: &str,
+    confirm: &str,
+) -> sv_test::act::ActOutcome {
+    ActRun::new(repo.join(".github/workflows/recover.yml"))
+        .source_dir(repo)
+        .event("workflow_dispatch")
+        .input("artifact", artifact)
+        .input("resources", "kv:sessions")
+        .input("environment", "staging")
+        .input("confirm", confirm)
+        .env("SV_BIN_DIR", bin_dir())
+        .env("CLOUDFLARE_API_BASE_URL", emu.cloudflare_api_url())
+        .env("GITHUB_API_URL", emu.github_api_url())
+        .env("GITHUB_REPOSITORY", REPO)
+        .secret("CLOUDFLARE_API_TOKEN_READ", emu.token())
+        .secret("CLOUDFLARE_API_TOKEN", emu.token())
+        .secret("SV_BACKUP_IDENTITY", identity)
+        .secret("GITHUB_TOKEN", emu.token())
+        .var("CLOUDFLARE_ACCOUNT_ID", emu.account_id())
+        .run()
+        .expect("act runs")
+}
+
+#[test]
+fn recover_workflow_plans_refuses_a_wrong_confirmation_then_restores() {
+    if sv_test::act::skip_requested() {
+        return;
+    }
+    let emu = sv_test::EmulatorProcess::builder()
+        .arg("--zone-name")
+        .arg(ZONE)
+        .start()
+        .unwrap();
+    seed(&emu);
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("key.txt");
+    let recipient = keygen(&key);
+    let identity = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .to_owned();
+    let repo = user_repo(tmp.path(), "recover.yml", &recipient);
+    // Last night's backup, uploaded as actions/backup does.
+    let created = crate::create::sv_backup(&repo, &emu)
+        .args([
+            "--env",
+            "staging",
+            "--format",
+            "json",
+            "create",
+            "--recipient",
+        ])
+        .arg(&recipient)
+        .arg("--out")
+        .arg(tmp.path().join("backups"))
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let report: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let archive = PathBuf::from(report["archive"]["path"].as_str().unwrap());
+    add_backup_artifact(&emu, &archive);
+    let name = archive.file_name().unwrap().to_str().unwrap().to_owned();
+    // Then data is lost.
+    assert_eq!(
+        kv_value(&emu, "staging-sessions", "plain").as_deref(),
+        Some("hello")
+    );
+    delete_kv(&emu, "staging-sessions", "plain");
+
+    // A wrong confirmation: the dry-run plan ran, the restore job refused, nothing written.
+    let refused = recover_run(&repo, &emu, &identity, &name, "production");
+    assert!(!refused.success(), "{}", refused.stdout);
+    let log = refused.step_log().join("\n");
+    assert!(log.contains("Recovery plan for"), "{log}");
+    assert!(log.contains("kv.sessions → staging-sessions"), "{log}");
+    assert!(
+        refused
+            .stdout
+            .contains("does not match the environment 'staging'"),
+        "{}",
+        refused.stdout
+    );
+    assert_eq!(kv_value(&emu, "staging-sessions", "plain"), None);
+    assert!(!log.contains(&identity), "the identity leaked into the log");
+
+    // The right confirmation: planned, then restored.
+    let restored = recover_run(&repo, &emu, &identity, &name, "staging");
+    restored.assert_success();
+    // One resource restored (act reports the output once per step and action level; the
+    // plan job's action reports it empty).
+    let counts: Vec<String> = restored
+        .step_outputs()
+        .into_iter()
+        .filter(|(k, v)| k == "restored" && !v.is_empty())
+        .map(|(_, v)| v)
+        .collect();
+    assert!(
+        !counts.is_empty() && counts.iter().all(|c| c == "1"),
+        "{counts:?}"
+    );
+    // The dry-run plan reached the plan job's summary before the restore job ran.
+    let plan_summary = restored
+        .stdout
+        .find("[sv recover/plan (dry run)]   ⚙  Summary - ### Recovery plan")
+        .expect("the plan job's summary");
+    let restored_at = restored
+        .stdout
+        .find("Summary - ### Restored `staging`")
+        .expect("the restore job's summary");
+    assert!(plan_summary < restored_at);
+    assert_eq!(
+        kv_value(&emu, "staging-sessions", "plain").as_deref(),
+        Some("hello")
+    );
+    assert!(
+        !restored.stdout.contains(&identity),
+        "the identity leaked into the log"
+    );
+}
