@@ -150,3 +150,21 @@ pub struct FetchArgs {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
 }
+
+/// `sv-backup drill`.
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// The `.tar.gz.age` archive (e.g. from `sv-backup fetch`)
+    pub archive: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Leave the scratch `drill-ENV-` resources in place (to look at them)
+    #[arg(long)]
+    pub keep_scratch: bool,
+    /// Open (or update) an issue when the drill fails, close it when it passes (needs
+    /// GITHUB_TOKEN with `issues: write` and GITHUB_REPOSITORY)
+    #[arg(long)]
+    pub issue: bool,
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+}

@@ -6,6 +6,7 @@
 pub mod args;
 mod bridge;
 pub mod create;
+pub mod drill;
 pub mod fetch;
 pub mod keys;
 pub mod list;
@@ -49,6 +50,8 @@ pub enum Command {
     Plan(args::PlanArgs),
     /// Verify the whole archive, then restore it (or some resources) into an environment
     Restore(args::RestoreArgs),
+    /// Restore an archive's D1/KV/R2 data into scratch drill- resources, check it, delete them
+    Drill(args::DrillArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -64,6 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Fetch(args) => fetch::run(&cli.global, args).await,
         Command::Plan(args) => restore::plan(&cli.global, args).await,
         Command::Restore(args) => restore::run(&cli.global, args).await,
+        Command::Drill(args) => drill::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

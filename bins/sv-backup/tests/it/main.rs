@@ -5,6 +5,7 @@ use assert_cmd::Command;
 
 mod act;
 mod create;
+mod drill;
 mod fetch;
 mod kv_requests;
 mod prune;
