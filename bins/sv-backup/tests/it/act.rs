@@ -429,3 +429,74 @@ fn recover_workflow_plans_refuses_a_wrong_confirmation_then_restores() {
         "the identity leaked into the log"
     );
 }
+
+#[test]
+fn restore_drill_workflow_drills_the_newest_backup() {
+    if sv_test::act::skip_requested() {
+        return;
+    }
+    let emu = sv_test::EmulatorProcess::builder()
+        .arg("--zone-name")
+        .arg(ZONE)
+        .start()
+        .unwrap();
+    seed(&emu);
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("key.txt");
+    let recipient = keygen(&key);
+    let identity = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .to_owned();
+    let repo = user_repo(tmp.path(), "restore-drill.yml", &recipient);
+    let created = crate::create::sv_backup(&repo, &emu)
+        .args([
+            "--env",
+            "staging",
+            "--format",
+            "json",
+            "create",
+            "--recipient",
+        ])
+        .arg(&recipient)
+        .arg("--out")
+        .arg(tmp.path().join("backups"))
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let report: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    add_backup_artifact(&emu, Path::new(report["archive"]["path"].as_str().unwrap()));
+
+    let outcome = ActRun::new(repo.join(".github/workflows/restore-drill.yml"))
+        .source_dir(&repo)
+        .event("workflow_dispatch")
+        .env("SV_BIN_DIR", bin_dir())
+        .env("CLOUDFLARE_API_BASE_URL", emu.cloudflare_api_url())
+        .env("GITHUB_API_URL", emu.github_api_url())
+        .env("GITHUB_REPOSITORY", REPO)
+        .secret("CLOUDFLARE_API_TOKEN", emu.token())
+        .secret("SV_BACKUP_IDENTITY", &identity)
+        .secret("GITHUB_TOKEN", emu.token())
+        .var("CLOUDFLARE_ACCOUNT_ID", emu.account_id())
+        .var("SV_DRILL_PREFIX", "spacevision-staging-")
+        .run()
+        .expect("act runs");
+    outcome.assert_success();
+    let log = outcome.step_log().join("\n");
+    assert!(log.contains("Restore drill passed"), "{log}");
+    assert!(log.contains("scratch resources: deleted"), "{log}");
+    assert!(
+        outcome
+            .stdout
+            .contains("Summary - ### Restore drill passed"),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(outcome.step_output("passed").as_deref(), Some("true"));
+    assert!(
+        !outcome.stdout.contains(&identity),
+        "the identity leaked into the log"
+    );
+}
