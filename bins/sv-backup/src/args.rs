@@ -59,7 +59,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub key: KeyArgs,
     /// Restore only these resources: `KIND:NAME` (`kv:sessions`, `d1:main`), or a kind
-    /// (`r2`, `dns`, `state`); repeatable. Default: everything in the archive
+    /// (`r2`, `dns`, `worker`, `state`); repeatable. Default: everything in the archive
     #[arg(long = "only", value_name = "KIND:NAME")]
     pub only: Vec<String>,
     /// Environment to restore into (names resolved with its prefix). Default: the one the

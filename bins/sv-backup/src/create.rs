@@ -235,7 +235,7 @@ fn dns_item(env: &Environment) -> Item {
 
 fn resource_item(resource: &str, name: &str, kind: ResourceKind) -> Item {
     let skipped = match kind {
-        ResourceKind::Kv | ResourceKind::D1 | ResourceKind::R2 => None,
+        ResourceKind::Kv | ResourceKind::D1 | ResourceKind::R2 | ResourceKind::Worker => None,
         _ => Some(format!("backing up {kind} is not implemented yet")),
     };
     Item {
@@ -469,6 +469,7 @@ async fn backup_item(
         "d1" => backup_d1(client, name, &item.target, sink).await?,
         "r2" => backup_r2(client, name, &item.target, sink).await?,
         "dns" => backup_dns(client, &item.target, sink).await?,
+        "worker" => backup_worker(client, name, &item.target, sink).await?,
         _ => {}
     }
     Ok(())
@@ -776,6 +777,77 @@ async fn backup_dns(client: &Client, zone: &str, sink: &mut Sink) -> anyhow::Res
         NewEntry::new(format!("dns/{}.bind", found.name), "dns", "dns-bind")
             .with_extra("zone", found.name.clone())
             .with_extra("zone_id", found.id.clone()),
+        Some(len),
+        std::io::Cursor::new(bytes),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The Worker's code as stored, then `worker.json` (settings without secret values, cron
+/// triggers, secret names). A Worker never deployed has no entries: the manifest still
+/// lists the resource, so a restore can tell it was considered.
+async fn backup_worker(
+    client: &Client,
+    name: &str,
+    script: &str,
+    sink: &mut Sink,
+) -> anyhow::Result<()> {
+    let workers = client.workers();
+    let content = match workers.download_content(script).await {
+        Ok(c) => c,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let resource = format!("worker.{name}");
+    let mut entry = NewEntry::new(
+        format!("worker/{name}/content"),
+        resource.clone(),
+        "worker-content",
+    )
+    .with_extra("script", script)
+    .with_extra(
+        "content_type",
+        content
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/javascript+module".into()),
+    );
+    if let Some(e) = &content.entrypoint {
+        entry = entry.with_extra("entrypoint", e.clone());
+    }
+    let len = content.body.len() as u64;
+    sink.add(entry, Some(len), std::io::Cursor::new(content.body))
+        .await?;
+    let mut settings = workers.get_settings(script).await?;
+    crate::workers::strip_secrets(&mut settings);
+    let doc = crate::workers::WorkerDoc {
+        script: script.to_owned(),
+        settings,
+        schedules: workers
+            .get_schedules(script)
+            .await?
+            .into_iter()
+            .map(|s| s.cron)
+            .collect(),
+        secrets: workers
+            .list_secrets(script)
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&doc)?;
+    bytes.push(b'\n');
+    let len = bytes.len() as u64;
+    sink.add(
+        NewEntry::new(
+            format!("worker/{name}/worker.json"),
+            resource,
+            "worker-settings",
+        )
+        .with_items(1)
+        .with_extra("script", script),
         Some(len),
         std::io::Cursor::new(bytes),
     )

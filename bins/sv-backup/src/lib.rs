@@ -16,6 +16,7 @@ pub mod restore;
 pub mod sources;
 pub mod verify;
 mod vtables;
+pub mod workers;
 
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;

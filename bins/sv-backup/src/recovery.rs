@@ -66,6 +66,9 @@ pub struct Scanned {
     pub r2_keys: BTreeSet<String>,
     /// md5 (hex) of each D1 SQL entry, by archive path: the import's etag.
     pub md5: BTreeMap<String, String>,
+    /// Worker secrets (names) and cron triggers.
+    pub secrets: Vec<String>,
+    pub schedules: Vec<String>,
 }
 
 /// The archive after pass one: every checksum matched.
@@ -179,6 +182,26 @@ pub fn scan(file: &File, path: &Path, decryption: &Decryption, now: i64) -> anyh
                     .map_err(|e| io_classify(e, path))?;
                 scanned.items += bind_records(&text);
             }
+            "worker-content" => {
+                if meta.size > crate::workers::MAX_CONTENT_BYTES {
+                    return Err(bad(format!("{} bytes is too large a script", meta.size)));
+                }
+                drain(&mut entry, path)?;
+            }
+            "worker-settings" => {
+                if meta.size > MAX_STATE_BYTES {
+                    return Err(bad(format!("{} bytes is too large", meta.size)));
+                }
+                let mut bytes = Vec::new();
+                entry
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| io_classify(e, path))?;
+                let doc: crate::workers::WorkerDoc = serde_json::from_slice(&bytes)
+                    .map_err(|e| bad(format!("not a worker.json ({e})")))?;
+                scanned.items += 1;
+                scanned.secrets = doc.secrets;
+                scanned.schedules = doc.schedules;
+            }
             "sv-state" => {
                 if meta.size > MAX_STATE_BYTES {
                     return Err(bad(format!(
@@ -276,6 +299,7 @@ pub enum Kind {
     D1,
     Kv,
     R2,
+    Worker,
     Dns,
     State,
     Other,
@@ -288,21 +312,23 @@ impl Kind {
             "kv" => Self::Kv,
             "r2" => Self::R2,
             "dns" => Self::Dns,
+            "worker" => Self::Worker,
             "state" => Self::State,
             _ => Self::Other,
         }
     }
 
-    /// Restore order: data stores first (nothing depends on them being late), then DNS, and
-    /// sv's state last, once the resources it describes hold their data again.
+    /// Restore order: data stores first, then Workers (their bindings point at the data
+    /// stores), DNS, and sv's state last, once the resources it describes are back.
     fn rank(self) -> u8 {
         match self {
             Self::D1 => 0,
             Self::Kv => 1,
             Self::R2 => 2,
-            Self::Dns => 3,
-            Self::Other => 4,
-            Self::State => 5,
+            Self::Worker => 3,
+            Self::Dns => 4,
+            Self::Other => 5,
+            Self::State => 6,
         }
     }
 
@@ -312,6 +338,7 @@ impl Kind {
             Self::Kv => "KV namespace",
             Self::R2 => "R2 bucket",
             Self::Dns => "zone",
+            Self::Worker => "Worker",
             Self::State => "state file",
             Self::Other => "resource",
         }
@@ -435,6 +462,19 @@ pub async fn resolve_targets(
                     )),
                 }
             }
+            Kind::Worker => {
+                // Uploading creates the Worker: it need not exist.
+                let address: ResourceAddress = resource
+                    .parse()
+                    .map_err(|e: String| InputError::new(anyhow::anyhow!(e)))?;
+                match target.resource(&address) {
+                    Some(declared) => t.name = declared.name.clone(),
+                    None => missing.push(format!(
+                        "{resource}: not declared in environment {} of sv.yaml",
+                        target.name
+                    )),
+                }
+            }
             Kind::Other => {
                 t.name = resource.clone();
                 t.skip = Some("restoring this kind is not implemented".into());
@@ -454,7 +494,7 @@ pub async fn resolve_targets(
     Ok(targets)
 }
 
-async fn find_live(client: &Client, kind: Kind, name: &str) -> anyhow::Result<Option<String>> {
+pub async fn find_live(client: &Client, kind: Kind, name: &str) -> anyhow::Result<Option<String>> {
     Ok(match kind {
         Kind::Kv => client
             .kv()
@@ -558,6 +598,7 @@ fn estimate(kind: Kind, scanned: &Scanned) -> f64 {
         Kind::Kv => 0.5 + (scanned.items as f64 / 10_000.0).ceil() * 1.0 + mb / 20.0,
         Kind::R2 => scanned.items as f64 * 0.1 + mb / 20.0,
         Kind::Dns => 1.0,
+        Kind::Worker => 3.0,
         Kind::State | Kind::Other => 0.0,
     }
 }
@@ -688,6 +729,49 @@ pub async fn build(
                         "names under {} are rewritten to {}; records already present are kept",
                         m.environment_zone().unwrap_or("the source zone"),
                         t.name
+                    ));
+                }
+            }
+            Kind::Worker if s.entries == 0 => {
+                step.note = Some("the Worker was not deployed when the backup was taken".into());
+            }
+            Kind::Worker => {
+                step.action = Action::Replace;
+                let live_secrets: BTreeSet<String> =
+                    match client.workers().list_secrets(&t.name).await {
+                        Ok(list) => {
+                            step.live_items = Some(1);
+                            list.into_iter().map(|s| s.name).collect()
+                        }
+                        Err(e) if e.is_not_found() => {
+                            step.live_items = Some(0);
+                            BTreeSet::new()
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                step.overwrites = step.live_items;
+                step.creates = Some(1 - step.live_items.unwrap_or(0));
+                if step.live_items == Some(1) {
+                    risks.push(format!(
+                        "{}: the backed-up code and settings of {} are deployed at once, replacing the version serving now",
+                        t.resource, t.name
+                    ));
+                }
+                let missing: Vec<&String> = s
+                    .secrets
+                    .iter()
+                    .filter(|n| !live_secrets.contains(*n))
+                    .collect();
+                if !missing.is_empty() {
+                    risks.push(format!(
+                        "{}: secrets are never backed up and {} lacks {}: set them again with `wrangler secret put`",
+                        t.resource,
+                        t.name,
+                        missing
+                            .iter()
+                            .map(|n| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                 }
             }
@@ -904,12 +988,20 @@ fn step_line(s: &PlanStep) -> String {
         Kind::D1 => "rows",
         Kind::R2 => "objects",
         Kind::Dns => "records",
-        Kind::State | Kind::Other => "entries",
+        Kind::Worker | Kind::State | Kind::Other => "entries",
     };
     match s.action {
         Action::Skip => format!(
             "skip: {}",
             s.note.as_deref().unwrap_or("nothing to restore")
+        ),
+        Action::Replace if s.kind == Kind::Worker => format!(
+            "upload the backed-up code and settings as a new deployment{}",
+            if s.live_items == Some(0) {
+                " (creates the Worker)"
+            } else {
+                ""
+            }
         ),
         Action::Replace if s.kind == Kind::State => format!(
             "replace the file ({} bytes){}",

@@ -263,10 +263,14 @@ pub async fn run(global: &GlobalArgs, args: RestoreArgs) -> anyhow::Result<ExitS
         plan,
         client,
         target_env: target_name,
-        ..
+        config: config_for_map,
     } = prepared;
     let path = args.plan.archive.clone();
+    let target = prepared_env(&config_for_map, &target_name)?;
+    let binding_map = binding_map(&client, &config_for_map, &scan.manifest, target).await;
     let job = Restore {
+        binding_map,
+        worker_content: None,
         handle,
         client,
         now: Utc::now().timestamp(),
@@ -319,6 +323,69 @@ pub async fn run(global: &GlobalArgs, args: RestoreArgs) -> anyhow::Result<ExitS
     Ok(ExitStatus::Success)
 }
 
+fn prepared_env<'c>(
+    config: &'c sv_config::LoadedConfig,
+    name: &str,
+) -> anyhow::Result<&'c sv_config::Environment> {
+    config
+        .environment(name)
+        .map_err(sv_cli::context::config_error)
+}
+
+/// Where Worker bindings must point in the target: each data store's id (or bucket name)
+/// where it was backed up → its id in the target environment. Best effort: a resource the
+/// target lacks keeps its binding as it was.
+async fn binding_map(
+    client: &Client,
+    config: &sv_config::LoadedConfig,
+    manifest: &sv_archive::Manifest,
+    target: &sv_config::Environment,
+) -> crate::workers::BindingMap {
+    let source = config.environment(&manifest.environment).ok();
+    let mut map = crate::workers::BindingMap::new();
+    for resource in manifest.resources.keys() {
+        let Ok(address) = resource.parse::<sv_config::ResourceAddress>() else {
+            continue;
+        };
+        let Some(declared) = target.resource(&address) else {
+            continue;
+        };
+        let kind = Kind::of(resource);
+        let entry_extra = |entry_kind: &str, key: &str| {
+            manifest
+                .entries
+                .iter()
+                .find(|e| e.resource == *resource && e.kind == entry_kind)
+                .and_then(|e| e.extra.get(key))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        let (binding, from) = match kind {
+            Kind::Kv => (
+                "kv_namespace",
+                entry_extra("kv-entries-jsonl", "namespace_id"),
+            ),
+            Kind::D1 => ("d1", entry_extra("d1-sql-dump", "uuid")),
+            Kind::R2 => (
+                "r2_bucket",
+                source
+                    .and_then(|s| s.resource(&address))
+                    .map(|r| r.name.clone()),
+            ),
+            _ => continue,
+        };
+        let Some(from) = from else { continue };
+        let to = recovery::find_live(client, kind, &declared.name)
+            .await
+            .ok()
+            .flatten();
+        if let Some(to) = to {
+            map.insert((binding.to_owned(), from), to);
+        }
+    }
+    map
+}
+
 /// Asks on the terminal for the target environment's name.
 fn confirm(env: &str) -> anyhow::Result<()> {
     let mut err = std::io::stderr();
@@ -352,7 +419,10 @@ pub(crate) async fn restore_targets(
     scan: Scan,
     targets: Vec<Target>,
 ) -> (Vec<Outcome>, anyhow::Result<()>) {
+    // The drill restores data stores only: no Worker, so no bindings to re-point.
     let job = Restore {
+        binding_map: crate::workers::BindingMap::new(),
+        worker_content: None,
         handle: tokio::runtime::Handle::current(),
         client,
         now: Utc::now().timestamp(),
@@ -386,6 +456,9 @@ struct Restore {
     outcomes: BTreeMap<String, Outcome>,
     /// The state file, written last.
     state: Option<(PathBuf, Vec<u8>)>,
+    /// A Worker's code, uploaded once its `worker.json` (the next entry) is read.
+    worker_content: Option<(EntryMeta, Bytes)>,
+    binding_map: crate::workers::BindingMap,
 }
 
 impl Restore {
@@ -591,6 +664,27 @@ impl Restore {
                 }
                 Ok(())
             }
+            "worker-content" => {
+                let mut bytes = Vec::new();
+                entry
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| recovery::io_classify(e, path))?;
+                self.worker_content = Some((meta.clone(), Bytes::from(bytes)));
+                Ok(())
+            }
+            "worker-settings" => {
+                let mut bytes = Vec::new();
+                entry
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| recovery::io_classify(e, path))?;
+                let doc: crate::workers::WorkerDoc = serde_json::from_slice(&bytes)?;
+                let (content_meta, body) = self
+                    .worker_content
+                    .take()
+                    .filter(|(m, _)| m.resource == meta.resource)
+                    .context("worker.json without the Worker's code before it")?;
+                self.worker(target, &doc, &content_meta, body)
+            }
             "sv-state" => {
                 let mut bytes = Vec::new();
                 entry
@@ -606,6 +700,50 @@ impl Restore {
                 Ok(())
             }
         }
+    }
+
+    /// Uploads a Worker's code and settings, then its cron triggers.
+    fn worker(
+        &mut self,
+        target: &Target,
+        doc: &crate::workers::WorkerDoc,
+        content: &EntryMeta,
+        body: Bytes,
+    ) -> anyhow::Result<()> {
+        let content_type =
+            extra_str(content, "content_type").unwrap_or("application/javascript+module");
+        let entrypoint = extra_str(content, "entrypoint");
+        let (modules, service_worker) = crate::workers::modules(content_type, entrypoint, body)?;
+        let workers = self.client.workers();
+        let live_secrets: std::collections::BTreeSet<String> =
+            match self.handle.block_on(workers.list_secrets(&target.name)) {
+                Ok(list) => list.into_iter().map(|s| s.name).collect(),
+                Err(e) if e.is_not_found() => Default::default(),
+                Err(e) => return Err(e.into()),
+            };
+        let prepared = crate::workers::upload(
+            doc,
+            modules,
+            service_worker,
+            entrypoint,
+            &self.binding_map,
+            &live_secrets,
+        );
+        self.handle
+            .block_on(workers.upload_script(&target.name, &prepared.upload))
+            .context("uploading the Worker")?;
+        self.handle
+            .block_on(workers.put_schedules(&target.name, &doc.schedules))
+            .context("restoring the cron triggers")?;
+        let o = self.outcome(&target.resource);
+        o.restored += 1;
+        if !prepared.missing_secrets.is_empty() {
+            o.note = Some(format!(
+                "secrets to set again (`wrangler secret put`): {}",
+                prepared.missing_secrets.join(", ")
+            ));
+        }
+        Ok(())
     }
 
     /// KV: lines parsed as they stream, written by bulk writes of bounded size; expired

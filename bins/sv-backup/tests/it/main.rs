@@ -38,6 +38,16 @@ fn help() {
 }
 
 #[test]
+fn restore_help() {
+    insta::assert_snapshot!(transcript(&["restore", "--help"]));
+}
+
+#[test]
+fn plan_help() {
+    insta::assert_snapshot!(transcript(&["plan", "--help"]));
+}
+
+#[test]
 fn invalid_config_exits_2_with_location() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sv.yaml");
