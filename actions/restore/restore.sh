@@ -13,7 +13,8 @@ confirm() {
     local env="${SV_ENV:?the environment input is required}"
     if [ "${SV_DRY_RUN:-false}" = true ]; then return 0; fi
     if [ "${SV_CONFIRM:-}" != "$env" ]; then
-        echo "::error title=sv restore::the confirmation '${SV_CONFIRM:-}' does not match the environment '$env': type the environment's name to restore into it; nothing was changed" >&2
+        # The typed value is not echoed: it is free text going into a workflow command.
+        echo "::error title=sv restore::the confirmation does not match the environment '$env': type the environment's name to restore into it; nothing was changed" >&2
         return 1
     fi
 }

@@ -6,8 +6,9 @@
 //!    `drill-<source>-`) with [`sv_infra::converge`], restricted to those resources, with its
 //!    state in a temporary directory.
 //! 3. Restore into them (the restore's pass two).
-//! 4. Check what landed against the manifest: KV key count and names (expired entries are
-//!    never written), R2 object count and every object's sha256, D1 row count (the dump's
+//! 4. Check what landed against the archive: every KV value's sha256 by key (expired
+//!    entries are never written; a third read of the archive keeps 32 bytes per key), R2
+//!    object count and every object's sha256 against the manifest, D1 row count (the dump's
 //!    `INSERT` statements against `COUNT(*)` of the live tables).
 //! 5. Delete the scratch resources (R2 buckets emptied first), unless `--keep-scratch`.
 //!
@@ -143,11 +144,12 @@ pub async fn run(global: &GlobalArgs, args: DrillArgs) -> anyhow::Result<ExitSta
         ))
     })?;
     let now = Utc::now();
-    let (file, decryption, scan) = {
+    let (file, decryption, scan, kv_digests) = {
         let path = args.archive.clone();
         tokio::task::spawn_blocking(move || {
-            recovery::scan(&file, &path, &decryption, now.timestamp())
-                .map(|s| (file, decryption, s))
+            let scan = recovery::scan(&file, &path, &decryption, now.timestamp())?;
+            let digests = kv_digests(&file, &path, &decryption, now.timestamp())?;
+            anyhow::Ok((file, decryption, scan, digests))
         })
         .await
         .context("the archive task panicked")??
@@ -239,7 +241,7 @@ pub async fn run(global: &GlobalArgs, args: DrillArgs) -> anyhow::Result<ExitSta
         .await;
         report.restored = restored;
         result.context("restoring into the scratch resources")?;
-        report.checks = check(&client, &scan, &targets).await?;
+        report.checks = check(&client, &scan, &kv_digests, &targets).await?;
         Ok(())
     }
     .await;
@@ -286,7 +288,12 @@ pub async fn run(global: &GlobalArgs, args: DrillArgs) -> anyhow::Result<ExitSta
 }
 
 /// Compares the scratch resources with what the manifest says was backed up.
-async fn check(client: &Client, scan: &Scan, targets: &[Target]) -> anyhow::Result<Vec<Check>> {
+async fn check(
+    client: &Client,
+    scan: &Scan,
+    kv_digests: &KvDigests,
+    targets: &[Target],
+) -> anyhow::Result<Vec<Check>> {
     let mut checks = Vec::new();
     for t in targets {
         let scanned = scan.resources.get(&t.resource).cloned().unwrap_or_default();
@@ -308,16 +315,26 @@ async fn check(client: &Client, scan: &Scan, targets: &[Target]) -> anyhow::Resu
                     .map_ok(|k| k.name)
                     .try_collect()
                     .await?;
-                c.what = "keys".into();
+                c.what = "keys (value sha256)".into();
+                let expected = kv_digests.get(&t.resource).cloned().unwrap_or_default();
                 c.expected = scanned.items.saturating_sub(scanned.expired);
-                c.found = live.len() as u64;
-                let stray: Vec<&String> = live
-                    .iter()
-                    .filter(|k| !scanned.kv_keys.contains(*k))
-                    .collect();
-                c.ok = c.found == c.expected && stray.is_empty();
-                if !stray.is_empty() {
-                    c.detail = Some(format!("{} keys not in the backup", stray.len()));
+                let values = kv_values_sha256(client, &id, &live).await?;
+                let mut bad = Vec::new();
+                for (key, digest) in &values {
+                    match expected.get(key) {
+                        Some(want) if want == digest => c.found += 1,
+                        Some(_) => bad.push(format!("{key}: value differs")),
+                        None => bad.push(format!("{key}: not in the backup")),
+                    }
+                }
+                let missing = expected.keys().filter(|k| !values.contains_key(*k)).count();
+                if missing > 0 {
+                    bad.push(format!("{missing} keys missing"));
+                }
+                c.ok = bad.is_empty() && c.found == c.expected;
+                if !bad.is_empty() {
+                    bad.truncate(10);
+                    c.detail = Some(bad.join("; "));
                 }
             }
             Kind::R2 => {
@@ -368,6 +385,95 @@ async fn check(client: &Client, scan: &Scan, targets: &[Target]) -> anyhow::Resu
         checks.push(c);
     }
     Ok(checks)
+}
+
+/// sha256 of each live KV value, by key (keys deleted since the listing are left out).
+/// One bulk read per 100 keys; a batch holding a binary value (refused by the bulk
+/// endpoint) is read key by key.
+async fn kv_values_sha256(
+    client: &Client,
+    namespace_id: &str,
+    keys: &[String],
+) -> anyhow::Result<BTreeMap<String, [u8; 32]>> {
+    let kv = client.kv();
+    let mut out = BTreeMap::new();
+    for batch in keys.chunks(sv_cloudflare::kv::BULK_GET_MAX_KEYS) {
+        match kv.bulk_get(namespace_id, batch, false).await {
+            Ok(values) => {
+                for (key, item) in values {
+                    if let Some(item) = item {
+                        out.insert(key, sha2::Sha256::digest(item.value.as_bytes()).into());
+                    }
+                }
+            }
+            Err(e) if e.status().is_some_and(|s| s.as_u16() == 400) => {
+                for key in batch {
+                    match kv.get_value(namespace_id, key).await {
+                        Ok(v) => {
+                            out.insert(key.clone(), sha2::Sha256::digest(&v.bytes).into());
+                        }
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// sha256 of each KV value in the archive, by resource and key.
+type KvDigests = BTreeMap<String, BTreeMap<String, [u8; 32]>>;
+
+/// Reads the archive once more (checksums checked again) for the sha256 of every KV value
+/// the restore writes (entries already expired are left out, as the restore skips them).
+/// Holds 32 bytes per key, never values.
+fn kv_digests(
+    file: &std::fs::File,
+    path: &Path,
+    decryption: &sv_archive::Decryption,
+    now: i64,
+) -> anyhow::Result<KvDigests> {
+    use base64::Engine as _;
+    use std::io::BufRead as _;
+    let handle = file
+        .try_clone()
+        .with_context(|| format!("cannot reopen {}", path.display()))?;
+    let mut reader = sv_archive::ArchiveReader::open_file(handle, path, decryption)
+        .map_err(recovery::classify)?;
+    let mut out = KvDigests::new();
+    while let Some(mut entry) = reader.next_entry().map_err(recovery::classify)? {
+        let meta = entry.meta().clone();
+        if meta.kind != "kv-entries-jsonl" {
+            continue;
+        }
+        let digests = out.entry(meta.resource.clone()).or_default();
+        let lines = std::io::BufReader::new(&mut entry);
+        for line in lines.lines() {
+            let line = line.map_err(|e| recovery::io_classify(e, path))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record: recovery::KvRecord = serde_json::from_str(&line).with_context(|| {
+                format!(
+                    "{}: a line of {} is not a KV record",
+                    path.display(),
+                    meta.path
+                )
+            })?;
+            if record.expired(now) {
+                continue;
+            }
+            let value = base64::engine::general_purpose::STANDARD
+                .decode(record.value.as_bytes())
+                .with_context(|| {
+                    format!("{}: a value of {} is not base64", path.display(), meta.path)
+                })?;
+            digests.insert(record.key, sha2::Sha256::digest(&value).into());
+        }
+    }
+    Ok(out)
 }
 
 /// The sha256 (hex) of an object's bytes, streamed; `None` when it does not exist.
