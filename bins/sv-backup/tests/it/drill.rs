@@ -161,6 +161,18 @@ fn drill_restores_into_scratch_checks_and_cleans_up() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("Restore drill passed"), "{text}");
+    let archive_text = archive.display().to_string();
+    insta::assert_snapshot!("drill_human", text.replace(&archive_text, "[ARCHIVE]"));
+    let out = sv_backup(&app, &emu)
+        .args(["--format", "markdown", "drill"])
+        .arg(&archive)
+        .arg("--identity")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    insta::assert_snapshot!("drill_markdown", text.replace(&archive_text, "[ARCHIVE]"));
 }
 
 #[test]

@@ -188,6 +188,26 @@ fn upload_to_r2_then_fetch_from_r2_and_from_artifacts() {
         bytes
     );
 
+    // Human output.
+    let mut cmd = sv_backup(&app, &emu);
+    gh(&mut cmd);
+    let out = cmd
+        .env("NO_COLOR", "1")
+        .args(["fetch", "--github", "spacevision-staging-"])
+        .arg(&name)
+        .arg("--out")
+        .arg(tmp.path().join("from-gh-2"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(tmp.path().to_str().unwrap(), "[TMP]")
+        .replace(&name, "[NAME]")
+        .replace(created["archive"]["sha256"].as_str().unwrap(), "[SHA256]");
+    let text = text.replace(&bytes.len().to_string(), "[SIZE]");
+    insta::assert_snapshot!("fetch_human", text);
+
     // A newer artifact whose archive was damaged: the default (newest) is refused, exit 2.
     let newer = "spacevision-staging-29991231T000000Z.tar.gz.age";
     let mut damaged = bytes.clone();

@@ -289,6 +289,22 @@ fn list_and_prune_workflow_artifacts() {
         "{listed:#}"
     );
 
+    let human = sv_backup(tmp.path())
+        .env("GITHUB_API_URL", &gh)
+        .env("GITHUB_TOKEN", emu.token())
+        .env("GITHUB_REPOSITORY", REPO)
+        .args(["list", "--github", "spacevision-staging-"])
+        .output()
+        .unwrap();
+    assert!(human.status.success());
+    let human = String::from_utf8(human.stdout).unwrap();
+    insta::with_settings!({ filters => vec![
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", "[TIME]"),
+        (r"  \d+ bytes", "  [SIZE] bytes"),
+    ]}, {
+        insta::assert_snapshot!("list_github_human", human);
+    });
+
     let mut args = vec!["prune", "--github", "spacevision-staging-"];
     args.extend(POLICY);
     let report = run(&args);
