@@ -82,6 +82,10 @@ pub struct Scan {
 pub fn classify(e: sv_archive::Error) -> anyhow::Error {
     use sv_archive::Error as E;
     match e {
+        // A path that names no file is a mistyped argument, not a failed job.
+        E::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            InputError::new(e).into()
+        }
         E::Io { .. } | E::Pipeline(_) => anyhow::Error::new(e),
         e => InputError::new(e).into(),
     }

@@ -57,6 +57,16 @@ struct Args {
     )]
     token: Option<String>,
 
+    /// Accept only this token on the GitHub API (`/github`); default: the --token value.
+    /// Tests give GitHub and Cloudflare different tokens to tell their leaks apart.
+    #[arg(
+        long,
+        env = "SV_EMULATOR_GITHUB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    github_token: Option<String>,
+
     /// Id of the seeded account (32 hex characters).
     #[arg(long, default_value = config::DEFAULT_ACCOUNT_ID, value_name = "ID")]
     account_id: String,
@@ -174,6 +184,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let listen = args.listen.clone();
+    let github_token = args.github_token.clone().or_else(|| args.token.clone());
     let cfg = args.into_config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -187,8 +198,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("loading {}", path.display()))?,
         _ => sv_emu_github::GithubState::new(),
     };
-    if let Some(token) = &cfg.token {
-        github = github.with_token(token.clone());
+    if let Some(token) = github_token {
+        github = github.with_token(token);
     }
     runtime.block_on(async move {
         let emu = sv_emulator::Emulator::builder()

@@ -1,7 +1,23 @@
-//! `sv-onboard`: developer onboarding (doctor, setup, dev, reset) and preview environments.
+//! `sv-onboard`: developer onboarding — `doctor`, `setup`, `reset`, `guide`, `gc`,
+//! `token check` — and (elsewhere) preview environments.
 //!
-//! `main.rs` parses arguments and calls [`run`]; this crate turns arguments into requests
-//! for the library crates and prints their reports.
+//! `main.rs` parses arguments and calls [`run`]; each command lives in its own module and
+//! turns arguments into requests for the library crates (`sv-config` for the developer's
+//! derived environment, `sv-infra::converge` to create and delete its resources — the one
+//! way resources are made) and prints a report (human, JSON, Markdown).
+
+pub mod ctx;
+pub mod dev;
+pub mod devfiles;
+pub mod doctor;
+pub mod envfiles;
+pub mod gc;
+pub mod guide;
+pub mod record;
+pub mod reset;
+pub mod setup;
+pub mod steps;
+pub mod token;
 
 use clap::{Parser, Subcommand};
 use sv_cli::validate::ValidateArgs;
@@ -22,6 +38,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check tools (node, npm, wrangler, git), the token and its scope, the layout and config
+    Doctor(doctor::DoctorArgs),
+    /// Create your isolated dev-NAME- resources, env files and wrangler environment (idempotent)
+    Setup(setup::SetupArgs),
+    /// Delete your dev-NAME- resources and local state, then set them up again (needs --yes)
+    Reset(reset::ResetArgs),
+    /// Start every workspace's dev process in dependency order; rebuild on shared changes
+    Dev(dev::DevArgs),
+    /// List (and with --yes delete) dev/preview resources whose owner is gone or stale
+    Gc(gc::GcArgs),
+    /// Print a developer guide generated from sv.yaml, package.json and the wrangler configs
+    Guide(guide::GuideArgs),
+    /// Cloudflare API tokens: `check` (status, expiry, policies, last use)
+    Token(token::TokenArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -30,6 +60,13 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     sv_cli::logging::init(&cli.global);
     match cli.command {
+        Command::Doctor(args) => doctor::run(&cli.global, args).await,
+        Command::Setup(args) => setup::run(&cli.global, args).await,
+        Command::Reset(args) => reset::run(&cli.global, args).await,
+        Command::Dev(args) => dev::run(&cli.global, args).await,
+        Command::Gc(args) => gc::run(&cli.global, args).await,
+        Command::Guide(args) => guide::run(&cli.global, args),
+        Command::Token(args) => token::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

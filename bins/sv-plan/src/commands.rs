@@ -204,7 +204,7 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
     } else {
         Some(lock(ctx, req.name, req.reason.clone())?)
     };
-    let (plan, planned) = match saved {
+    let (plan, mut planned) = match saved {
         Some(saved) => {
             let fresh = ctx
                 .plan(PlanOptions {
@@ -225,6 +225,13 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         audit(ctx, req.name, &ctx.env_name, Outcome::DryRun, None)?;
         ctx.global.output().print(&plan)?;
         return Ok(ExitStatus::Success);
+    }
+    if !planned.adopted.is_empty() {
+        // Recorded at once: adoption needs no confirmation, it changes nothing remote.
+        crate::ctx::stamp_lineage(&mut planned.state);
+        ctx.store
+            .save(&planned.state)
+            .with_context(|| format!("cannot write state {}", ctx.store.describe()))?;
     }
     if !plan.summary.has_changes() {
         ctx.global.output().print(&plan)?;

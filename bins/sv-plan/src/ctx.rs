@@ -22,11 +22,7 @@ pub struct Ctx {
 }
 
 /// A computed plan and what it was computed from.
-pub struct Planned {
-    pub plan: Plan,
-    pub inventory: Inventory,
-    pub state: State,
-}
+pub use sv_infra::converge::Planned;
 
 impl Ctx {
     pub fn new(global: &GlobalArgs, cf: &CloudflareArgs) -> anyhow::Result<Self> {
@@ -122,11 +118,22 @@ impl Ctx {
 
     /// Reads everything and computes the plan.
     pub async fn plan(&self, options: PlanOptions) -> anyhow::Result<Planned> {
-        let state = self.load_state()?;
+        let mut state = self.load_state()?;
         let desired = self.desired()?;
+        // A mistyped --target is bad input: say so before reading the account.
+        for target in &options.targets {
+            if !desired.iter().any(|d| &d.address == target)
+                && !state.resources.contains_key(target)
+            {
+                return Err(input_error(sv_planner::PlanError::UnknownTarget(
+                    target.clone(),
+                )));
+            }
+        }
         let inventory = self.inventory(&state, &desired).await?;
+        let adopted = state.adopt_pending(&inventory.observed, &desired, chrono::Utc::now());
         let checksum = self.config_checksum()?;
-        let plan = Plan::compute(&PlanInput {
+        let mut plan = Plan::compute(&PlanInput {
             environment: &self.env_name,
             desired: &desired,
             observed: &inventory.observed,
@@ -137,10 +144,16 @@ impl Ctx {
             tool_version: env!("CARGO_PKG_VERSION"),
         })
         .map_err(input_error)?;
+        for address in &adopted {
+            plan.notes.push(format!(
+                "{address}: created by an interrupted apply and adopted into state now"
+            ));
+        }
         Ok(Planned {
             plan,
             inventory,
             state,
+            adopted,
         })
     }
 

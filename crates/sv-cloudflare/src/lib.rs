@@ -38,6 +38,7 @@ pub mod kv;
 pub mod pages;
 pub mod r2;
 pub mod tail;
+pub mod tokens;
 pub mod user;
 pub mod workers;
 pub mod zones;

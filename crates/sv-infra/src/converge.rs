@@ -39,7 +39,10 @@ pub struct ConvergeRequest<'a> {
 pub struct Planned {
     pub plan: Plan,
     pub inventory: Inventory,
+    /// State as loaded, plus what [`State::adopt_pending`] adopted.
     pub state: State,
+    /// Resources created by an interrupted earlier run and adopted now.
+    pub adopted: Vec<sv_planner::Address>,
 }
 
 /// The result of [`converge`].
@@ -65,13 +68,14 @@ impl Converged {
 /// Unreadable state, the config mapping, the API, or a plan that cannot be made (cycle,
 /// protected resource).
 pub async fn plan_environment(req: &ConvergeRequest<'_>) -> Result<Planned, Error> {
-    let state = req
+    let mut state = req
         .store
         .load()?
         .unwrap_or_else(|| State::new(&req.env.name, ""));
     let desired = crate::desired(req.env, req.root)?;
     let kinds = crate::inventory::kinds_in_use(&desired, &state);
     let inventory = crate::inventory(req.client, req.env.zone.as_deref(), &state, &kinds).await?;
+    let adopted = state.adopt_pending(&inventory.observed, &desired, chrono::Utc::now());
     let plan = Plan::compute(&PlanInput {
         environment: &req.env.name,
         desired: &desired,
@@ -87,6 +91,7 @@ pub async fn plan_environment(req: &ConvergeRequest<'_>) -> Result<Planned, Erro
         plan,
         inventory,
         state,
+        adopted,
     })
 }
 
@@ -101,7 +106,7 @@ pub async fn plan_environment(req: &ConvergeRequest<'_>) -> Result<Planned, Erro
 /// cannot be written.
 pub async fn converge(req: &ConvergeRequest<'_>) -> Result<Converged, Error> {
     let planned = plan_environment(req).await?;
-    if !planned.plan.summary.has_changes() {
+    if !planned.plan.summary.has_changes() && planned.adopted.is_empty() {
         return Ok(Converged {
             plan: planned.plan,
             report: None,
@@ -134,6 +139,15 @@ async fn apply_locked(req: &ConvergeRequest<'_>, planned: Planned) -> Result<Con
     let mut state = planned.state;
     if state.lineage.is_empty() {
         state.lineage = uuid::Uuid::new_v4().to_string();
+    }
+    if !planned.adopted.is_empty() {
+        req.store.save(&state)?;
+    }
+    if !planned.plan.summary.has_changes() {
+        return Ok(Converged {
+            plan: planned.plan,
+            report: None,
+        });
     }
     let (report, _state) = crate::execute(&planned.plan, &exec, req.store, state).await?;
     Ok(Converged {

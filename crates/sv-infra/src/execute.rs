@@ -21,10 +21,11 @@ use sv_cloudflare::r2::{
     CorsAllowed, CorsConfig, CorsRule, CreateBucket, LifecycleConfig, LifecycleRule,
 };
 use sv_cloudflare::workers::AttachDomain;
-use sv_planner::{Action, Address, Attrs, Change, Kind, Plan, State, StateResource};
+use sv_planner::{Action, Address, Attrs, Change, Kind, PendingCreate, Plan, State, StateResource};
 
 use crate::store::StateStore;
 use crate::{Error, migrations};
+use sv_cloudflare::ErrorCategory;
 
 /// What carrying out a plan needs besides the plan.
 #[derive(Debug, Clone)]
@@ -117,6 +118,7 @@ pub async fn execute(
             }));
             continue;
         }
+        note_pending_creates(&changes, &state, store)?;
         let outcomes: Vec<(&Change, Result<Option<String>, Error>)> =
             futures::stream::iter(changes.into_iter().map(|c| async move {
                 let r = apply_one(c, ctx).await;
@@ -184,6 +186,39 @@ fn error_chain(e: &Error) -> String {
     text
 }
 
+/// Writes the wave's creations into [`State::pending`] before any is sent, in one write, so
+/// an apply killed mid-wave leaves a record the next run adopts the created resources from
+/// (see `State::adopt_pending`) instead of creating them twice.
+fn note_pending_creates(
+    changes: &[&Change],
+    state: &Mutex<State>,
+    store: &dyn StateStore,
+) -> Result<(), Error> {
+    let creates: Vec<&&Change> = changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+        .collect();
+    if creates.is_empty() {
+        return Ok(());
+    }
+    let mut s = state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = chrono::Utc::now();
+    for c in creates {
+        s.pending.insert(
+            c.address.clone(),
+            PendingCreate {
+                kind: c.kind,
+                key: c.natural_key(),
+                started_at: now,
+            },
+        );
+    }
+    s.serial += 1;
+    store.save(&s)
+}
+
 /// Records the successes of `chunk` in state and writes it once. `Err` only when the write
 /// fails; a missing id fails that operation alone.
 #[allow(clippy::type_complexity)]
@@ -200,7 +235,22 @@ fn record_all<'c>(
     for (c, r) in chunk {
         let r = match r {
             Ok(id) => record(c, id.clone(), &mut s).map(|()| id),
-            Err(e) => Err(e),
+            // It exists: record it, so a re-run finishes it rather than creating it again.
+            Err(Error::Incomplete { id, source }) => {
+                let recorded = record(c, Some(id.clone()), &mut s);
+                changed |= recorded.is_ok();
+                Err(Error::Incomplete { id, source })
+            }
+            Err(e) => {
+                // The API answered no: nothing was created, so nothing is to be adopted
+                // later (a same-named resource there belongs to someone else). Unknown
+                // outcomes (5xx, timeouts) stay pending.
+                if refused(&e) && s.pending.remove(&c.address).is_some() {
+                    s.serial += 1;
+                    changed = true;
+                }
+                Err(e)
+            }
         };
         changed |= r.is_ok();
         out.push((c, r));
@@ -211,7 +261,16 @@ fn record_all<'c>(
     Ok(out)
 }
 
+/// An error the API answered with a 4xx: the request was refused, not lost.
+fn refused(e: &Error) -> bool {
+    match e {
+        Error::Cloudflare { source, .. } => source.status().is_some_and(|s| s.is_client_error()),
+        _ => false,
+    }
+}
+
 fn record(c: &Change, id: Option<String>, s: &mut State) -> Result<(), Error> {
+    s.pending.remove(&c.address);
     if c.action == Action::Delete {
         s.resources.remove(&c.address);
     } else {
@@ -272,54 +331,99 @@ fn zone<'a>(c: &Change, ctx: &'a ExecContext<'_>) -> Result<&'a str, Error> {
 }
 
 async fn create(c: &Change, ctx: &ExecContext<'_>) -> Result<String, Error> {
-    let a = &c.attributes;
     let what = format!("creating {} `{}`", c.kind.label(), c.name);
+    // The client does not retry a non-idempotent POST whose answer was lost: it may have
+    // landed. Look before trying again, so the resource is created exactly once.
+    let mut attempt = 1;
+    let id = loop {
+        match post_create(c, ctx).await {
+            Ok(id) => break id,
+            Err(PostError::Api(e))
+                if e.category() == ErrorCategory::Network && attempt < CREATE_ATTEMPTS =>
+            {
+                let zone_id = ctx.zone_id.as_deref();
+                if let Some(id) =
+                    crate::inventory::find_live(ctx.client, zone_id, c.kind, &c.natural_key())
+                        .await?
+                {
+                    break id;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250 * attempt)).await;
+                attempt += 1;
+            }
+            Err(PostError::Api(e)) => return Err(Error::cf(what)(e)),
+            Err(PostError::Other(e)) => return Err(e),
+        }
+    };
+    let configured = match c.kind {
+        Kind::D1 => apply_migrations(c, &id, ctx).await,
+        Kind::R2 => put_bucket_rules(c, true, ctx).await,
+        _ => Ok(()),
+    };
+    match configured {
+        Ok(()) => Ok(id),
+        Err(source) => Err(Error::Incomplete {
+            id,
+            source: Box::new(source),
+        }),
+    }
+}
+
+/// Tries of one creation whose outcome is unknown (see [`create`]).
+const CREATE_ATTEMPTS: u64 = 5;
+
+/// Why a create request failed: the API (maybe retryable), or before any request was sent.
+enum PostError {
+    Api(sv_cloudflare::Error),
+    Other(Error),
+}
+
+/// The one request that makes the resource; returns its id.
+async fn post_create(c: &Change, ctx: &ExecContext<'_>) -> Result<String, PostError> {
+    let a = &c.attributes;
     let client = ctx.client;
+    let zone = || zone(c, ctx).map_err(PostError::Other);
     match c.kind {
         Kind::Kv => Ok(client
             .kv()
             .create_namespace(&c.name)
             .await
-            .map_err(Error::cf(what))?
+            .map_err(PostError::Api)?
             .id),
-        Kind::D1 => {
-            let db = client
-                .d1()
-                .create(&CreateDatabase {
-                    name: c.name.clone(),
-                    primary_location_hint: str_attr(a, "location").map(str::to_owned),
-                    jurisdiction: str_attr(a, "jurisdiction").map(str::to_owned),
-                    read_replication: a.get("read_replication").and_then(Value::as_bool).map(
-                        |on| ReadReplication {
-                            mode: if on { "auto" } else { "disabled" }.into(),
-                        },
-                    ),
-                })
-                .await
-                .map_err(Error::cf(what))?;
-            apply_migrations(c, &db.uuid, ctx).await?;
-            Ok(db.uuid)
-        }
+        Kind::D1 => Ok(client
+            .d1()
+            .create(&CreateDatabase {
+                name: c.name.clone(),
+                primary_location_hint: str_attr(a, "location").map(str::to_owned),
+                jurisdiction: str_attr(a, "jurisdiction").map(str::to_owned),
+                read_replication: a
+                    .get("read_replication")
+                    .and_then(Value::as_bool)
+                    .map(|on| ReadReplication {
+                        mode: if on { "auto" } else { "disabled" }.into(),
+                    }),
+            })
+            .await
+            .map_err(PostError::Api)?
+            .uuid),
         Kind::R2 => {
-            let jurisdiction = str_attr(a, "jurisdiction").map(str::to_owned);
             client
                 .r2()
                 .create_bucket(&CreateBucket {
                     name: c.name.clone(),
                     location_hint: str_attr(a, "location").map(str::to_owned),
                     storage_class: str_attr(a, "storage_class").map(str::to_owned),
-                    jurisdiction: jurisdiction.clone(),
+                    jurisdiction: str_attr(a, "jurisdiction").map(str::to_owned),
                 })
                 .await
-                .map_err(Error::cf(what))?;
-            put_bucket_rules(c, true, ctx).await?;
+                .map_err(PostError::Api)?;
             Ok(c.name.clone())
         }
         Kind::Dns => Ok(client
             .dns()
-            .create(zone(c, ctx)?, &dns_input(a, &c.name))
+            .create(zone()?, &dns_input(a, &c.name))
             .await
-            .map_err(Error::cf(what))?
+            .map_err(PostError::Api)?
             .id),
         Kind::Pages => {
             client
@@ -332,18 +436,18 @@ async fn create(c: &Change, ctx: &ExecContext<'_>) -> Result<String, Error> {
                     extra: serde_json::Map::new(),
                 })
                 .await
-                .map_err(Error::cf(what))?;
+                .map_err(PostError::Api)?;
             Ok(c.name.clone())
         }
         Kind::WorkerRoute => Ok(client
             .workers()
             .create_route(
-                zone(c, ctx)?,
+                zone()?,
                 str_attr(a, "pattern").unwrap_or(&c.name),
                 str_attr(a, "script"),
             )
             .await
-            .map_err(Error::cf(what))?
+            .map_err(PostError::Api)?
             .id),
         Kind::CustomDomain => Ok(client
             .workers()
@@ -351,15 +455,15 @@ async fn create(c: &Change, ctx: &ExecContext<'_>) -> Result<String, Error> {
                 hostname: str_attr(a, "hostname").unwrap_or(&c.name).to_owned(),
                 service: str_attr(a, "service").unwrap_or_default().to_owned(),
                 environment: "production".into(),
-                zone_id: zone(c, ctx)?.to_owned(),
+                zone_id: zone()?.to_owned(),
             })
             .await
-            .map_err(Error::cf(what))?
+            .map_err(PostError::Api)?
             .id),
-        Kind::Cron => Err(Error::Unsupported {
+        Kind::Cron => Err(PostError::Other(Error::Unsupported {
             address: c.address.clone(),
             what: "managing cron triggers (wrangler owns them; sv-deploy deploys them)".into(),
-        }),
+        })),
     }
 }
 
@@ -586,8 +690,10 @@ fn lifecycle_to_api(index: usize, r: &Value) -> LifecycleRule {
     }
 }
 
-/// Applies the migrations the database has not recorded yet, in file-name order, each
-/// followed by its row in `d1_migrations` (as wrangler does).
+/// Applies the migrations the database has not recorded yet, in file-name order. Each runs
+/// as one query together with its row in `d1_migrations` (as wrangler does), which D1
+/// executes all or nothing — so after an ambiguous failure (5xx, reset, timeout) the table
+/// says whether it ran, and it is retried only if it did not: exactly once either way.
 async fn apply_migrations(c: &Change, uuid: &str, ctx: &ExecContext<'_>) -> Result<(), Error> {
     let Some(wanted) = c.attributes.get("migrations").and_then(Value::as_array) else {
         return Ok(());
@@ -609,19 +715,35 @@ async fn apply_migrations(c: &Change, uuid: &str, ctx: &ExecContext<'_>) -> Resu
             continue;
         }
         let sql = migrations::read(dir, name)?;
-        d1.query(uuid, &sql, &[])
-            .await
-            .map_err(Error::cf(what(name)))?;
-        d1.query(
-            uuid,
-            "INSERT INTO d1_migrations (name) VALUES (?1)",
-            &[json!(name)],
-        )
-        .await
-        .map_err(Error::cf(what(name)))?;
+        let batch = format!(
+            "{sql}\n;\nINSERT INTO d1_migrations (name) VALUES ('{}');",
+            name.replace('\'', "''")
+        );
+        let mut attempt = 1;
+        loop {
+            match d1.query(uuid, &batch, &[]).await {
+                Ok(_) => break,
+                Err(e)
+                    if e.category() == ErrorCategory::Network && attempt < MIGRATION_ATTEMPTS =>
+                {
+                    let recorded =
+                        crate::inventory::applied_migrations(ctx.client, uuid, &c.name).await?;
+                    if recorded.iter().any(|a| a == name) {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(250 * attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(Error::cf(what(name))(e)),
+            }
+        }
     }
     Ok(())
 }
+
+/// Tries of one migration when the outcome of each is unknown (the client itself does not
+/// retry a non-idempotent query after a 5xx).
+const MIGRATION_ATTEMPTS: u64 = 5;
 
 #[cfg(test)]
 mod tests {

@@ -112,6 +112,36 @@ pub async fn inventory(
     Ok(Inventory { observed, zone_id })
 }
 
+/// The id of the live resource of `kind` whose natural key (name; type and name for DNS) is
+/// `key`, if there is one: how an apply tells whether a creation whose answer was lost
+/// (5xx, reset, timeout) did happen.
+///
+/// # Errors
+/// The list call fails.
+pub async fn find_live(
+    client: &Client,
+    zone_id: Option<&str>,
+    kind: Kind,
+    key: &str,
+) -> Result<Option<String>, Error> {
+    let empty = State::new("", "");
+    let found = match kind {
+        Kind::Kv => list_kv(client).await?,
+        Kind::D1 => list_d1(client, &empty).await?,
+        Kind::R2 => list_r2(client, &empty).await?,
+        Kind::Pages => list_pages(client).await?,
+        Kind::CustomDomain => list_domains(client).await?,
+        Kind::Dns | Kind::WorkerRoute => {
+            list_zoned(client, zone_id, &BTreeSet::from([kind])).await?
+        }
+        Kind::Cron => Vec::new(),
+    };
+    Ok(found
+        .into_iter()
+        .find(|o| o.kind == kind && o.natural_key() == key)
+        .map(|o| o.id))
+}
+
 /// Per-resource reads in flight at once: enough to hide latency, few enough not to drain
 /// the client's request budget in a burst.
 const READ_CONCURRENCY: usize = 16;

@@ -72,6 +72,14 @@ pub enum Error {
     NoZone(Address),
     #[error("{address}: {what} is not supported yet")]
     Unsupported { address: Address, what: String },
+    /// The resource exists (its id is in state) but a step after its creation failed
+    /// (migrations, CORS, lifecycle); the next plan shows what is left.
+    #[error("created (id {id}) but not finished: {source}")]
+    Incomplete {
+        id: String,
+        #[source]
+        source: Box<Error>,
+    },
     #[error("no plan can be made: {0}")]
     Plan(#[source] sv_planner::PlanError),
     #[error("{address}: the plan has no id for it (re-run `sv-plan plan`)")]

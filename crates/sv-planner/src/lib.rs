@@ -21,7 +21,7 @@ pub use plan::{
     Action, AttributeChange, Change, Drift, Plan, PlanError, PlanInput, PlanOptions, Risk,
     RiskLevel, Staleness, Summary,
 };
-pub use state::{LockInfo, State, StateError, StateResource};
+pub use state::{LockInfo, PendingCreate, State, StateError, StateResource};
 pub use sv_report::{Render, Styles};
 
 /// sha256 of `bytes` as `sha256:<hex>`, the one checksum format sv uses.

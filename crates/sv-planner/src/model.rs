@@ -215,7 +215,7 @@ impl Desired {
     }
 }
 
-fn natural_key(kind: Kind, name: &str, attributes: &Attrs) -> String {
+pub(crate) fn natural_key(kind: Kind, name: &str, attributes: &Attrs) -> String {
     match (kind, attributes.get("type").and_then(Value::as_str)) {
         (Kind::Dns, Some(t)) => format!("{t} {name}"),
         _ => name.to_owned(),

@@ -141,6 +141,13 @@ pub struct Change {
     pub prevent_destroy: bool,
 }
 
+impl Change {
+    /// The name (and DNS type) identifying the live resource this change creates.
+    pub fn natural_key(&self) -> String {
+        crate::model::natural_key(self.kind, &self.name, &self.attributes)
+    }
+}
+
 /// Severity of a risk note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

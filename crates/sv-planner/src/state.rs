@@ -56,6 +56,21 @@ pub struct State {
     pub lineage: String,
     pub environment: String,
     pub resources: BTreeMap<Address, StateResource>,
+    /// Creations sent to the API but not yet confirmed: written before a wave's creates
+    /// start, removed when each is recorded. An apply killed in between leaves them here,
+    /// and the next run adopts the resource the API did create (same kind and natural key)
+    /// instead of creating it twice or failing on "already exists".
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending: BTreeMap<Address, PendingCreate>,
+}
+
+/// A creation in flight (see [`State::pending`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCreate {
+    pub kind: Kind,
+    /// The resource's name, and for DNS records its type too (`Observed::natural_key`).
+    pub key: String,
+    pub started_at: DateTime<Utc>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -74,6 +89,7 @@ impl State {
             lineage: lineage.into(),
             environment: environment.into(),
             resources: BTreeMap::new(),
+            pending: BTreeMap::new(),
         }
     }
 
@@ -116,6 +132,51 @@ impl State {
             });
         }
         Ok(file.state)
+    }
+
+    /// Adopts what an interrupted apply created: each [`State::pending`] creation whose
+    /// resource exists live (same kind and natural key, not managed under another address)
+    /// becomes a managed resource with the live id and attributes, so the plan then shows
+    /// only what that apply did not finish (an update, or nothing). Pending creations that
+    /// never landed are dropped (the plan creates them). Returns the adopted addresses;
+    /// `desired` supplies dependencies and `prevent_destroy`.
+    pub fn adopt_pending(
+        &mut self,
+        observed: &[crate::model::Observed],
+        desired: &[crate::model::Desired],
+        now: DateTime<Utc>,
+    ) -> Vec<Address> {
+        let mut adopted = Vec::new();
+        for (address, pending) in std::mem::take(&mut self.pending) {
+            if self.resources.contains_key(&address) {
+                continue;
+            }
+            let managed_ids: BTreeSet<&str> =
+                self.resources.values().map(|r| r.id.as_str()).collect();
+            let Some(live) = observed.iter().find(|o| {
+                o.kind == pending.kind
+                    && o.natural_key() == pending.key
+                    && !managed_ids.contains(o.id.as_str())
+            }) else {
+                continue;
+            };
+            let want = desired.iter().find(|d| d.address == address);
+            let resource = StateResource {
+                kind: live.kind,
+                id: live.id.clone(),
+                name: live.name.clone(),
+                attributes: live.attributes.clone(),
+                depends_on: want.map(|d| d.depends_on.clone()).unwrap_or_default(),
+                prevent_destroy: want.is_some_and(|d| d.prevent_destroy),
+                updated_at: now,
+            };
+            self.resources.insert(address.clone(), resource);
+            adopted.push(address);
+        }
+        if !adopted.is_empty() {
+            self.serial += 1;
+        }
+        adopted
     }
 
     /// Checks the state is for `environment`.
@@ -187,6 +248,58 @@ mod tests {
             },
         );
         s
+    }
+
+    fn live(kind: Kind, id: &str, name: &str) -> crate::model::Observed {
+        crate::model::Observed {
+            kind,
+            id: id.into(),
+            name: name.into(),
+            attributes: Attrs::from([("name".into(), json!(name))]),
+            facts: crate::model::Facts::default(),
+        }
+    }
+
+    fn pending(kind: Kind, key: &str) -> PendingCreate {
+        PendingCreate {
+            kind,
+            key: key.into(),
+            started_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn adopts_what_an_interrupted_apply_created_and_nothing_else() {
+        let mut s = sample();
+        let serial = s.serial;
+        // Created before the crash: adopted with the live id and attributes.
+        s.pending
+            .insert("kv.cache".parse().unwrap(), pending(Kind::Kv, "cache"));
+        // Never reached the API: dropped, the plan creates it.
+        s.pending
+            .insert("d1.main".parse().unwrap(), pending(Kind::D1, "main"));
+        // Same name as a resource sv manages under another address: not taken over.
+        s.pending
+            .insert("kv.other".parse().unwrap(), pending(Kind::Kv, "sessions"));
+        let observed = [
+            live(Kind::Kv, "c0ffee", "cache"),
+            live(Kind::Kv, "0f2ac74b498b48028cb68387c421e279", "sessions"),
+            live(Kind::R2, "main", "main"),
+        ];
+        let adopted = s.adopt_pending(&observed, &[], Utc::now());
+        assert_eq!(adopted, vec!["kv.cache".parse::<Address>().unwrap()]);
+        assert_eq!(s.resources[&"kv.cache".parse().unwrap()].id, "c0ffee");
+        assert!(s.pending.is_empty(), "every pending entry is settled");
+        assert!(!s.resources.contains_key(&"d1.main".parse().unwrap()));
+        assert!(!s.resources.contains_key(&"kv.other".parse().unwrap()));
+        assert_eq!(s.serial, serial + 1);
+    }
+
+    #[test]
+    fn a_state_without_pending_keeps_its_checksum() {
+        // Files written before `pending` existed must still verify.
+        let s = sample();
+        assert!(!s.to_json().contains("pending"));
     }
 
     #[test]
