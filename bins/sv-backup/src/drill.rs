@@ -319,21 +319,10 @@ async fn check(
                 let expected = kv_digests.get(&t.resource).cloned().unwrap_or_default();
                 c.expected = scanned.items.saturating_sub(scanned.expired);
                 let values = kv_values_sha256(client, &id, &live).await?;
-                let mut bad = Vec::new();
-                for (key, digest) in &values {
-                    match expected.get(key) {
-                        Some(want) if want == digest => c.found += 1,
-                        Some(_) => bad.push(format!("{key}: value differs")),
-                        None => bad.push(format!("{key}: not in the backup")),
-                    }
-                }
-                let missing = expected.keys().filter(|k| !values.contains_key(*k)).count();
-                if missing > 0 {
-                    bad.push(format!("{missing} keys missing"));
-                }
+                let (found, bad) = compare_kv(&expected, &values);
+                c.found = found;
                 c.ok = bad.is_empty() && c.found == c.expected;
                 if !bad.is_empty() {
-                    bad.truncate(10);
                     c.detail = Some(bad.join("; "));
                 }
             }
@@ -385,6 +374,30 @@ async fn check(
         checks.push(c);
     }
     Ok(checks)
+}
+
+/// Live KV values against the archive's, both as sha256 by key: how many match, and what
+/// does not (at most ten lines: a value that differs, a key not in the backup, keys
+/// missing).
+fn compare_kv(
+    expected: &BTreeMap<String, [u8; 32]>,
+    live: &BTreeMap<String, [u8; 32]>,
+) -> (u64, Vec<String>) {
+    let mut found = 0;
+    let mut bad = Vec::new();
+    for (key, digest) in live {
+        match expected.get(key) {
+            Some(want) if want == digest => found += 1,
+            Some(_) => bad.push(format!("{key}: value differs")),
+            None => bad.push(format!("{key}: not in the backup")),
+        }
+    }
+    bad.truncate(9);
+    let missing = expected.keys().filter(|k| !live.contains_key(*k)).count();
+    if missing > 0 {
+        bad.push(format!("{missing} keys missing"));
+    }
+    (found, bad)
 }
 
 /// sha256 of each live KV value, by key (keys deleted since the listing are left out).
@@ -584,4 +597,39 @@ async fn issue(
         )
         .await?;
     Ok(format!("{:?} {}", outcome.action, outcome.url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digests(pairs: &[(&str, u8)]) -> BTreeMap<String, [u8; 32]> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), [*v; 32]))
+            .collect()
+    }
+
+    #[test]
+    fn compare_kv_finds_every_kind_of_difference() {
+        let expected = digests(&[("a", 1), ("b", 2), ("c", 3)]);
+        assert_eq!(compare_kv(&expected, &expected), (3, Vec::<String>::new()));
+        let live = digests(&[("a", 1), ("b", 9), ("x", 4)]);
+        assert_eq!(
+            compare_kv(&expected, &live),
+            (
+                1,
+                vec![
+                    "b: value differs".to_owned(),
+                    "x: not in the backup".to_owned(),
+                    "1 keys missing".to_owned()
+                ]
+            )
+        );
+        let none = BTreeMap::new();
+        assert_eq!(
+            compare_kv(&expected, &none),
+            (0, vec!["3 keys missing".to_owned()])
+        );
+    }
 }
