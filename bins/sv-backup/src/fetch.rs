@@ -84,7 +84,7 @@ pub fn choose<'a>(
 
 /// Runs `fetch`.
 pub async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitStatus> {
-    let store = Store::open(global, &args.source)?;
+    let store = Store::open(&args.source)?;
     let listed = store.list().await?;
     let chosen = choose(&listed, args.name.as_deref(), args.run_id).ok_or_else(|| {
         InputError::new(anyhow::anyhow!(

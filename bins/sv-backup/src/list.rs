@@ -96,7 +96,7 @@ fn listed(stored: Stored) -> Listed {
 
 /// Runs `list`.
 pub async fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<ExitStatus> {
-    let store = Store::open(global, &args.source)?;
+    let store = Store::open(&args.source)?;
     let decryption = crate::keys::decryption(&args.key)?;
     let mut archives: Vec<Listed> = store.list().await?.into_iter().map(listed).collect();
     // Manifests can be read only where the archive is a local file.

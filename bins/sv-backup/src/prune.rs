@@ -348,7 +348,7 @@ pub async fn run(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<ExitSta
         ))
         .into());
     }
-    let store = Store::open(global, &args.source)?;
+    let store = Store::open(&args.source)?;
     let listed = store.list().await?;
     let mut groups: BTreeMap<String, Vec<(Stored, DateTime<Utc>)>> = BTreeMap::new();
     let mut ignored = Vec::new();

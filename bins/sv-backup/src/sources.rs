@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::TryStreamExt as _;
 use serde::Serialize;
-use sv_cli::{GlobalArgs, InputError};
+use sv_cli::InputError;
 
 use crate::args::SourceArgs;
 
@@ -138,7 +138,7 @@ pub struct Store {
 impl Store {
     /// Opens the source of the flags, with a GitHub (`GITHUB_TOKEN`, `GITHUB_REPOSITORY`,
     /// `GITHUB_API_URL`) or Cloudflare client as it needs.
-    pub fn open(_global: &GlobalArgs, args: &SourceArgs) -> anyhow::Result<Self> {
+    pub fn open(args: &SourceArgs) -> anyhow::Result<Self> {
         let source = Source::from_args(args)?;
         let runner = sv_cli::context::runner();
         let mut store = Store {
