@@ -24,6 +24,9 @@ pub struct CreateArgs {
     /// Resolve what would be backed up and print it; write nothing, call no API
     #[arg(long)]
     pub dry_run: bool,
+    /// Also upload the archive and its `.sha256` to an R2 bucket (optionally under a folder)
+    #[arg(long, value_name = "BUCKET[/PREFIX]")]
+    pub upload_r2: Option<String>,
     #[command(flatten)]
     pub cloudflare: CloudflareArgs,
 }
@@ -80,14 +83,88 @@ pub struct RestoreArgs {
     pub yes: bool,
 }
 
+/// Where archives are kept (`list`, `prune`): a directory (the default), workflow
+/// artifacts or an R2 bucket.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Directory holding `*.tar.gz.age` archives [default: .]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["github", "r2"])]
+    pub dir: Option<PathBuf>,
+    /// The repository's workflow artifacts whose name starts with PREFIX (needs
+    /// GITHUB_TOKEN and GITHUB_REPOSITORY; GITHUB_API_URL for GitHub Enterprise)
+    #[arg(long, value_name = "PREFIX", num_args = 0..=1, default_missing_value = "", conflicts_with = "r2")]
+    pub github: Option<String>,
+    /// Objects of an R2 bucket, optionally under a folder (`backups/`)
+    #[arg(long, value_name = "BUCKET[/PREFIX]")]
+    pub r2: Option<String>,
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+}
+
 /// `sv-backup list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Directory holding `*.tar.gz.age` archives
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub dir: PathBuf,
-    /// Key to read each archive's manifest (environment, resources); without one only
-    /// file facts are listed
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Key to read each archive's manifest (environment, resources), local directory
+    /// only; without one only file facts are listed
     #[command(flatten)]
     pub key: KeyArgs,
+}
+
+/// `sv-backup prune`. Without any `--keep-*`, the policy is `backup.keep` of sv.yaml.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("policy").multiple(true))]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Keep the N newest archives
+    #[arg(long, value_name = "N", group = "policy")]
+    pub keep_last: Option<u32>,
+    /// Keep the newest archive of each of the N latest UTC days that have one
+    #[arg(long, value_name = "N", group = "policy")]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest archive of each of the N latest ISO weeks (UTC) that have one
+    #[arg(long, value_name = "N", group = "policy")]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest archive of each of the N latest UTC months that have one
+    #[arg(long, value_name = "N", group = "policy")]
+    pub keep_monthly: Option<u32>,
+    /// Show what would be kept and removed; delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `sv-backup fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Archive (or artifact) name; default: the newest archive of the source by the time in
+    /// its name
+    pub name: Option<String>,
+    /// Only artifacts uploaded by this workflow run (with --github)
+    #[arg(long, value_name = "ID", requires = "github")]
+    pub run_id: Option<u64>,
+    /// Directory the archive and its `.sha256` are written to
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+}
+
+/// `sv-backup drill`.
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// The `.tar.gz.age` archive (e.g. from `sv-backup fetch`)
+    pub archive: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Leave the scratch `drill-ENV-` resources in place (to look at them)
+    #[arg(long)]
+    pub keep_scratch: bool,
+    /// Open (or update) an issue when the drill fails, close it when it passes (needs
+    /// GITHUB_TOKEN with `issues: write` and GITHUB_REPOSITORY)
+    #[arg(long)]
+    pub issue: bool,
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
 }

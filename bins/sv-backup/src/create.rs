@@ -43,6 +43,12 @@ pub struct CreateReport {
     pub items: Vec<Item>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archive: Option<ArchiveFacts>,
+    /// `r2://BUCKET/KEY` with `--upload-r2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploaded: Option<String>,
+    /// Cloudflare API requests sent per resource (retries included).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub api_requests: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,6 +117,20 @@ impl Render for CreateReport {
                 a.path, a.size, a.entries, a.bytes, a.sha256
             ));
         }
+        if let Some(to) = &self.uploaded {
+            out.push_str(&format!("Uploaded to {to}\n"));
+        }
+        if !self.api_requests.is_empty() {
+            out.push_str(&format!(
+                "API requests: {} ({})\n",
+                self.api_requests.values().sum::<u64>(),
+                self.api_requests
+                    .iter()
+                    .map(|(r, n)| format!("{r} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         out
     }
 
@@ -149,6 +169,9 @@ impl Render for CreateReport {
                 "\nArchive `{}`: {} bytes, sha256 `{}`\n",
                 a.path, a.size, a.sha256
             ));
+        }
+        if let Some(to) = &self.uploaded {
+            out.push_str(&format!("\nUploaded to `{to}`\n"));
         }
         out
     }
@@ -261,6 +284,8 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitSt
             dry_run: true,
             items,
             archive: None,
+            uploaded: None,
+            api_requests: BTreeMap::new(),
         };
         global.output().print(&report)?;
         return Ok(ExitStatus::Success);
@@ -304,11 +329,14 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitSt
     let audit = sv_audit::AuditLog::new(sv_audit::AuditLog::default_path(
         &config.resolve_path(std::path::Path::new(".")),
     ));
+    let mut api_requests = BTreeMap::new();
     let result = async {
         for item in items.iter().filter(|i| i.skipped.is_none()) {
+            let before = client.requests_sent();
             backup_item(&client, &config, env, item, &mut sink)
                 .await
                 .with_context(|| format!("backing up {} ({})", item.resource, item.target))?;
+            api_requests.insert(item.resource.clone(), client.requests_sent() - before);
         }
         sink.finish().await
     }
@@ -332,14 +360,24 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitSt
         })
         .context("writing the audit trail")?;
     let summary = result?;
+    let uploaded = match &args.upload_r2 {
+        Some(spec) => Some(crate::sources::upload_to_r2(&client, spec, &summary.path).await?),
+        None => None,
+    };
     runner.set_output("archive", &summary.path.display().to_string())?;
     runner.set_output("size", &summary.size.to_string())?;
     runner.set_output("sha256", &summary.sha256.to_string())?;
+    // For actions/backup: the file name, and counts per resource as one JSON object.
+    runner.set_output("name", &name)?;
+    runner.set_output("entries", &summary.entries.to_string())?;
+    runner.set_output("counts", &serde_json::to_string(&summary.resources)?)?;
     let report = CreateReport {
         environment: env.name.clone(),
         dry_run: false,
         items,
         archive: Some(ArchiveFacts::from(&summary)),
+        uploaded,
+        api_requests,
     };
     runner.append_summary(&report.markdown())?;
     global.output().print(&report)?;

@@ -6,9 +6,14 @@
 pub mod args;
 mod bridge;
 pub mod create;
+pub mod drill;
+pub mod fetch;
 pub mod keys;
+pub mod list;
+pub mod prune;
 pub mod recovery;
 pub mod restore;
+pub mod sources;
 pub mod verify;
 mod vtables;
 pub mod workers;
@@ -36,12 +41,18 @@ pub enum Command {
     Create(args::CreateArgs),
     /// Decrypt an archive and check every checksum; report counts per resource
     Verify(args::VerifyArgs),
-    /// List the archives in a local directory (size, time, sha256 sidecar, manifest)
+    /// List the archives in a directory, the workflow artifacts or an R2 bucket
     List(args::ListArgs),
+    /// Delete the archives a --keep-last/daily/weekly/monthly policy does not keep
+    Prune(args::PruneArgs),
+    /// Download an archive (default: the newest) and its .sha256 from a source; check it
+    Fetch(args::FetchArgs),
     /// Verify an archive and show what restoring it would do: order, overwrites, time, risks
     Plan(args::PlanArgs),
     /// Verify the whole archive, then restore it (or some resources) into an environment
     Restore(args::RestoreArgs),
+    /// Restore an archive's D1/KV/R2 data into scratch drill- resources, check it, delete them
+    Drill(args::DrillArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),
 }
@@ -52,9 +63,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Create(args) => create::run(&cli.global, args).await,
         Command::Verify(args) => verify::run(&cli.global, args).await,
-        Command::List(args) => verify::list(&cli.global, args).await,
+        Command::List(args) => list::run(&cli.global, args).await,
+        Command::Prune(args) => prune::run(&cli.global, args).await,
+        Command::Fetch(args) => fetch::run(&cli.global, args).await,
         Command::Plan(args) => restore::plan(&cli.global, args).await,
         Command::Restore(args) => restore::run(&cli.global, args).await,
+        Command::Drill(args) => drill::run(&cli.global, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {
             args.print::<Cli>()?;

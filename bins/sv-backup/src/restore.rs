@@ -409,6 +409,43 @@ fn actor() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Pass two for a caller that resolved the targets itself (the restore drill): streams the
+/// archive into `targets` and says what happened to each, also when it failed part way.
+pub(crate) async fn restore_targets(
+    client: Client,
+    file: File,
+    path: PathBuf,
+    decryption: Decryption,
+    scan: Scan,
+    targets: Vec<Target>,
+) -> (Vec<Outcome>, anyhow::Result<()>) {
+    // The drill restores data stores only: no Worker, so no bindings to re-point.
+    let job = Restore {
+        binding_map: crate::workers::BindingMap::new(),
+        worker_content: None,
+        handle: tokio::runtime::Handle::current(),
+        client,
+        now: Utc::now().timestamp(),
+        scan,
+        targets,
+        outcomes: BTreeMap::new(),
+        state: None,
+    };
+    match tokio::task::spawn_blocking(move || {
+        let mut job = job;
+        let result = job.run(&file, &path, &decryption);
+        (job.finished(), result)
+    })
+    .await
+    {
+        Ok(done) => done,
+        Err(e) => (
+            Vec::new(),
+            Err(anyhow::anyhow!("the restore task panicked: {e}")),
+        ),
+    }
+}
+
 /// Pass two, on a blocking thread; API calls go through the runtime's handle.
 struct Restore {
     handle: tokio::runtime::Handle,

@@ -39,6 +39,11 @@ pub enum EnvironmentKind {
         /// The pull request number.
         pr: u64,
     },
+    /// Scratch resources a restore drill restores a backup into (`sv-backup drill`).
+    Drill {
+        /// The environment the backup was taken from.
+        source: String,
+    },
 }
 
 /// A worker script as deployed to this environment.

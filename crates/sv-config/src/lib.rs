@@ -232,6 +232,35 @@ impl LoadedConfig {
         })?;
         self.derived(format!("pr-{pr}"), EnvironmentKind::Preview { pr }, prefix)
     }
+
+    /// Scratch resources for a restore drill of a backup of `source`: environment
+    /// `drill-<source>`, every name prefixed `drill-<source>-`, derived like developer and
+    /// preview environments.
+    ///
+    /// # Errors
+    /// An invalid environment name, or a prefix that makes a resource name invalid.
+    pub fn drill_environment(&self, source: &str) -> Result<Environment, Error> {
+        names::identifier(source).map_err(|m| {
+            Error::invalid(
+                None,
+                format!("invalid environment name {}: {m}", error::quote(source)),
+            )
+        })?;
+        let prefix = format!("drill-{source}-");
+        names::prefix(&prefix).map_err(|m| {
+            Error::invalid(
+                None,
+                format!("invalid drill prefix {}: {m}", error::quote(&prefix)),
+            )
+        })?;
+        self.derived(
+            format!("drill-{source}"),
+            EnvironmentKind::Drill {
+                source: source.to_owned(),
+            },
+            prefix,
+        )
+    }
 }
 
 /// Reads a file, refusing anything larger than `limit` bytes without reading it whole.

@@ -283,6 +283,13 @@ impl ActRun {
             .map(|(k, v)| format!("{k}='{v}'\n"))
             .collect();
         fs::write(&secret_file, secrets).map_err(Error::io(&secret_file))?;
+        let var_file = scratch.path().join("vars.env");
+        let vars: String = self
+            .vars
+            .iter()
+            .map(|(k, v)| format!("{k}='{v}'\n"))
+            .collect();
+        fs::write(&var_file, vars).map_err(Error::io(&var_file))?;
 
         let mut command = Command::new(&act);
         command

@@ -3,7 +3,12 @@
 
 use assert_cmd::Command;
 
+mod act;
 mod create;
+mod drill;
+mod fetch;
+mod kv_requests;
+mod prune;
 mod restore;
 
 fn transcript(args: &[&str]) -> String {
@@ -57,4 +62,10 @@ fn missing_config_names_the_fix() {
     let text = transcript(&["validate", "--config", "does-not-exist.yaml"]);
     assert!(text.starts_with("exit: 2\n"), "{text}");
     assert!(text.contains("does-not-exist.yaml not found"), "{text}");
+}
+
+#[test]
+fn prune_and_list_help() {
+    insta::assert_snapshot!(transcript(&["prune", "--help"]));
+    insta::assert_snapshot!(transcript(&["list", "--help"]));
 }
