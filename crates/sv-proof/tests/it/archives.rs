@@ -102,7 +102,10 @@ fn every_damaged_or_foreign_archive_is_refused() {
     let right = key(dir, "right");
     let wrong = key(dir, "wrong");
     let good = good_archive(dir, &right);
-    let run = Run::new(&emulator, dir);
+    // restore and plan resolve the target environment from the reference app's sv.yaml.
+    let app = tempfile::tempdir().unwrap();
+    sv_test::example::copy_to(app.path()).unwrap();
+    let run = Run::new(&emulator, app.path());
     let verify = |archive: &Path, key: &Path| -> Vec<String> {
         vec![
             "sv-backup".into(),
@@ -111,6 +114,15 @@ fn every_damaged_or_foreign_archive_is_refused() {
             "--identity".into(),
             key.to_string_lossy().into_owned(),
         ]
+    };
+    let with = |command: &str, archive: &Path, key: &Path| -> Vec<String> {
+        let mut argv = verify(archive, key);
+        argv[1] = command.to_owned();
+        argv.extend(["--env".to_owned(), "staging".to_owned()]);
+        if command == "restore" {
+            argv.push("--yes".to_owned());
+        }
+        argv
     };
 
     let ok = run.run(&verify(&good, &right.file));
@@ -188,17 +200,31 @@ fn every_damaged_or_foreign_archive_is_refused() {
     ));
 
     let files_before = listing(dir);
+    let app_before = listing(app.path());
     for (what, archive, identity) in &cases {
-        let outcome = run.run(&verify(archive, identity));
-        outcome.assert_refused(&[2], what);
-        let named = archive.file_name().unwrap().to_string_lossy().into_owned();
-        let key_named = identity.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            outcome.stderr.contains(&named) || outcome.stderr.contains(&key_named),
-            "{what}: the message names neither the archive nor the key:\n{}",
-            outcome.stderr
-        );
+        for argv in [
+            verify(archive, identity),
+            with("plan", archive, identity),
+            with("restore", archive, identity),
+        ] {
+            let outcome = run.run(&argv);
+            let case = format!("{what} ({})", argv[1]);
+            outcome.assert_refused(&[2], &case);
+            let named = archive.file_name().unwrap().to_string_lossy().into_owned();
+            let key_named = identity.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(
+                outcome.stderr.contains(&named) || outcome.stderr.contains(&key_named),
+                "{case}: the message names neither the archive nor the key:\n{}",
+                outcome.stderr
+            );
+        }
     }
+    let app_written: Vec<_> = listing(app.path())
+        .difference(&app_before)
+        .filter(|p| !p.starts_with(".sv"))
+        .cloned()
+        .collect();
+    assert!(app_written.is_empty(), "plan/restore wrote {app_written:?}");
     assert!(cases.len() >= 12);
     let written: Vec<_> = listing(dir)
         .difference(&files_before)

@@ -32,6 +32,25 @@ const MATRIX: &[&[&str]] = &[
         "--dry-run",
     ],
     &["sv-onboard", "--config", "{}", "validate"],
+    &[
+        "sv-onboard",
+        "--config",
+        "{}",
+        "setup",
+        "--developer",
+        "corpus",
+        "--dry-run",
+    ],
+    &[
+        "sv-backup",
+        "--config",
+        "{}",
+        "--env",
+        "staging",
+        // No --keep-* flag: the policy comes from `backup.keep` in the config.
+        "prune",
+        "--dry-run",
+    ],
 ];
 
 #[test]
