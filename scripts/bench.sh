@@ -12,7 +12,7 @@
 # Usage: scripts/bench.sh [--no-write]
 # Environment: PROFILE (release|debug, default release), PLAN_N (500), HEALTH_N (200),
 #   ARCHIVE_MB (256; the 1 GB figure: scripts/bench-archive.sh 1024), ROUNDS (1),
-#   EMULATOR_SECONDS (5), SKIP (space-separated names to skip, e.g. "archive emulator").
+#   KV_KEYS (100000), EMULATOR_SECONDS (5), SKIP (space-separated names to skip, e.g. "archive emulator").
 # Memory is peak RSS from GNU time (/usr/bin/time). Figures from a shared machine are noisy:
 # compare ratios measured in the same run, not seconds across runs.
 set -euo pipefail
@@ -46,6 +46,9 @@ main() {
       "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
       "$(awk '/MemTotal/ {printf "%d", $2 / 1048576}' /proc/meminfo)" \
       "$(sed -n 's/^PRETTY_NAME="\(.*\)"$/\1/p' /etc/os-release)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    if [ -n "${SKIP:-}" ]; then
+      printf 'Skipped in this run: %s (their latest figures are in the sections below).\n\n' "$SKIP"
+    fi
   } >"$out"
 
   if ! skipped plan; then
@@ -73,7 +76,7 @@ main() {
     log "sv-backup KV request count"
     {
       printf '### sv-backup: KV request count\n\n```text\n'
-      scripts/bench-backup-kv.sh 2>/dev/null
+      BIN="$bin" scripts/bench-backup-kv.sh "${KV_KEYS:-100000}" 2>/dev/null
       printf '```\n\n'
     } >>"$out"
   fi
