@@ -96,6 +96,7 @@ mod path;
 mod pipeline;
 mod reader;
 mod relay;
+mod spool;
 mod tarfmt;
 mod writer;
 
@@ -108,5 +109,6 @@ pub use manifest::{
 };
 pub use path::{MAX_PATH_BYTES, check_path};
 pub use pipeline::CompressionStats;
+pub use spool::Spool;
 pub use reader::{ArchiveEntry, ArchiveReader, VerifyReport, open, verify_sidecar};
 pub use writer::{ArchiveSummary, ArchiveWriter, WriterOptions};

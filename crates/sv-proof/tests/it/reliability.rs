@@ -61,7 +61,9 @@ impl Flow<'_> {
             let failed: Vec<&str> = lines
                 .iter()
                 .copied()
-                .filter(|l| l.contains("FAILED"))
+                .filter(|l| {
+                    l.contains("FAILED") || l.starts_with("error") || l.contains("caused by")
+                })
                 .collect();
             let why = if failed.is_empty() {
                 lines[lines.len().saturating_sub(3)..].join(" | ")
