@@ -447,7 +447,11 @@ enum Held {
 
 impl Held {
     /// Reads the entry to its end (which checks its checksum) before anything is uploaded.
-    fn read(entry: &mut sv_archive::ArchiveEntry<'_>, size: u64, path: &Path) -> anyhow::Result<Self> {
+    fn read(
+        entry: &mut sv_archive::ArchiveEntry<'_>,
+        size: u64,
+        path: &Path,
+    ) -> anyhow::Result<Self> {
         if size <= HOLD_IN_MEMORY {
             let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             entry

@@ -109,6 +109,6 @@ pub use manifest::{
 };
 pub use path::{MAX_PATH_BYTES, check_path};
 pub use pipeline::CompressionStats;
-pub use spool::Spool;
 pub use reader::{ArchiveEntry, ArchiveReader, VerifyReport, open, verify_sidecar};
+pub use spool::Spool;
 pub use writer::{ArchiveSummary, ArchiveWriter, WriterOptions};

@@ -349,8 +349,7 @@ impl D1Api<'_> {
         sql: &str,
         params: &[serde_json::Value],
     ) -> Result<Vec<RawResult>, Error> {
-        self.sql("raw", uuid, sql, params, Idempotency::Safe)
-            .await
+        self.sql("raw", uuid, sql, params, Idempotency::Safe).await
     }
 
     /// `POST …/{uuid}/raw`: rows as arrays. Not retried after ambiguous failures.

@@ -62,7 +62,10 @@ impl Flow<'_> {
                 .iter()
                 .copied()
                 .filter(|l| {
-                    l.contains("FAILED") || l.starts_with("error") || l.contains("caused by")
+                    l.contains("FAILED")
+                        || l.starts_with("error")
+                        || l.contains("caused by")
+                        || l.contains("failed:")
                 })
                 .collect();
             let why = if failed.is_empty() {
