@@ -703,6 +703,25 @@ impl Restore {
         Err(failure.into())
     }
 
+    /// A call whose repetition is harmless, attempted again after failures worth retrying.
+    fn again<T, F, Fut>(&self, mut call: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, sv_cloudflare::Error>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match self.handle.block_on(call()) {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt < ATTEMPTS && retryable(&e) => {
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Uploads held bytes, attempting again after failures worth retrying.
     fn upload<T, F, Fut>(&self, held: &Held, mut upload: F) -> anyhow::Result<T>
     where
@@ -767,9 +786,10 @@ impl Restore {
                 if let Some(from) = extra_str(meta, "zone") {
                     text = recovery::rewrite_zone(&text, from, &target.name);
                 }
-                let result = self
-                    .handle
-                    .block_on(self.client.dns().import_bind(&id, text, false))?;
+                // Records already present are skipped, so importing again after a lost
+                // answer adds nothing twice (what the lost attempt added counts as skipped).
+                let dns = self.client.dns();
+                let result = self.again(|| dns.import_bind(&id, text.clone(), false))?;
                 let o = self.outcome(&target.resource);
                 o.restored += result.recs_added;
                 o.skipped += result
