@@ -856,7 +856,7 @@ pub async fn d1_live_rows(client: &Client, uuid: &str) -> anyhow::Result<BTreeMa
         })
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    let results = client.d1().query(uuid, &sql, &[]).await?;
+    let results = client.d1().query_read_only(uuid, &sql, &[]).await?;
     let mut out = BTreeMap::new();
     for row in results.iter().flat_map(|r| r.results.iter()) {
         if let (Some(t), Some(n)) = (
@@ -884,7 +884,7 @@ pub struct D1Table {
 pub async fn d1_tables(client: &Client, uuid: &str) -> anyhow::Result<Vec<D1Table>> {
     let d1 = client.d1();
     let listed = d1
-        .query(
+        .query_read_only(
             uuid,
             "SELECT l.name AS name, l.type AS type, m.sql AS sql FROM pragma_table_list AS l \
              LEFT JOIN sqlite_master AS m ON m.name = l.name \

@@ -3,10 +3,16 @@
 //! A restore reads the archive twice through one open file handle: pass one
 //! ([`recovery::scan`]) decrypts everything and checks every checksum, the manifest and each
 //! entry's content before the first write; pass two decrypts again and streams each entry
-//! straight into its API call (KV bulk writes in bounded batches, D1 import and R2 PUTs as
-//! streamed bodies). Nothing is spooled: plaintext never touches the disk and memory does
-//! not grow with the size of an entry. The manifest read in pass two must equal pass one's,
-//! and every entry's checksum is checked again as it streams.
+//! into its API call (KV bulk writes in bounded batches, D1 imports and R2 PUTs). An upload
+//! that fails on a network error, a 429 or a 5xx is sent again, so its body must be
+//! replayable: an entry up to [`HOLD_IN_MEMORY`] is held in memory, a larger one is copied
+//! into an [`sv_archive::Spool`] (an unnamed temporary file encrypted with a key that only
+//! this process holds: plaintext never touches the disk) and streamed from there on each
+//! attempt. Nothing is uploaded before the entry has been read to its end and its checksum
+//! checked again. A D1 import whose answer was lost may or may not have run, so it is not
+//! resent alone: the database is emptied again (`DROP … IF EXISTS`) and every SQL entry of
+//! it imported again, which ends in the same state whether the lost one ran or not. The
+//! manifest read in pass two must equal pass one's.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -34,6 +40,12 @@ const KV_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// Bytes per chunk streamed into an upload, and chunks in flight.
 const CHUNK: usize = 256 * 1024;
 const DEPTH: usize = 4;
+/// Entries up to this size are held in memory to be resent; larger ones are spooled.
+pub const HOLD_IN_MEMORY: u64 = 16 * 1024 * 1024;
+/// Attempts at one upload (or one D1 replay) before the restore gives up. Each attempt is
+/// itself retried by the client where it can resend the body, so this covers longer outages
+/// and the attempts the client must not repeat (a D1 ingest, a streamed spool).
+const ATTEMPTS: u32 = 4;
 
 /// Everything checked and resolved before the first write.
 struct Prepared {
@@ -278,6 +290,7 @@ pub async fn run(global: &GlobalArgs, args: RestoreArgs) -> anyhow::Result<ExitS
         targets,
         outcomes: BTreeMap::new(),
         state: None,
+        d1_held: Vec::new(),
     };
     let result = tokio::task::spawn_blocking(move || {
         let mut job = job;
@@ -459,6 +472,79 @@ struct Restore {
     /// A Worker's code, uploaded once its `worker.json` (the next entry) is read.
     worker_content: Option<(EntryMeta, Bytes)>,
     binding_map: crate::workers::BindingMap,
+    /// The SQL entries of the D1 database being restored, kept to import them again.
+    d1_held: Vec<(String, Held)>,
+}
+
+/// An entry's bytes, kept so that an upload of them can be sent again.
+enum Held {
+    Memory(Bytes),
+    Spool(std::sync::Arc<sv_archive::Spool>),
+}
+
+impl Held {
+    /// Reads the entry to its end (which checks its checksum) before anything is uploaded.
+    fn read(
+        entry: &mut sv_archive::ArchiveEntry<'_>,
+        size: u64,
+        path: &Path,
+    ) -> anyhow::Result<Self> {
+        if size <= HOLD_IN_MEMORY {
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            entry
+                .read_to_end(&mut bytes)
+                .map_err(|e| recovery::io_classify(e, path))?;
+            return Ok(Self::Memory(Bytes::from(bytes)));
+        }
+        let dir = std::env::temp_dir();
+        let spool = sv_archive::Spool::copy_from(&dir, entry).map_err(|e| {
+            recovery::io_classify(e, path).context(format!(
+                "copying an entry into an encrypted temporary file in {}",
+                dir.display()
+            ))
+        })?;
+        Ok(Self::Spool(std::sync::Arc::new(spool)))
+    }
+
+    /// A body for one attempt: the bytes again, or the spool decrypted from its start by a
+    /// blocking task a few chunks ahead of the upload.
+    fn body(&self, handle: &tokio::runtime::Handle) -> anyhow::Result<ObjectBody> {
+        let spool = match self {
+            Self::Memory(b) => return Ok(ObjectBody::Bytes(b.clone())),
+            Self::Spool(s) => s.clone(),
+        };
+        let mut reader = spool.reader()?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(DEPTH);
+        handle.spawn_blocking(move || {
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let item = match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => Ok(Bytes::copy_from_slice(&buf[..n])),
+                    Err(e) => Err(e),
+                };
+                let failed = item.is_err();
+                if tx.blocking_send(item).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        Ok(ObjectBody::from_stream(stream, spool.len()))
+    }
+}
+
+/// Failures worth another attempt: the API could not be reached, was overloaded or broke
+/// down (429, 5xx, resets, timeouts). A refusal (4xx) or an SQL error would only repeat.
+fn retryable(e: &sv_cloudflare::Error) -> bool {
+    e.category() == sv_cloudflare::ErrorCategory::Network
+}
+
+/// Pause before attempt `n + 1`: 1 s, 2 s, 4 s.
+fn backoff(n: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1 << n.saturating_sub(1).min(4))
 }
 
 impl Restore {
@@ -574,9 +660,16 @@ impl Restore {
                 .map(|b| b.bookmark)
         });
         self.outcome(&target.resource).undo_bookmark = bookmark;
+        self.d1_held.clear();
+        self.empty_d1(&uuid)
+    }
+
+    /// Drops every table, view and virtual table of a database. Repeatable (`IF EXISTS`), so
+    /// the client retries it after a lost answer.
+    fn empty_d1(&self, uuid: &str) -> anyhow::Result<()> {
         let tables = self
             .handle
-            .block_on(recovery::d1_tables(&self.client, &uuid))?;
+            .block_on(recovery::d1_tables(&self.client, uuid))?;
         let mut sql = String::from("PRAGMA defer_foreign_keys = on;\n");
         // Virtual tables first: dropping one drops its shadow tables.
         for kind in ["virtual", "view", "table"] {
@@ -592,9 +685,98 @@ impl Restore {
             return Ok(());
         }
         self.handle
-            .block_on(self.client.d1().query(&uuid, &sql, &[]))
+            .block_on(self.client.d1().query_repeatable(uuid, &sql, &[]))
             .context("emptying the database before the import")?;
         Ok(())
+    }
+
+    /// One D1 import of held SQL (init → upload → ingest → poll).
+    fn d1_import(
+        &self,
+        uuid: &str,
+        etag: &str,
+        held: &Held,
+    ) -> anyhow::Result<Result<sv_cloudflare::d1::ImportResult, sv_cloudflare::Error>> {
+        let body = held.body(&self.handle)?;
+        Ok(self.handle.block_on(self.client.d1().import_body(
+            uuid,
+            etag,
+            body,
+            &Default::default(),
+        )))
+    }
+
+    /// Imports the entry just added to `d1_held`. After a failure worth retrying, the
+    /// database is emptied and every held entry imported again, in order: the lost attempt
+    /// may have run, and SQL that creates tables cannot run twice.
+    fn d1_entry(&mut self, uuid: &str) -> anyhow::Result<u64> {
+        let (etag, held) = self.d1_held.last().context("no SQL held")?;
+        let mut failure = match self.d1_import(uuid, etag, held)? {
+            Ok(r) => return Ok(r.num_queries.unwrap_or(0)),
+            Err(e) => e,
+        };
+        for attempt in 1..ATTEMPTS {
+            if !retryable(&failure) {
+                break;
+            }
+            std::thread::sleep(backoff(attempt));
+            self.empty_d1(uuid)?;
+            let mut last = None;
+            let mut failed = None;
+            for (etag, held) in &self.d1_held {
+                match self.d1_import(uuid, etag, held)? {
+                    Ok(r) => last = r.num_queries,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            match failed {
+                None => return Ok(last.unwrap_or(0)),
+                Some(e) => failure = e,
+            }
+        }
+        Err(failure.into())
+    }
+
+    /// A call whose repetition is harmless, attempted again after failures worth retrying.
+    fn again<T, F, Fut>(&self, mut call: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, sv_cloudflare::Error>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match self.handle.block_on(call()) {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt < ATTEMPTS && retryable(&e) => {
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Uploads held bytes, attempting again after failures worth retrying.
+    fn upload<T, F, Fut>(&self, held: &Held, mut upload: F) -> anyhow::Result<T>
+    where
+        F: FnMut(ObjectBody) -> Fut,
+        Fut: std::future::Future<Output = Result<T, sv_cloudflare::Error>>,
+    {
+        let mut attempt = 1;
+        loop {
+            let body = held.body(&self.handle)?;
+            match self.handle.block_on(upload(body)) {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt < ATTEMPTS && retryable(&e) => {
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     fn entry(
@@ -615,18 +797,10 @@ impl Restore {
                     .and_then(|s| s.md5.get(&meta.path))
                     .cloned()
                     .context("the first pass did not measure this dump")?;
-                let client = self.client.clone();
-                let result = stream_into(&self.handle, entry, meta.size, path, move |body| {
-                    let client = client.clone();
-                    async move {
-                        client
-                            .d1()
-                            .import_body(&id, &etag, body, &Default::default())
-                            .await
-                    }
-                })?;
-                let o = self.outcome(&target.resource);
-                o.restored += result.num_queries.unwrap_or(0);
+                let held = Held::read(entry, meta.size, path)?;
+                self.d1_held.push((etag, held));
+                let queries = self.d1_entry(&id)?;
+                self.outcome(&target.resource).restored += queries;
                 Ok(())
             }
             "r2-object" => {
@@ -634,12 +808,10 @@ impl Restore {
                     .context("no `key` in the manifest record")?
                     .to_owned();
                 let options = r2_options(meta);
-                let client = self.client.clone();
                 let bucket = target.name.clone();
-                stream_into(&self.handle, entry, meta.size, path, move |body| {
-                    let client = client.clone();
-                    async move { client.r2().put_object(&bucket, &key, body, &options).await }
-                })?;
+                let held = Held::read(entry, meta.size, path)?;
+                let r2 = self.client.r2();
+                self.upload(&held, |body| r2.put_object(&bucket, &key, body, &options))?;
                 self.outcome(&target.resource).restored += 1;
                 Ok(())
             }
@@ -651,9 +823,10 @@ impl Restore {
                 if let Some(from) = extra_str(meta, "zone") {
                     text = recovery::rewrite_zone(&text, from, &target.name);
                 }
-                let result = self
-                    .handle
-                    .block_on(self.client.dns().import_bind(&id, text, false))?;
+                // Records already present are skipped, so importing again after a lost
+                // answer adds nothing twice (what the lost attempt added counts as skipped).
+                let dns = self.client.dns();
+                let result = self.again(|| dns.import_bind(&id, text.clone(), false))?;
                 let o = self.outcome(&target.resource);
                 o.restored += result.recs_added;
                 o.skipped += result
@@ -853,55 +1026,6 @@ fn r2_options(meta: &EntryMeta) -> PutObjectOptions {
         storage_class: None,
         jurisdiction: None,
     }
-}
-
-/// Streams `size` bytes of an archive entry into an upload started by `upload`: the upload
-/// runs on the runtime while this (blocking) thread feeds it a few chunks at a time. A read
-/// error (a checksum that fails at the end) is passed into the body, so the upload is
-/// aborted rather than completed with bad bytes.
-fn stream_into<T, F, Fut>(
-    handle: &tokio::runtime::Handle,
-    entry: &mut sv_archive::ArchiveEntry<'_>,
-    size: u64,
-    path: &Path,
-    upload: F,
-) -> anyhow::Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce(ObjectBody) -> Fut,
-    Fut: std::future::Future<Output = Result<T, sv_cloudflare::Error>> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(DEPTH);
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    let task = handle.spawn(upload(ObjectBody::from_stream(stream, size)));
-    let mut buf = vec![0u8; CHUNK];
-    let mut read_error = None;
-    loop {
-        match entry.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if tx
-                    .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            Err(e) => {
-                let _ = tx.blocking_send(Err(std::io::Error::other("the archive entry failed")));
-                read_error = Some(e);
-                break;
-            }
-        }
-    }
-    drop(tx);
-    let result = handle.block_on(task).context("the upload task panicked")?;
-    if let Some(e) = read_error {
-        return Err(recovery::io_classify(e, path));
-    }
-    Ok(result?)
 }
 
 /// Replaces `path` with `bytes`: a temp file beside it, fsynced, renamed over it.

@@ -156,7 +156,7 @@ pub async fn rebuild_sql(
                             "SELECT {select} FROM {name} WHERE rowid > {r} ORDER BY rowid LIMIT {PAGE}"
                         ),
                     };
-                    let results = client.d1().raw(uuid, &query, &[]).await?;
+                    let results = client.d1().raw_read_only(uuid, &query, &[]).await?;
                     let Some(page) = results.into_iter().next() else {
                         break;
                     };

@@ -378,15 +378,22 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
     annotations
         .entry("workers/tag".into())
         .or_insert_with(|| id.clone());
+    // What marks this deploy's version, to find it after an upload whose answer was lost.
+    let mark = (
+        annotations.get("workers/tag").cloned(),
+        annotations.get("workers/message").cloned(),
+    );
     let upload = bundle::upload(worker, main, modules, bindings, &secrets, annotations);
     console.info(&format!("uploading a new version of {script}"));
     let version = if previous.is_some() {
-        client
-            .workers()
-            .upload_version(&script, &upload)
-            .await
-            .with_context(|| format!("uploading a new version of {script}"))?
-            .id
+        let workers = client.workers();
+        crate::once::create_once(
+            &format!("uploading a new version of {script}"),
+            || workers.upload_version(&script, &upload),
+            || version_marked(&client, &script, &mark, &id),
+        )
+        .await?
+        .id
     } else {
         // First deploy: a Worker must exist before versions can be uploaded, and with no
         // previous version there is nothing to split traffic with.
@@ -501,14 +508,13 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
                     (old.as_str(), f64::from(100 - percent)),
                 ]
             };
-            let shifted = client
-                .workers()
-                .create_deployment(
-                    &script,
-                    &NewDeployment::split(&split, Some(&message)),
-                    force,
-                )
-                .await;
+            let shifted = create_deployment(
+                &client,
+                &script,
+                &NewDeployment::split(&split, Some(&message)),
+                force,
+            )
+            .await;
             if let Err(e) = shifted {
                 // Traffic may already be split (an earlier step, or an ambiguous failure):
                 // return it to the previous version before giving up.
@@ -625,16 +631,85 @@ async fn restore(
     message: &str,
     force: bool,
 ) -> anyhow::Result<()> {
-    client
-        .workers()
-        .create_deployment(
-            script,
-            &NewDeployment::split(&[(old, 100.0)], Some(&format!("{message}: rollback"))),
-            force,
-        )
-        .await
-        .with_context(|| format!("rolling back to {old}: CHECK THE DEPLOYMENT OF {script} NOW"))?;
+    create_deployment(
+        client,
+        script,
+        &NewDeployment::split(&[(old, 100.0)], Some(&format!("{message}: rollback"))),
+        force,
+    )
+    .await
+    .with_context(|| format!("rolling back to {old}: CHECK THE DEPLOYMENT OF {script} NOW"))?;
     Ok(())
+}
+
+/// A Workers deployment, made once: after a lost answer, the latest deployment is ours if it
+/// has our message and exactly our split.
+async fn create_deployment(
+    client: &sv_cloudflare::Client,
+    script: &str,
+    deployment: &NewDeployment,
+    force: bool,
+) -> anyhow::Result<Deployment> {
+    let workers = client.workers();
+    crate::once::create_once(
+        &format!("creating a deployment of {script}"),
+        || workers.create_deployment(script, deployment, force),
+        || async {
+            let latest = current_deployment(client, script).await?;
+            Ok(latest.filter(|d| {
+                d.annotations.get("workers/message")
+                    == deployment.annotations.get("workers/message")
+                    && same_split(&d.versions, &deployment.versions)
+            }))
+        },
+    )
+    .await
+}
+
+fn same_split(
+    a: &[sv_cloudflare::workers::DeploymentVersion],
+    b: &[sv_cloudflare::workers::DeploymentVersion],
+) -> bool {
+    let key = |v: &[sv_cloudflare::workers::DeploymentVersion]| {
+        let mut k: Vec<(String, u64)> = v
+            .iter()
+            .map(|x| (x.version_id.clone(), x.percentage.to_bits()))
+            .collect();
+        k.sort();
+        k
+    };
+    key(a) == key(b)
+}
+
+/// The version this deploy uploaded, if the API has it: its `workers/tag` is the deploy's id
+/// (or, when `--annotate` set the tag, its `workers/message` names the deploy id). Without
+/// either mark a version cannot be told apart, and the lost upload is reported, not repeated.
+async fn version_marked(
+    client: &sv_cloudflare::Client,
+    script: &str,
+    (tag, message): &(Option<String>, Option<String>),
+    id: &str,
+) -> anyhow::Result<Option<sv_cloudflare::workers::WorkerVersion>> {
+    use futures::StreamExt as _;
+    let ours_by_tag = tag.as_deref() == Some(id);
+    let ours_by_message = message.as_deref().is_some_and(|m| m.contains(id));
+    if !ours_by_tag && !ours_by_message {
+        anyhow::bail!("this deploy's version carries no mark of its own (workers/tag was set)");
+    }
+    // Newest first: ours, if it exists, is among the latest.
+    let mut versions = Box::pin(client.workers().list_versions(script, false).take(100));
+    while let Some(v) = versions.next().await {
+        let v = v.with_context(|| format!("listing the versions of {script}"))?;
+        let found = if ours_by_tag {
+            v.annotations.get("workers/tag") == tag.as_ref()
+        } else {
+            v.annotations.get("workers/message") == message.as_ref()
+        };
+        if found {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
 }
 
 /// On a pull request (with `GITHUB_TOKEN`), the report as the sticky comment

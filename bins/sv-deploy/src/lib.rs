@@ -10,6 +10,7 @@ pub mod console;
 pub mod deploy;
 pub mod gate;
 pub mod notify;
+mod once;
 pub mod pages;
 pub mod report;
 

@@ -162,20 +162,21 @@ pub async fn deploy(
         .upsert_asset_hashes(&jwt, &hashes)
         .await
         .context("marking Pages assets in use")?;
-    let deployment = pages
-        .create_deployment(
-            &target.project,
-            &NewPagesDeployment {
-                manifest: manifest.clone(),
-                branch: Some(target.branch.clone()),
-                commit_hash: commit,
-                commit_message: Some(message.to_owned()),
-                commit_dirty: None,
-                files: special,
-            },
-        )
-        .await
-        .with_context(|| format!("creating a deployment of Pages project {}", target.project))?;
+    let new = NewPagesDeployment {
+        manifest: manifest.clone(),
+        branch: Some(target.branch.clone()),
+        commit_hash: commit,
+        commit_message: Some(message.to_owned()),
+        commit_dirty: None,
+        files: special,
+    };
+    // The message names this deploy: after a lost answer, a deployment carrying it is ours.
+    let deployment = crate::once::create_once(
+        &format!("creating a deployment of Pages project {}", target.project),
+        || pages.create_deployment(&target.project, &new),
+        || deployment_with_message(client, &target.project, message),
+    )
+    .await?;
     Ok(PagesResult {
         project: target.project.clone(),
         deployment_id: deployment.id,
@@ -183,4 +184,27 @@ pub async fn deploy(
         files: manifest.len(),
         uploaded: to_upload.len(),
     })
+}
+
+/// A recent deployment of `project` whose commit message is `message`.
+async fn deployment_with_message(
+    client: &sv_cloudflare::Client,
+    project: &str,
+    message: &str,
+) -> anyhow::Result<Option<sv_cloudflare::pages::PagesDeployment>> {
+    use futures::StreamExt as _;
+    let mut list = Box::pin(client.pages().list_deployments(project, None).take(25));
+    while let Some(d) = list.next().await {
+        let d = d.with_context(|| format!("listing the deployments of Pages project {project}"))?;
+        let said = d
+            .extra
+            .get("deployment_trigger")
+            .and_then(|t| t.get("metadata"))
+            .and_then(|m| m.get("commit_message"))
+            .and_then(serde_json::Value::as_str);
+        if said == Some(message) {
+            return Ok(Some(d));
+        }
+    }
+    Ok(None)
 }

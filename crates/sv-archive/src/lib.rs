@@ -96,6 +96,7 @@ mod path;
 mod pipeline;
 mod reader;
 mod relay;
+mod spool;
 mod tarfmt;
 mod writer;
 
@@ -109,4 +110,5 @@ pub use manifest::{
 pub use path::{MAX_PATH_BYTES, check_path};
 pub use pipeline::CompressionStats;
 pub use reader::{ArchiveEntry, ArchiveReader, VerifyReport, open, verify_sidecar};
+pub use spool::Spool;
 pub use writer::{ArchiveSummary, ArchiveWriter, WriterOptions};

@@ -328,6 +328,30 @@ impl D1Api<'_> {
             .await
     }
 
+    /// Like [`Self::query`], for SQL that writes but leaves the same result however many
+    /// times it runs (`DROP TABLE IF EXISTS …`, `INSERT OR REPLACE` of fixed rows): the
+    /// caller vouches for that, so timeouts and 5xx are retried.
+    pub async fn query_repeatable(
+        &self,
+        uuid: &str,
+        sql: &str,
+        params: &[serde_json::Value],
+    ) -> Result<Vec<QueryResult>, Error> {
+        self.sql("query", uuid, sql, params, Idempotency::Safe)
+            .await
+    }
+
+    /// Like [`Self::raw`], but the caller vouches that the SQL only reads, so timeouts and 5xx
+    /// are retried.
+    pub async fn raw_read_only(
+        &self,
+        uuid: &str,
+        sql: &str,
+        params: &[serde_json::Value],
+    ) -> Result<Vec<RawResult>, Error> {
+        self.sql("raw", uuid, sql, params, Idempotency::Safe).await
+    }
+
     /// `POST …/{uuid}/raw`: rows as arrays. Not retried after ambiguous failures.
     pub async fn raw(
         &self,
@@ -379,19 +403,16 @@ impl D1Api<'_> {
         }
         let mut body = serde_json::json!({ "output_format": "polling", "dump_options": dump });
         let mut messages = Vec::new();
-        for poll in 0..options.max_polls.max(1) {
+        for _ in 0..options.max_polls.max(1) {
             // The first POST starts an export; later ones (with a bookmark) only ask for status.
-            let idempotency = if poll == 0 {
-                Idempotency::Unsafe
-            } else {
-                Idempotency::Safe
-            };
+            // Both are retried: an export only reads, so starting a second one after a lost
+            // answer costs a dump, never data.
             let state: Polling = self
                 .client
                 .call(
                     Request::post(url.clone())
                         .json(&body)?
-                        .idempotency(idempotency),
+                        .idempotency(Idempotency::Safe),
                 )
                 .await?;
             messages.extend(state.messages.iter().map(|m| m.message.clone()));

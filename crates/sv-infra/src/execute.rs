@@ -706,7 +706,8 @@ async fn apply_migrations(c: &Change, uuid: &str, ctx: &ExecContext<'_>) -> Resu
     };
     let d1 = ctx.client.d1();
     let what = |m: &str| format!("applying migration `{m}` to D1 database `{}`", c.name);
-    d1.query(uuid, migrations::CREATE_TABLE, &[])
+    // `CREATE TABLE IF NOT EXISTS`: repeatable, so retried after a 5xx or a reset.
+    d1.query_repeatable(uuid, migrations::CREATE_TABLE, &[])
         .await
         .map_err(Error::cf(what("d1_migrations table")))?;
     let applied = crate::inventory::applied_migrations(ctx.client, uuid, &c.name).await?;

@@ -1089,3 +1089,97 @@ fn passphrase_archives_restore_and_the_passphrase_is_never_shown() {
         insta::assert_snapshot!("restore_markdown", summary);
     });
 }
+
+/// An object larger than what a restore holds in memory (16 MiB) is copied into an
+/// encrypted temporary spool, uploaded from there, and comes back byte for byte with its
+/// metadata; the spool is gone afterwards and held no plaintext.
+#[test]
+fn an_object_too_large_to_hold_in_memory_is_spooled_and_restored() {
+    let emu = sv_test::EmulatorProcess::builder()
+        .arg("--zone-name")
+        .arg(ZONE)
+        .start()
+        .unwrap();
+    seed(&emu);
+    let big: Vec<u8> = (0..17 * 1024 * 1024 + 5u32)
+        .map(|i| (i.wrapping_mul(7) % 253) as u8)
+        .collect();
+    let options = sv_cloudflare::r2::PutObjectOptions {
+        content_type: Some("application/x-tar".into()),
+        custom_metadata: [("owner".to_owned(), "ada".to_owned())].into(),
+        ..Default::default()
+    };
+    runtime().block_on(async {
+        client(&emu)
+            .r2()
+            .put_object(
+                "staging-uploads",
+                "big/archive.tar",
+                sv_cloudflare::r2::ObjectBody::from(big.clone()),
+                &options,
+            )
+            .await
+            .unwrap();
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app_copy(tmp.path());
+    let key = tmp.path().join("key.txt");
+    let recipient = keygen(&key);
+    let out_dir = tmp.path().join("backups");
+    let out = sv_backup(&app, &emu)
+        .args(["--env", "staging", "create", "--recipient"])
+        .arg(&recipient)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let archive = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz.age"))
+        .unwrap();
+    runtime().block_on(async {
+        client(&emu)
+            .r2()
+            .delete_object("staging-uploads", "big/archive.tar", None)
+            .await
+            .unwrap();
+    });
+    let spools = tmp.path().join("spools");
+    std::fs::create_dir_all(&spools).unwrap();
+    let out = sv_backup(&app, &emu)
+        .env("TMPDIR", &spools)
+        .args(["--format", "json", "restore"])
+        .arg(&archive)
+        .arg("--identity")
+        .arg(&key)
+        .args(["--env", "staging", "--yes", "--only", "r2:uploads"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_dir(&spools).unwrap().count(), 0);
+    runtime().block_on(async {
+        let got = client(&emu)
+            .r2()
+            .get_object("staging-uploads", "big/archive.tar", None)
+            .await
+            .unwrap();
+        assert_eq!(got.custom_metadata()["owner"], "ada");
+        assert_eq!(
+            got.headers["content-type"].to_str().unwrap(),
+            "application/x-tar"
+        );
+        let bytes = got.bytes().await.unwrap();
+        assert_eq!(bytes.len(), big.len());
+        assert_eq!(sha(&bytes), sha(&big));
+    });
+}
