@@ -443,6 +443,7 @@ pub(crate) async fn restore_targets(
         targets,
         outcomes: BTreeMap::new(),
         state: None,
+        d1_held: Vec::new(),
     };
     match tokio::task::spawn_blocking(move || {
         let mut job = job;
