@@ -370,7 +370,36 @@ fn dump_header() -> String {
     "PRAGMA defer_foreign_keys=TRUE;\n".to_string()
 }
 
+/// `name → type` (`table`, `view`, `virtual`, `shadow`) of the main schema's tables.
+fn table_kinds(conn: &Connection) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    let mut stmt = conn
+        .prepare("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")
+        .map_err(|e| sql_error(&e))?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(|e| sql_error(&e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| sql_error(&e))
+}
+
+/// The virtual tables (FTS5 and the like) of a database, which D1 cannot export.
+pub fn virtual_tables(conn: &Connection) -> Result<Vec<String>, ApiError> {
+    let mut names: Vec<String> = table_kinds(conn)?
+        .into_iter()
+        .filter(|(_, kind)| kind == "virtual")
+        .map(|(name, _)| name)
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// Dumps the database as SQL text (what D1 export produces), with D1's dump options.
+///
+/// Like SQLite's `.dump` (which D1's export follows): `CREATE` statements and rows, then the
+/// AUTOINCREMENT counters (`DELETE FROM sqlite_sequence; INSERT INTO "sqlite_sequence" …`,
+/// only for the dumped tables when `tables` filters). Shadow tables of virtual tables are
+/// not created (the virtual table creates them) but their rows are replaced, so the
+/// emulator's own time-travel states round-trip an FTS5 index; the export endpoint refuses
+/// databases with virtual tables before calling this, as D1 does.
 pub fn dump(
     conn: &Connection,
     no_schema: bool,
@@ -378,6 +407,7 @@ pub fn dump(
     tables: &[String],
 ) -> Result<String, ApiError> {
     let mut out = dump_header();
+    let kinds = table_kinds(conn)?;
     let mut stmt = conn
         .prepare(
             "SELECT type, name, tbl_name, sql FROM sqlite_master
@@ -395,30 +425,67 @@ pub fn dump(
         if !wanted(tbl) {
             continue;
         }
-        if !no_schema {
+        let table_kind = kinds.get(name).map_or("table", String::as_str);
+        let shadow = kind == "table" && table_kind == "shadow";
+        if !no_schema && !shadow {
             out.push_str(sql);
             out.push_str(";\n");
         }
-        if kind == "table" && !no_data {
-            let mut s = conn
-                .prepare(&format!("SELECT * FROM {}", quote_ident(name)))
-                .map_err(|e| sql_error(&e))?;
-            let n = s.column_count();
-            let mut rows = s.query([]).map_err(|e| sql_error(&e))?;
-            while let Some(row) = rows.next().map_err(|e| sql_error(&e))? {
-                let vals: Vec<String> = (0..n)
-                    .map(|i| row.get_ref(i).map(sql_literal))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| sql_error(&e))?;
+        if kind == "table" && table_kind != "virtual" && !no_data {
+            if shadow {
+                out.push_str(&format!("DELETE FROM {};\n", quote_ident(name)));
+            }
+            dump_rows(conn, name, &mut out)?;
+        }
+    }
+    if !no_data && kinds.contains_key("sqlite_sequence") {
+        let mut s = conn
+            .prepare("SELECT name, seq FROM sqlite_sequence ORDER BY rowid")
+            .map_err(|e| sql_error(&e))?;
+        let rows: Vec<(String, i64)> = s
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| sql_error(&e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| sql_error(&e))?;
+        let rows: Vec<(String, i64)> = rows.into_iter().filter(|(t, _)| wanted(t)).collect();
+        if !rows.is_empty() {
+            if tables.is_empty() {
+                out.push_str("DELETE FROM sqlite_sequence;\n");
+            }
+            for (t, seq) in rows {
+                let lit = sql_literal(rusqlite::types::ValueRef::Text(t.as_bytes()));
+                if !tables.is_empty() {
+                    out.push_str(&format!(
+                        "DELETE FROM sqlite_sequence WHERE name = {lit};\n"
+                    ));
+                }
                 out.push_str(&format!(
-                    "INSERT INTO {} VALUES({});\n",
-                    quote_ident(name),
-                    vals.join(",")
+                    "INSERT INTO \"sqlite_sequence\" VALUES({lit},{seq});\n"
                 ));
             }
         }
     }
     Ok(out)
+}
+
+fn dump_rows(conn: &Connection, name: &str, out: &mut String) -> Result<(), ApiError> {
+    let mut s = conn
+        .prepare(&format!("SELECT * FROM {}", quote_ident(name)))
+        .map_err(|e| sql_error(&e))?;
+    let n = s.column_count();
+    let mut rows = s.query([]).map_err(|e| sql_error(&e))?;
+    while let Some(row) = rows.next().map_err(|e| sql_error(&e))? {
+        let vals: Vec<String> = (0..n)
+            .map(|i| row.get_ref(i).map(sql_literal))
+            .collect::<Result<_, _>>()
+            .map_err(|e| sql_error(&e))?;
+        out.push_str(&format!(
+            "INSERT INTO {} VALUES({});\n",
+            quote_ident(name),
+            vals.join(",")
+        ));
+    }
+    Ok(())
 }
 
 fn count_tables(conn: &Connection) -> i64 {
@@ -849,12 +916,37 @@ async fn export(
     // Start: take a consistent dump now; the client polls for completion.
     let conn = st.d1.conn(&db.uuid)?;
     let opts = b.dump_options;
-    let sql = tokio::task::spawn_blocking(move || {
+    let dumped = tokio::task::spawn_blocking(move || {
         let conn = lock(&conn);
-        dump(&conn, opts.no_schema, opts.no_data, &opts.tables)
+        // D1 refuses to export a database with virtual tables at all (whatever `tables`
+        // says): their dump would need `PRAGMA writable_schema`, which D1 does not allow.
+        let virtuals = virtual_tables(&conn)?;
+        if !virtuals.is_empty() {
+            return Ok(Err(virtuals));
+        }
+        dump(&conn, opts.no_schema, opts.no_data, &opts.tables).map(Ok)
     })
     .await
     .map_err(|e| ApiError::internal(format!("export task failed: {e}")))??;
+    let sql = match dumped {
+        Ok(sql) => sql,
+        Err(virtuals) => {
+            let bookmark = st.next_bookmark()?;
+            let error = format!(
+                "Export is not supported for databases with virtual tables (found: {}). Drop \
+                 the virtual tables, export, then recreate them.",
+                virtuals.join(", ")
+            );
+            return ok(json!({
+                "success": false,
+                "type": "export",
+                "at_bookmark": bookmark,
+                "status": "error",
+                "error": error,
+                "messages": [error],
+            }));
+        }
+    };
     let bookmark = st.next_bookmark()?;
     let token = st.hex_id();
     let filename = format!("{}-{}.sql", db.name, &bookmark[..17]);
@@ -1117,20 +1209,46 @@ fn parse_ts(s: &str) -> Result<i64, ApiError> {
         })
 }
 
+/// How far back time travel reaches on D1 (bookmarks older than this are invalid).
+const TIME_TRAVEL_WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
+
 /// The state at `timestamp` (the last change at or before it), or the latest.
-fn entry_at(history: &[HistoryEntry], timestamp: Option<&str>) -> Result<HistoryEntry, ApiError> {
+///
+/// Like D1, any timestamp within the last 30 days gets a bookmark — one before the
+/// database's creation gets the creation state (the empty database), as long as the
+/// emulator still keeps it; older than 30 days is 400 (D1: "Bookmarks older than 30 days
+/// are invalid"). When the creation state has been dropped (more than [`HISTORY_LEN`]
+/// changes, or a restart), an older timestamp is 400 (an emulator limit).
+fn entry_at(
+    history: &[HistoryEntry],
+    timestamp: Option<&str>,
+    created_ms: Option<i64>,
+    now_ms: i64,
+) -> Result<HistoryEntry, ApiError> {
     let at = timestamp.map(parse_ts).transpose()?;
-    history
+    if let Some(t) = at
+        && now_ms - t > TIME_TRAVEL_WINDOW_MS
+    {
+        return Err(ApiError::bad_request(
+            7400,
+            "Bookmarks older than 30 days are invalid: time travel reaches back 30 days",
+        ));
+    }
+    if let Some(e) = history
         .iter()
         .rev()
         .find(|e| at.is_none_or(|t| e.at_ms <= t))
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                7400,
-                "No bookmark that old: time travel keeps the database's recent history only",
-            )
-        })
+    {
+        return Ok(e.clone());
+    }
+    match (history.first(), created_ms) {
+        // Before creation: the database was empty, which is its creation state.
+        (Some(first), Some(created)) if first.at_ms <= created + 5_000 => Ok(first.clone()),
+        _ => Err(ApiError::bad_request(
+            7400,
+            "No bookmark that old: the emulator keeps the database's last 200 states only",
+        )),
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -1145,7 +1263,13 @@ async fn tt_bookmark(
     Query(q): Query<TimeTravelQuery>,
 ) -> ApiResult {
     let db = st.d1_resolve(&id)?;
-    let e = entry_at(&st.d1_history(&db.uuid)?, q.timestamp.as_deref())?;
+    let created = parse_ts(&db.created_at).ok();
+    let e = entry_at(
+        &st.d1_history(&db.uuid)?,
+        q.timestamp.as_deref(),
+        created,
+        st.now_ms(),
+    )?;
     ok(json!({"bookmark": e.bookmark}))
 }
 
@@ -1183,7 +1307,12 @@ async fn tt_restore(
             .find(|e| &e.bookmark == b)
             .cloned()
             .ok_or_else(|| ApiError::bad_request(7400, format!("Unknown bookmark {b:?}")))?,
-        (None, Some(t)) => entry_at(&history, Some(t))?,
+        (None, Some(t)) => entry_at(
+            &history,
+            Some(t),
+            parse_ts(&db.created_at).ok(),
+            st.now_ms(),
+        )?,
         (None, None) => {
             return Err(ApiError::bad_request(
                 7400,
@@ -1191,7 +1320,7 @@ async fn tt_restore(
             ));
         }
     };
-    let previous = entry_at(&history, None)?;
+    let previous = entry_at(&history, None, None, st.now_ms())?;
     let conn = st.d1.conn(&db.uuid)?;
     let dump = target.dump.clone();
     let after = tokio::task::spawn_blocking(move || {

@@ -168,6 +168,33 @@ impl AppState {
         }
     }
 
+    /// Records that `value` authenticated a request: `last_used_on` of the minted token it
+    /// is, or of the seeded token otherwise. Written at most once per token per day (the
+    /// API's granularity for this field is coarse too), so it costs nothing per request.
+    pub(crate) fn record_token_use(&self, value: &str) {
+        let hash = token_hash(value);
+        let now = self.now();
+        let today = now.format("%Y-%m-%d").to_string();
+        let stamp = now.format("%Y-%m-%dT00:00:00Z").to_string();
+        let stale = |x: &Option<String>| x.as_deref().is_none_or(|d| !d.starts_with(&today));
+        let needed = self.read(
+            |m| match m.tokens.values().find(|t| t.value_sha256 == hash) {
+                Some(t) => stale(&t.last_used_on),
+                None => stale(&m.user.token_last_used_on),
+            },
+        );
+        if needed {
+            // A failed save only loses the stamp; the request itself goes on.
+            let _ = self.mutate(|m| {
+                match m.tokens.values_mut().find(|t| t.value_sha256 == hash) {
+                    Some(t) => t.last_used_on = Some(stamp),
+                    None => m.user.token_last_used_on = Some(stamp),
+                }
+                Ok(())
+            });
+        }
+    }
+
     /// A fresh token value: 40 characters from the (seedable) RNG.
     fn token_value(&self) -> String {
         let a = self.hex_id();
@@ -185,7 +212,11 @@ fn token_json(st: &AppState, t: &ApiToken) -> Value {
         "issued_on": t.issued_on,
         "modified_on": t.modified_on,
     });
-    for (k, x) in [("not_before", &t.not_before), ("expires_on", &t.expires_on)] {
+    for (k, x) in [
+        ("not_before", &t.not_before),
+        ("expires_on", &t.expires_on),
+        ("last_used_on", &t.last_used_on),
+    ] {
         if let Some(x) = x {
             v[k] = json!(x);
         }
@@ -271,8 +302,12 @@ fn with_policy_ids(st: &AppState, policies: &[Value]) -> Value {
 
 async fn list_tokens(State(st): S, Query(q): Query<ListQuery>) -> ApiResult {
     let req = PageReq::parse(q.page.as_deref(), q.per_page.as_deref(), BOUNDS_5_50)?;
-    let mut items: Vec<Value> =
-        st.read(|m| m.tokens.values().map(|t| token_json(&st, t)).collect());
+    let mut items: Vec<Value> = st.read(|m| {
+        std::iter::once(seeded_token(m))
+            .chain(m.tokens.values().cloned())
+            .map(|t| token_json(&st, &t))
+            .collect()
+    });
     sort_dir(&mut items, q.direction.as_deref());
     let (page, info) = req.slice(&items);
     ok_info(page, info)
@@ -293,6 +328,7 @@ async fn create_token(State(st): S, Json(b): Json<TokenBody>) -> ApiResult {
         issued_on: now.clone(),
         modified_on: now,
         value_sha256: token_hash(&value),
+        last_used_on: None,
     };
     st.mutate(|m| {
         m.tokens.insert(t.id.clone(), t.clone());
@@ -305,8 +341,74 @@ async fn create_token(State(st): S, Json(b): Json<TokenBody>) -> ApiResult {
 }
 
 async fn get_token(State(st): S, Path(id): Path<String>) -> ApiResult {
-    st.read(|m| m.tokens.get(&id).cloned())
-        .map_or_else(|| Err(token_not_found()), |t| ok(token_json(&st, &t)))
+    st.read(|m| {
+        m.tokens
+            .get(&id)
+            .cloned()
+            .or_else(|| (id == m.user.token_id).then(|| seeded_token(m)))
+    })
+    .map_or_else(|| Err(token_not_found()), |t| ok(token_json(&st, &t)))
+}
+
+/// The seeded token (the one `--token` sets, or any unminted bearer when unset) as a token
+/// object: active, never expiring, allowed every permission group the emulator knows on every
+/// seeded account, its zones and the user — what an account owner's all-powerful token looks
+/// like, so scope checks (`sv-onboard doctor`, `token check`) see real policies.
+fn seeded_token(m: &Model) -> ApiToken {
+    let groups = |scope: &str| -> Vec<Value> {
+        PERMISSION_GROUPS
+            .iter()
+            .filter(|(_, _, s)| *s == scope)
+            .map(|(id, name, _)| json!({"id": id, "name": name}))
+            .collect()
+    };
+    let accounts: serde_json::Map<String, Value> = m
+        .accounts
+        .iter()
+        .map(|a| (format!("com.cloudflare.api.account.{}", a.id), json!("*")))
+        .collect();
+    let zones: serde_json::Map<String, Value> = m
+        .accounts
+        .iter()
+        .map(|a| {
+            (
+                format!("com.cloudflare.api.account.{}", a.id),
+                json!({"com.cloudflare.api.account.zone.*": "*"}),
+            )
+        })
+        .collect();
+    let id = &m.user.token_id;
+    ApiToken {
+        id: id.clone(),
+        name: "sv-emulator seeded token".into(),
+        status: "active".into(),
+        policies: json!([
+            {"id": format!("{}01", &id[..id.len().min(30)]), "effect": "allow", "resources": accounts,
+             "permission_groups": groups("com.cloudflare.api.account")},
+            {"id": format!("{}02", &id[..id.len().min(30)]), "effect": "allow", "resources": zones,
+             "permission_groups": groups("com.cloudflare.api.account.zone")},
+            {"id": format!("{}03", &id[..id.len().min(30)]), "effect": "allow",
+             "resources": {format!("com.cloudflare.api.user.{}", m.user.id): "*"},
+             "permission_groups": groups("com.cloudflare.api.user")},
+        ]),
+        issued_on: m.user.token_issued_on.clone(),
+        modified_on: m.user.token_issued_on.clone(),
+        last_used_on: m.user.token_last_used_on.clone(),
+        ..ApiToken::default()
+    }
+}
+
+/// The seeded token's value is configuration (`--token`), not data: it cannot be rolled,
+/// edited or deleted through the API.
+fn seeded_refused(m: &Model, id: &str) -> Result<(), ApiError> {
+    if id == m.user.token_id {
+        return Err(ApiError::bad_request(
+            1001,
+            "sv-emulator: the seeded token is set by --token and cannot be rolled, edited or \
+             deleted; mint a token (POST /user/tokens) to test that",
+        ));
+    }
+    Ok(())
 }
 
 async fn update_token(State(st): S, Path(id): Path<String>, Json(b): Json<TokenBody>) -> ApiResult {
@@ -314,6 +416,7 @@ async fn update_token(State(st): S, Path(id): Path<String>, Json(b): Json<TokenB
     let policies = with_policy_ids(&st, &b.policies);
     let now = st.now_rfc3339();
     let t = st.mutate(|m| {
+        seeded_refused(m, &id)?;
         let t = m.tokens.get_mut(&id).ok_or_else(token_not_found)?;
         t.name.clone_from(&b.name);
         t.policies = policies;
@@ -330,7 +433,10 @@ async fn update_token(State(st): S, Path(id): Path<String>, Json(b): Json<TokenB
 }
 
 async fn delete_token(State(st): S, Path(id): Path<String>) -> ApiResult {
-    st.mutate(|m| m.tokens.remove(&id).map(|_| ()).ok_or_else(token_not_found))?;
+    st.mutate(|m| {
+        seeded_refused(m, &id)?;
+        m.tokens.remove(&id).map(|_| ()).ok_or_else(token_not_found)
+    })?;
     ok(json!({"id": id}))
 }
 
@@ -340,6 +446,7 @@ async fn roll_token(State(st): S, Path(id): Path<String>) -> ApiResult {
     let hash = token_hash(&value);
     let now = st.now_rfc3339();
     st.mutate(|m| {
+        seeded_refused(m, &id)?;
         let t = m.tokens.get_mut(&id).ok_or_else(token_not_found)?;
         t.value_sha256 = hash;
         t.modified_on = now;

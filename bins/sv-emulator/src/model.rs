@@ -53,6 +53,8 @@ pub struct ApiToken {
     pub issued_on: String,
     pub modified_on: String,
     pub value_sha256: String,
+    /// When the token last authenticated a request (updated at most once a day).
+    pub last_used_on: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -61,6 +63,9 @@ pub struct User {
     pub id: String,
     pub email: String,
     pub token_id: String,
+    /// When the seeded token was issued (the model's creation) and last used.
+    pub token_issued_on: String,
+    pub token_last_used_on: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -361,7 +361,12 @@ async fn auth(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Resp
     let verify = path == "/user/tokens/verify" || path.ends_with("/tokens/verify");
     let lookup = |t: &str| st.token_status(t);
     match check_credentials(&st.cfg, req.headers(), verify, &lookup) {
-        Ok(()) => next.run(req).await,
+        Ok(()) => {
+            if let Some(token) = bearer(req.headers()) {
+                st.record_token_use(token);
+            }
+            next.run(req).await
+        }
         Err(e) if uses_upload_jwt(&path) && e.code() != 6003 => next.run(req).await,
         Err(e) => e.into_response(),
     }

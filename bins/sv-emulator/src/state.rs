@@ -88,6 +88,8 @@ impl AppState {
                 id: self.hex_id(),
                 email: cfg.user_email.clone(),
                 token_id: self.hex_id(),
+                token_issued_on: now.clone(),
+                token_last_used_on: None,
             },
             accounts: vec![Account {
                 id: cfg.account_id.clone(),

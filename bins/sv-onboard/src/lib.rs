@@ -54,7 +54,7 @@ pub enum Command {
     Gc(gc::GcArgs),
     /// Print a developer guide generated from sv.yaml, package.json and the wrangler configs
     Guide(guide::GuideArgs),
-    /// Cloudflare API tokens: `check` (status, expiry, policies, last use)
+    /// Cloudflare API tokens: `check` (status, expiry, policies, last use) and `rotate`
     Token(token::TokenArgs),
     Validate(ValidateArgs),
     Completions(CompletionsArgs),

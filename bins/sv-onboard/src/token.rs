@@ -3,10 +3,14 @@
 //! (effect, permission groups, resources), issued/modified, and last use where the API
 //! reports it. Exit 1 when a token is invalid, disabled or expired.
 //!
-//! `token rotate` is not here: rolling a token (`PUT /user/tokens/{id}/value`) is only
-//! useful together with updating the GitHub Actions secret that holds it, and the GitHub
-//! side (the repository secrets public key and `PUT …/actions/secrets/{name}`) is not served
-//! by sv-emulator, so it could not be tested.
+//! `sv-onboard token rotate`: rolls a Cloudflare API token (`PUT /user/tokens/{id}/value`)
+//! and stores the new value in the GitHub Actions repository secret that holds it, sealed to
+//! the repository's public key (`sv_github::GitHub::put_secret`). The new value is masked the
+//! moment it arrives and lives only in a `SecretString`; the audit trail records the token id,
+//! secret name and actor, never the value. GitHub access is checked before the roll, so a token
+//! that cannot even read the secrets key fails with nothing changed; a write refused after the
+//! roll is reported exactly (new value not stored, secret holds the old, now dead, value) with
+//! the way to recover.
 
 use clap::{Args, Subcommand};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -24,6 +28,26 @@ pub struct TokenArgs {
 pub enum TokenCommand {
     /// Report each configured token's status, expiry, policies and last use
     Check(CheckArgs),
+    /// Roll a Cloudflare API token and update the GitHub Actions secret that holds it
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Id of the token to roll [default: the token in CLOUDFLARE_API_TOKEN itself]
+    #[arg(long, value_name = "ID")]
+    pub token_id: Option<String>,
+    /// Name of the GitHub Actions repository secret that holds the token
+    #[arg(long, value_name = "NAME", default_value = "CLOUDFLARE_API_TOKEN")]
+    pub secret: String,
+    /// Repository holding the secret [default: GITHUB_REPOSITORY]
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+    /// Check access and show what would happen; roll nothing, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
 }
 
 #[derive(Debug, Args)]
@@ -250,6 +274,7 @@ async fn check_one(
 pub async fn run(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<ExitStatus> {
     match args.command {
         TokenCommand::Check(a) => check(global, a).await,
+        TokenCommand::Rotate(a) => rotate(global, a).await,
     }
 }
 
@@ -290,4 +315,277 @@ async fn check(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitStatu
     } else {
         ExitStatus::Success
     })
+}
+
+/// What `token rotate` did (or would do). Never holds the token value.
+#[derive(Debug, Serialize)]
+pub struct RotateReport {
+    pub token_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_name: Option<String>,
+    pub repository: String,
+    pub secret: String,
+    /// Whether the secret existed before.
+    pub secret_existed: bool,
+    pub dry_run: bool,
+    /// `rolled`, or `would roll` for a dry run.
+    pub token_action: String,
+    /// `created` / `updated`, or `would create` / `would update`.
+    pub secret_action: String,
+    pub notes: Vec<String>,
+}
+
+impl Render for RotateReport {
+    fn human(&self, s: &Styles) -> String {
+        let name = self
+            .token_name
+            .as_deref()
+            .map(|n| format!(" \"{n}\""))
+            .unwrap_or_default();
+        let head = if self.dry_run {
+            s.yellow("Dry run: nothing rolled, nothing written")
+        } else {
+            s.green("Token rotated")
+        };
+        let mut out = format!(
+            "{head}\n  token     {}{name}: {}\n  secret    {} in {}: {}\n",
+            self.token_id, self.token_action, self.secret, self.repository, self.secret_action
+        );
+        for n in &self.notes {
+            out.push_str(&format!("  {} {n}\n", s.yellow("!")));
+        }
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = format!(
+            "### sv-onboard token rotate{}\n\n| token | action | secret | repository | action |\n|---|---|---|---|---|\n| `{}` | {} | `{}` | {} | {} |\n",
+            if self.dry_run { " (dry run)" } else { "" },
+            self.token_id,
+            self.token_action,
+            self.secret,
+            markdown_escape(&self.repository),
+            self.secret_action
+        );
+        for n in &self.notes {
+            out.push_str(&format!("\n> {}\n", markdown_escape(n)));
+        }
+        out
+    }
+}
+
+fn audit_rotate(
+    global: &GlobalArgs,
+    target: &str,
+    result: sv_audit::Outcome,
+    detail: String,
+) -> anyhow::Result<()> {
+    let root = global
+        .config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    sv_audit::AuditLog::new(sv_audit::AuditLog::default_path(root))
+        .append(&sv_audit::AuditRecord {
+            time: chrono::Utc::now(),
+            actor: sv_audit::Actor::from_env(sv_cli::env_vars::process_env).0,
+            tool: "sv-onboard".to_owned(),
+            environment: None,
+            operation: "token.rotate".to_owned(),
+            target: target.to_owned(),
+            result,
+            detail: Some(detail),
+            run_url: sv_cli::env_vars::run_url(sv_cli::env_vars::process_env),
+        })
+        .map_err(|e| anyhow::anyhow!("cannot append to the audit trail: {e}"))
+}
+
+/// GitHub's message when the token may not read or write Actions secrets.
+fn github_access_hint(repo: &str) -> String {
+    format!(
+        "GITHUB_TOKEN needs the \"Secrets: read and write\" repository permission on {repo} \
+         (a fine-grained personal access token or a GitHub App token; the workflow's own \
+         GITHUB_TOKEN can never write secrets)"
+    )
+}
+
+async fn rotate(global: &GlobalArgs, args: RotateArgs) -> anyhow::Result<ExitStatus> {
+    let runner = sv_cli::context::runner();
+    sv_github::validate_secret_name(&args.secret).map_err(input_error)?;
+    let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+    let ctx = sv_cli::context::github(&runner)?;
+    let Some(gh_token) = ctx.token.clone() else {
+        return Err(input_error(anyhow::anyhow!(
+            "GITHUB_TOKEN is not set: export a token that can write Actions secrets; {}",
+            github_access_hint("the repository")
+        )));
+    };
+    let repo = match (&args.repo, &ctx.repository) {
+        (Some(r), _) => sv_github::RepoRef::parse(r).map_err(input_error)?,
+        (None, Some(r)) => r.clone(),
+        (None, None) => {
+            return Err(input_error(anyhow::anyhow!(
+                "no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY"
+            )));
+        }
+    };
+    let repo_name = format!("{}/{}", repo.owner, repo.name);
+    let gh = sv_github::GitHub::new(ctx.api_url.clone(), gh_token, repo).map_err(input_error)?;
+
+    let token_id = match &args.token_id {
+        Some(id) => id.clone(),
+        None => {
+            client
+                .user()
+                .verify_any()
+                .await
+                .map_err(|e| anyhow::anyhow!("CLOUDFLARE_API_TOKEN does not verify: {e}"))?
+                .1
+                .id
+        }
+    };
+    let token_name = match client.tokens().get(&token_id).await {
+        Ok(d) => Some(d.name),
+        Err(e) if args.token_id.is_some() => {
+            return Err(anyhow::anyhow!(
+                "cannot read token {token_id} (GET /user/tokens/{token_id}): {e}; nothing was rolled"
+            ));
+        }
+        Err(_) => None,
+    };
+
+    // Pre-flight on GitHub: reading the secrets key and list proves the repository exists and
+    // the token has at least read access, before anything irreversible happens.
+    let preflight = async {
+        gh.secrets_public_key().await?;
+        gh.list_secrets().await
+    };
+    let existing = match preflight.await {
+        Ok(list) => list,
+        Err(e) => {
+            let hint = if e.category() == sv_github::ErrorCategory::Authentication {
+                format!("; {}", github_access_hint(&repo_name))
+            } else {
+                String::new()
+            };
+            return Err(anyhow::anyhow!(
+                "cannot access the Actions secrets of {repo_name}: {e}{hint}. Nothing changed: \
+                 token {token_id} was not rolled"
+            ));
+        }
+    };
+    let existed = existing
+        .iter()
+        .any(|s| s.name.eq_ignore_ascii_case(&args.secret));
+    let target = format!("token {token_id} -> {repo_name} secret {}", args.secret);
+    let mut notes = Vec::new();
+
+    if args.dry_run {
+        notes.push(
+            "GitHub read access checked; write permission is only known when writing".to_owned(),
+        );
+        audit_rotate(
+            global,
+            &target,
+            sv_audit::Outcome::DryRun,
+            format!("token id {token_id}, secret {}", args.secret),
+        )?;
+        let report = RotateReport {
+            token_id,
+            token_name,
+            repository: repo_name,
+            secret: args.secret,
+            secret_existed: existed,
+            dry_run: true,
+            token_action: "would roll".into(),
+            secret_action: if existed {
+                "would update"
+            } else {
+                "would create"
+            }
+            .into(),
+            notes,
+        };
+        runner.append_summary(&report.markdown())?;
+        global.output().print(&report)?;
+        return Ok(ExitStatus::Success);
+    }
+
+    let new_value = client.tokens().roll(&token_id).await.map_err(|e| {
+        anyhow::anyhow!(
+            "rolling token {token_id} failed: {e}; nothing changed (the token needs \"API Tokens Write\")"
+        )
+    })?;
+    // Before anything else could print it.
+    runner.mask(new_value.expose_secret())?;
+
+    let action = match gh.put_secret(&args.secret, &new_value).await {
+        Ok(a) => a,
+        Err(e) => {
+            let detail = format!(
+                "token id {token_id} rolled, secret {} NOT updated: {e}",
+                args.secret
+            );
+            audit_rotate(global, &target, sv_audit::Outcome::Failed, detail)?;
+            let first = if e.category() == sv_github::ErrorCategory::Authentication {
+                format!(
+                    "give GITHUB_TOKEN the \"Secrets: read and write\" permission on {repo_name} \
+                     (a fine-grained personal access token or a GitHub App token; the \
+                     workflow's own GITHUB_TOKEN can never write secrets)"
+                )
+            } else {
+                "fix the cause above".to_owned()
+            };
+            let secret_state = if existed {
+                "still holds the old, now invalid, value"
+            } else {
+                "was not created"
+            };
+            return Err(anyhow::anyhow!(
+                "token {token_id} WAS rolled: its old value no longer works, and the new value \
+                 was NOT stored: writing secret {secret} in {repo_name} failed: {e}. The secret \
+                 {secret} {secret_state}, and the new value is not kept anywhere. To recover: {first}, then run \
+                 `sv-onboard token rotate --token-id {token_id} --secret {secret}` again with a \
+                 Cloudflare token that still works and has \"API Tokens Write\" — or roll the \
+                 token in the Cloudflare dashboard (My Profile → API Tokens → Roll) and paste the \
+                 new value into the repository's Settings → Secrets and variables → Actions → \
+                 {secret}.",
+                secret = args.secret
+            ));
+        }
+    };
+    let secret_action = match action {
+        sv_github::SecretAction::Created => "created",
+        sv_github::SecretAction::Updated => "updated",
+    };
+    audit_rotate(
+        global,
+        &target,
+        sv_audit::Outcome::Succeeded,
+        format!(
+            "token id {token_id} rolled, secret {} {secret_action}",
+            args.secret
+        ),
+    )?;
+    if args.token_id.is_none() {
+        notes.push(
+            "the CLOUDFLARE_API_TOKEN this command ran with is now invalid: update any other place \
+             that holds it (local .env, other repositories)"
+                .to_owned(),
+        );
+    }
+    let report = RotateReport {
+        token_id,
+        token_name,
+        repository: repo_name,
+        secret: args.secret,
+        secret_existed: existed,
+        dry_run: false,
+        token_action: "rolled".into(),
+        secret_action: secret_action.into(),
+        notes,
+    };
+    runner.append_summary(&report.markdown())?;
+    global.output().print(&report)?;
+    Ok(ExitStatus::Success)
 }

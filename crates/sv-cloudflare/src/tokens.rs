@@ -1,6 +1,6 @@
 //! User API token details (ENDPOINTS.md §2, "user tokens CRUD"): what onboarding
 //! needs to judge a token's scope (`sv-onboard doctor`, `token check`) — its policies, expiry,
-//! status and last use. (Rolling a token is not here yet: nothing can store the new value.)
+//! status and last use — and rolling a token's value (`sv-onboard token rotate`).
 
 use std::collections::BTreeMap;
 
@@ -75,5 +75,17 @@ impl TokensApi<'_> {
     pub async fn get(&self, token_id: &str) -> Result<TokenDetails, Error> {
         let url = self.client.url(&["user", "tokens", token_id])?;
         self.client.call(Request::get(url)).await
+    }
+
+    /// `PUT /user/tokens/{id}/value`: rolls the token — a new secret value, the old one stops
+    /// working at once. The value is returned once, wrapped so it cannot be printed by
+    /// accident; store it before doing anything else. Needs "API Tokens Write".
+    pub async fn roll(&self, token_id: &str) -> Result<secrecy::SecretString, Error> {
+        let url = self.client.url(&["user", "tokens", token_id, "value"])?;
+        let value: String = self
+            .client
+            .call(Request::put(url).json(&serde_json::json!({}))?)
+            .await?;
+        Ok(secrecy::SecretString::from(value))
     }
 }

@@ -22,6 +22,11 @@
 //! - `GET /repos/{o}/{r}/actions/artifacts` (`name`), `GET /repos/{o}/{r}/actions/runs/{run}/artifacts`,
 //!   `GET|DELETE /repos/{o}/{r}/actions/artifacts/{id}`, `GET /repos/{o}/{r}/actions/artifacts/{id}/zip`
 //!   (302 to `/_blobs/…?sig=…`, which needs no credentials and refuses an `Authorization` header)
+//! - Actions secrets: `GET /repos/{o}/{r}/actions/secrets` (`{total_count, secrets: [{name,
+//!   created_at, updated_at}]}`, never values), `GET …/actions/secrets/public-key`
+//!   (`{key_id, key}`, X25519, base64), `GET|PUT|DELETE …/actions/secrets/{name}` (PUT
+//!   `{encrypted_value, key_id}` — a libsodium sealed box — answers 201 created / 204 updated;
+//!   a value that does not open with the repository key, or a stale `key_id`, is a 422)
 //!
 //! Lists page like GitHub (`per_page` default 30, max 100, `Link` with first/prev/next/last).
 //! Pull requests are issues flagged as such; commenting on an unknown number creates one, and
@@ -33,13 +38,15 @@
 mod admin;
 mod api;
 mod render;
+mod secrets;
 mod state;
 
 use std::path::PathBuf;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
+pub use secrets::SecretsPermission;
 pub use state::{
     ACTIONS_BOT_ID, ACTIONS_BOT_LOGIN, GithubState, NewArtifact, RecordedRequest, zip_files,
 };
@@ -76,6 +83,10 @@ pub enum Error {
 ///   "expired"?, "files": {path: text}, "files_base64": {path: base64}}` → the artifact
 /// - `POST /_admin/repos/{o}/{r}/artifacts/zip?name=&run_id=&expired=` with raw zip bytes
 ///   (used to plant hostile archives) → the artifact
+/// - `PUT /_admin/permissions/secrets` `{"permission": "none"|"read"|"write"}`: what the token
+///   may do with Actions secrets (403 "Resource not accessible by integration" otherwise)
+/// - `GET /_admin/repos/{o}/{r}/secrets/{name}` → `{"name", "value"}`: the secret opened with
+///   the emulator's private key
 pub fn router(state: GithubState) -> Router {
     let repo = "/repos/{owner}/{repo}";
     let api = Router::new()
@@ -115,6 +126,17 @@ pub fn router(state: GithubState) -> Router {
             &format!("{repo}/actions/artifacts/{{id}}/{{format}}"),
             get(api::download_artifact),
         )
+        .route(&format!("{repo}/actions/secrets"), get(secrets::list))
+        .route(
+            &format!("{repo}/actions/secrets/public-key"),
+            get(secrets::public_key),
+        )
+        .route(
+            &format!("{repo}/actions/secrets/{{name}}"),
+            get(secrets::get_one)
+                .put(secrets::put)
+                .delete(secrets::delete),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             api::auth_layer,
@@ -130,7 +152,12 @@ pub fn router(state: GithubState) -> Router {
             post(admin::add_comment),
         )
         .route(&format!("{repo}/artifacts"), post(admin::upload_files))
-        .route(&format!("{repo}/artifacts/zip"), post(admin::upload_zip));
+        .route(&format!("{repo}/artifacts/zip"), post(admin::upload_zip))
+        .route("/permissions/secrets", put(secrets::admin_set_permission))
+        .route(
+            &format!("{repo}/secrets/{{name}}"),
+            get(secrets::admin_open),
+        );
 
     Router::new()
         .merge(api)

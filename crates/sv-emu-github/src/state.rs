@@ -68,6 +68,9 @@ pub(crate) struct Data {
     pub users: BTreeMap<String, u64>,
     /// Repositories by `owner/name` in lower case (GitHub names are case-insensitive).
     pub repos: BTreeMap<String, Repo>,
+    /// What the token may do with Actions secrets (a test control).
+    #[serde(default)]
+    pub secrets_permission: crate::secrets::SecretsPermission,
 }
 
 impl Default for Data {
@@ -78,6 +81,7 @@ impl Default for Data {
             next_id: FIRST_ID,
             users,
             repos: BTreeMap::new(),
+            secrets_permission: crate::secrets::SecretsPermission::default(),
         }
     }
 }
@@ -92,6 +96,9 @@ pub(crate) struct Repo {
     pub comments: BTreeMap<u64, CommentRec>,
     pub labels: BTreeMap<String, LabelRec>,
     pub artifacts: BTreeMap<u64, ArtifactRec>,
+    /// Actions secrets and their key pair.
+    #[serde(default)]
+    pub secrets: crate::secrets::RepoSecrets,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -200,6 +207,7 @@ impl Data {
                 comments: BTreeMap::new(),
                 labels: BTreeMap::new(),
                 artifacts: BTreeMap::new(),
+                secrets: crate::secrets::RepoSecrets::default(),
             }
         })
     }

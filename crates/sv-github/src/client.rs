@@ -92,12 +92,15 @@ pub(crate) enum Verb {
     Get,
     Post,
     Patch,
+    Put,
     Delete,
 }
 
 /// A successful answer.
 pub(crate) struct Reply {
     pub body: String,
+    /// The HTTP status (some endpoints say created/updated with 201/204 only).
+    pub status: u16,
     /// The `rel="next"` URL of the `Link` header, if any.
     pub next: Option<String>,
 }
@@ -231,6 +234,7 @@ impl GitHub {
             Verb::Get => self.octo._get(route).await,
             Verb::Post => self.octo._post(route, body).await,
             Verb::Patch => self.octo._patch(route, body).await,
+            Verb::Put => self.octo._put(route, body).await,
             Verb::Delete => self.octo._delete(route, body).await,
         }
         .map_err(|e| network(operation, e))?;
@@ -252,7 +256,11 @@ impl GitHub {
             .await
             .map_err(|e| network(operation, e))?;
         if (200..300).contains(&status) {
-            return Ok(Reply { body: text, next });
+            return Ok(Reply {
+                body: text,
+                status,
+                next,
+            });
         }
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         let message = parsed

@@ -1,5 +1,6 @@
 //! GitHub REST integration for sv: sticky pull-request comments, tool-managed issues and
-//! workflow artifacts, all found again by hidden markers.
+//! workflow artifacts, all found again by hidden markers; and Actions repository secrets
+//! (sealed-box encrypted writes, see `GitHub::put_secret`).
 //!
 //! This crate owns talking to GitHub's REST API (through octocrab) and nothing else: it knows
 //! no CLI flags, config files or plans, and takes the API base URL and token at construction so
@@ -31,6 +32,7 @@ mod context;
 mod error;
 mod issues;
 mod marker;
+mod secrets;
 
 pub use artifacts::{Artifact, DownloadedArtifact};
 pub use body::{COMMENT_BODY_LIMIT, fit_comment_body};
@@ -42,3 +44,4 @@ pub use issues::{Issue, IssueAction, IssueOutcome, Label};
 pub use marker::Marker;
 /// Re-exported so callers can build the token without naming `secrecy` themselves.
 pub use secrecy::SecretString;
+pub use secrets::{SecretAction, SecretInfo, SecretsPublicKey, seal_secret, validate_secret_name};

@@ -321,3 +321,172 @@ async fn count(c: &Ctx, q: &str) -> Value {
         .result()[0]["results"][0]["n"]
         .clone()
 }
+
+/// Starts an export and returns the first answer's `result` (and its HTTP status).
+async fn start_export(c: &Ctx, id: &str, options: Value) -> (u16, Value) {
+    let r = c
+        .post(
+            &format!("{}/d1/database/{id}/export", c.a()),
+            json!({"output_format": "polling", "dump_options": options}),
+        )
+        .await;
+    (r.status, r.result())
+}
+
+async fn export_sql(c: &Ctx, id: &str, options: Value) -> String {
+    let (status, first) = start_export(c, id, options.clone()).await;
+    assert_eq!(status, 202, "{first}");
+    let done = c
+        .post(
+            &format!("{}/d1/database/{id}/export", c.a()),
+            json!({"output_format": "polling", "dump_options": options,
+                   "current_bookmark": first["at_bookmark"]}),
+        )
+        .await
+        .result();
+    let url = done["result"]["signed_url"].as_str().unwrap();
+    c.http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+#[tokio::test]
+async fn export_refuses_virtual_tables_like_d1() {
+    let c = Ctx::new().await;
+    let db = create(&c, "fts").await;
+    let id = db["uuid"].as_str().unwrap();
+    let q = format!("{}/d1/database/{id}/query", c.a());
+    c.post(&q, json!({"sql": "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); CREATE VIRTUAL TABLE notes_fts USING fts5(body); INSERT INTO notes_fts VALUES ('hello world');"}))
+        .await
+        .result();
+    // Whatever the table filter: D1 checks the whole database first.
+    for options in [json!({}), json!({"tables": ["notes"]})] {
+        let (status, r) = start_export(&c, id, options).await;
+        assert_eq!(status, 200);
+        assert_eq!(r["status"], "error", "{r}");
+        let error = r["error"].as_str().unwrap();
+        assert!(
+            error.contains("virtual tables") && error.contains("notes_fts"),
+            "{error}"
+        );
+    }
+    // Time travel still round-trips the FTS index (shadow tables are not re-created).
+    let base = format!("{}/d1/database/{id}", c.a());
+    let bm = c
+        .get(&format!("{base}/time_travel/bookmark"))
+        .await
+        .result()["bookmark"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    c.post(
+        &q,
+        json!({"sql": "INSERT INTO notes_fts VALUES ('second row');"}),
+    )
+    .await
+    .result();
+    c.post(
+        &format!("{base}/time_travel/restore?bookmark={bm}"),
+        json!({}),
+    )
+    .await
+    .result();
+    let hits = c
+        .post(
+            &q,
+            json!({"sql": "SELECT body FROM notes_fts WHERE notes_fts MATCH 'hello OR second'"}),
+        )
+        .await
+        .result();
+    assert_eq!(hits[0]["results"], json!([{"body": "hello world"}]));
+    c.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn export_keeps_autoincrement_counters() {
+    let c = Ctx::new().await;
+    let src = create(&c, "seq-src").await;
+    let id = src["uuid"].as_str().unwrap();
+    let q = format!("{}/d1/database/{id}/query", c.a());
+    // Counter 3 but max(id) 1: only the sqlite_sequence row keeps "next id is 4".
+    c.post(&q, json!({"sql": "CREATE TABLE u (id INTEGER PRIMARY KEY AUTOINCREMENT, n TEXT); INSERT INTO u (n) VALUES ('a'), ('b'), ('c'); DELETE FROM u WHERE id > 1; CREATE TABLE plain (x);"}))
+        .await
+        .result();
+    let sql = export_sql(&c, id, json!({})).await;
+    assert!(!sql.contains("CREATE TABLE sqlite_sequence"), "{sql}");
+    assert!(
+        sql.contains(
+            "DELETE FROM sqlite_sequence;\nINSERT INTO \"sqlite_sequence\" VALUES('u',3);"
+        ),
+        "{sql}"
+    );
+    assert!(
+        !export_sql(&c, id, json!({"no_data": true}))
+            .await
+            .contains("sqlite_sequence")
+    );
+    let only_plain = export_sql(&c, id, json!({"tables": ["plain"]})).await;
+    assert!(!only_plain.contains("sqlite_sequence"), "{only_plain}");
+
+    // Imported elsewhere (as /query runs it), the next id continues at 4.
+    let dst = create(&c, "seq-dst").await;
+    let dq = format!(
+        "{}/d1/database/{}/query",
+        c.a(),
+        dst["uuid"].as_str().unwrap()
+    );
+    c.post(&dq, json!({"sql": sql})).await.result();
+    let r = c
+        .post(
+            &dq,
+            json!({"sql": "INSERT INTO u (n) VALUES ('d') RETURNING id"}),
+        )
+        .await
+        .result();
+    assert_eq!(r[0]["results"][0]["id"], 4);
+    c.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn time_travel_before_creation_is_the_empty_database() {
+    let c = Ctx::new().await;
+    let db = create(&c, "young").await;
+    let base = format!("{}/d1/database/{}", c.a(), db["uuid"].as_str().unwrap());
+    let q = format!("{base}/query");
+    c.admin(Method::POST, "/clock", Some(json!({"advance_secs": 600})))
+        .await;
+    c.post(
+        &q,
+        json!({"sql": "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);"}),
+    )
+    .await
+    .result();
+    let now = c
+        .admin(Method::POST, "/clock", Some(json!({"advance_secs": 0})))
+        .await["now"]
+        .as_i64()
+        .unwrap();
+    // A day before the database existed (within D1's 30-day window): a bookmark, the
+    // creation state's.
+    let before = now - 86_400;
+    let bm = c
+        .get(&format!("{base}/time_travel/bookmark?timestamp={before}"))
+        .await;
+    assert_eq!(bm.status, 200, "{}", bm.text());
+    let bm = bm.result()["bookmark"].as_str().unwrap().to_owned();
+    c.post(
+        &format!("{base}/time_travel/restore?bookmark={bm}"),
+        json!({}),
+    )
+    .await
+    .result();
+    c.post(&q, json!({"sql": "SELECT * FROM t"}))
+        .await
+        .assert_error(400, 7500);
+    // Older than 30 days: invalid, as on D1.
+    c.get(&format!(
+        "{base}/time_travel/bookmark?timestamp={}",
+        now - 31 * 86_400
+    ))
+    .await
+    .assert_error(400, 7400);
+    c.emu.shutdown().await;
+}

@@ -201,9 +201,17 @@ async fn minted_tokens_authenticate_roll_and_expire() {
     let mut bad = body.clone();
     bad["policies"][0]["permission_groups"][0]["id"] = json!("00000000000000000000000000000000");
     c.post("/user/tokens", bad).await.assert_error(400, 1001);
+    // The seeded token and the minted one.
     assert_eq!(
         c.get("/user/tokens").await.json()["result_info"]["total_count"],
-        1
+        2
+    );
+    // The minted token's use was recorded (date granularity).
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let used = c.get(&format!("/user/tokens/{id}")).await.result();
+    assert!(
+        used["last_used_on"].as_str().unwrap().starts_with(&today),
+        "{used}"
     );
     assert_eq!(
         c.delete(&format!("/user/tokens/{id}")).await.result()["id"],
@@ -213,5 +221,57 @@ async fn minted_tokens_authenticate_roll_and_expire() {
         .await
         .assert_error(404, 1004);
     assert_eq!(as_minted(rolled).send().await.unwrap().status(), 401);
+    c.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_seeded_token_is_a_real_token_object() {
+    let c = Ctx::with(Emulator::builder().in_memory().seed(5).token("root-token")).await;
+    let mut c = c;
+    c.token = "root-token".into();
+    let id = c.get("/user/tokens/verify").await.result()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let t = c.get(&format!("/user/tokens/{id}")).await.result();
+    assert_eq!(t["id"], id.as_str());
+    assert_eq!(t["status"], "active");
+    assert!(t.get("value").is_none());
+    // Every permission group the emulator knows, on the seeded account (and its zones, and
+    // the user).
+    let account_key = format!("com.cloudflare.api.account.{}", c.emu.account_id);
+    let policies = t["policies"].as_array().unwrap();
+    assert_eq!(policies[0]["effect"], "allow");
+    assert_eq!(policies[0]["resources"][&account_key], "*");
+    let names: Vec<&str> = policies
+        .iter()
+        .flat_map(|p| p["permission_groups"].as_array().unwrap())
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    for g in [
+        "D1 Write",
+        "Workers KV Storage Write",
+        "Workers R2 Storage Write",
+        "DNS Write",
+    ] {
+        assert!(names.contains(&g), "{names:?}");
+    }
+    let all = c.get("/user/tokens/permission_groups").await.json();
+    assert_eq!(names.len(), all["result"].as_array().unwrap().len());
+    // Its use is recorded.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(
+        t["last_used_on"].as_str().unwrap().starts_with(&today),
+        "{t}"
+    );
+    // Listed; its value is configuration, so it cannot be rolled, edited or deleted.
+    let list = c.get("/user/tokens").await.json();
+    assert_eq!(list["result"][0]["id"], id.as_str());
+    c.put(&format!("/user/tokens/{id}/value"), json!({}))
+        .await
+        .assert_error(400, 1001);
+    c.delete(&format!("/user/tokens/{id}"))
+        .await
+        .assert_error(400, 1001);
     c.emu.shutdown().await;
 }

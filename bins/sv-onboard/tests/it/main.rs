@@ -51,6 +51,10 @@ fn subcommand_help() {
         "token_check_help",
         transcript(&["token", "check", "--help"])
     );
+    insta::assert_snapshot!(
+        "token_rotate_help",
+        transcript(&["token", "rotate", "--help"])
+    );
 }
 
 #[test]

@@ -7,3 +7,4 @@ mod common;
 mod errors;
 mod fidelity;
 mod issues;
+mod secrets;
