@@ -635,20 +635,14 @@ async fn backup_d1(
         .get(database)
         .await
         .with_context(|| format!("reading D1 database {database:?}"))?;
-    // An export that includes virtual tables does not import: their shadow tables are
-    // dumped as plain tables that already exist once the virtual table is created (D1
-    // refuses to export them at all). So base tables and views are exported, and each
-    // virtual table is kept as SQL that recreates and refills it after them.
+    // A database with virtual tables cannot go through the export API (D1 refuses it, and
+    // their shadow tables would not import anyway): its base tables are dumped through the
+    // query API, and each virtual table is kept as SQL that recreates and refills it after.
     let tables = crate::recovery::d1_tables(client, &db.uuid).await?;
     let virtuals: Vec<crate::recovery::D1Table> = tables
         .iter()
         .filter(|t| t.kind == "virtual")
         .cloned()
-        .collect();
-    let base: Vec<String> = tables
-        .iter()
-        .filter(|t| t.kind == "table" || t.kind == "view")
-        .map(|t| t.name.clone())
         .collect();
     let mut entry = NewEntry::new(
         format!("d1/{name}/dump.sql"),
@@ -657,42 +651,85 @@ async fn backup_d1(
     )
     .with_extra("database", database)
     .with_extra("uuid", db.uuid.clone());
-    if !virtuals.is_empty() && base.is_empty() {
-        // Only virtual tables: nothing for the export to hold.
-        let header: &[u8] = b"PRAGMA defer_foreign_keys=TRUE;\n";
-        sink.add(entry, Some(header.len() as u64), header).await?;
-    } else {
-        let options = sv_cloudflare::d1::ExportOptions {
-            tables: if virtuals.is_empty() {
-                Vec::new()
-            } else {
-                base
-            },
-            ..Default::default()
-        };
-        let export = d1.export(&db.uuid, &options).await?;
+    if virtuals.is_empty() {
+        let export = d1.export(&db.uuid, &Default::default()).await?;
         let stream = d1.download_export(&export).await?.boxed();
         let reader = crate::bridge::BlockingReader::spawn(stream);
         if let Some(bookmark) = &export.at_bookmark {
             entry = entry.with_extra("bookmark", bookmark.clone());
         }
         sink.add(entry, None, reader).await?;
-    }
-    if virtuals.is_empty() {
         return Ok(());
     }
+    // D1 refuses to export a database holding a virtual table (even with a table filter):
+    // its base tables are read through the query API instead, and the Time Travel bookmark
+    // of the moment is recorded as an export's would be.
+    if let Ok(bookmark) = d1.time_travel_bookmark(&db.uuid, None).await {
+        entry = entry.with_extra("bookmark", bookmark.bookmark);
+    }
+    let tables_for_dump = tables.clone();
+    let rows = add_generated(
+        client,
+        &db.uuid,
+        entry,
+        sink,
+        move |client, uuid, tx, count| async move {
+            crate::vtables::base_dump_sql(&client, &uuid, &tables_for_dump, &tx, &count).await
+        },
+    )
+    .await?;
+    sink.set_last_items(rows).await?;
+    let virtual_entry = NewEntry::new(
+        format!("d1/{name}/virtual.sql"),
+        format!("d1.{name}"),
+        "d1-virtual-sql",
+    )
+    .with_extra(
+        "tables",
+        virtuals.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+    );
+    let rows = add_generated(
+        client,
+        &db.uuid,
+        virtual_entry,
+        sink,
+        move |client, uuid, tx, count| async move {
+            crate::vtables::rebuild_sql(&client, &uuid, &virtuals, &tx, &count).await
+        },
+    )
+    .await?;
+    sink.set_last_items(rows).await?;
+    Ok(())
+}
+
+/// Adds an entry whose SQL a task generates from D1 reads (see `vtables`), streamed into
+/// the archive as it is produced. Returns the rows the task counted.
+async fn add_generated<F, Fut>(
+    client: &Client,
+    uuid: &str,
+    entry: NewEntry,
+    sink: &mut Sink,
+    produce: F,
+) -> anyhow::Result<u64>
+where
+    F: FnOnce(
+            Client,
+            String,
+            tokio::sync::mpsc::Sender<Result<bytes::Bytes, String>>,
+            std::sync::Arc<std::sync::atomic::AtomicU64>,
+        ) -> Fut
+        + Send
+        + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(4);
     let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let producer = {
-        let client = client.clone();
-        let uuid = db.uuid.clone();
-        let count = count.clone();
-        let virtuals = virtuals.clone();
+        let (client, uuid, count) = (client.clone(), uuid.to_owned(), count.clone());
         tokio::spawn(async move {
-            if let Err(e) =
-                crate::vtables::rebuild_sql(&client, &uuid, &virtuals, &tx, &count).await
-            {
-                let _ = tx.send(Err(format!("{e:#}"))).await;
+            let errors = tx.clone();
+            if let Err(e) = produce(client, uuid, tx, count).await {
+                let _ = errors.send(Err(format!("{e:#}"))).await;
             }
         })
     };
@@ -701,26 +738,10 @@ async fn backup_d1(
     })
     .boxed();
     let reader = crate::bridge::BlockingReader::spawn(stream);
-    let added = sink
-        .add(
-            NewEntry::new(
-                format!("d1/{name}/virtual.sql"),
-                format!("d1.{name}"),
-                "d1-virtual-sql",
-            )
-            .with_extra(
-                "tables",
-                virtuals.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
-            ),
-            None,
-            reader,
-        )
-        .await;
+    let added = sink.add(entry, None, reader).await;
     producer.await.context("the D1 reading task panicked")?;
     added?;
-    sink.set_last_items(count.load(std::sync::atomic::Ordering::SeqCst))
-        .await?;
-    Ok(())
+    Ok(count.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 async fn backup_r2(

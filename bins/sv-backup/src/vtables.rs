@@ -143,51 +143,8 @@ pub async fn rebuild_sql(
                 out.push_str(&format!("INSERT INTO {name}({name}) VALUES('rebuild');\n"));
             }
             None => {
-                let mut last: Option<i64> = None;
-                loop {
-                    let select = if fts {
-                        "rowid, *"
-                    } else {
-                        "rowid AS __sv_rowid, *"
-                    };
-                    let query = match last {
-                        None => format!("SELECT {select} FROM {name} ORDER BY rowid LIMIT {PAGE}"),
-                        Some(r) => format!(
-                            "SELECT {select} FROM {name} WHERE rowid > {r} ORDER BY rowid LIMIT {PAGE}"
-                        ),
-                    };
-                    let results = client.d1().raw_read_only(uuid, &query, &[]).await?;
-                    let Some(page) = results.into_iter().next() else {
-                        break;
-                    };
-                    let rows = page.results.rows;
-                    let columns = page.results.columns;
-                    if rows.is_empty() {
-                        break;
-                    }
-                    // Non-FTS tables: the rowid was only read to page; the columns go back.
-                    let skip = usize::from(!fts);
-                    let cols: Vec<String> =
-                        columns.iter().skip(skip).map(|c| quote_ident(c)).collect();
-                    for row in &rows {
-                        last = row.first().and_then(serde_json::Value::as_i64).or(last);
-                        let values: Vec<String> = row.iter().skip(skip).map(literal).collect();
-                        out.push_str(&format!(
-                            "INSERT INTO {name}({}) VALUES({});\n",
-                            cols.join(","),
-                            values.join(",")
-                        ));
-                        count.fetch_add(1, Ordering::SeqCst);
-                        if out.len() >= CHUNK {
-                            let full = Bytes::from(std::mem::take(&mut out).into_bytes());
-                            if tx.send(Ok(full)).await.is_err() {
-                                return Ok(());
-                            }
-                        }
-                    }
-                    if rows.len() < PAGE {
-                        break;
-                    }
+                if !insert_rows(client, uuid, &t.name, fts, &mut out, tx, count).await? {
+                    return Ok(());
                 }
             }
         }
@@ -195,6 +152,144 @@ pub async fn rebuild_sql(
     if !out.is_empty() {
         let _ = tx.send(Ok(Bytes::from(out.into_bytes()))).await;
     }
+    Ok(())
+}
+
+/// Appends `INSERT`s for every row of table `table`, read page by page in rowid order
+/// (FTS tables keep their `rowid`), sending full chunks to `tx`. Returns false when the
+/// receiver is gone.
+async fn insert_rows(
+    client: &Client,
+    uuid: &str,
+    table: &str,
+    keep_rowid: bool,
+    out: &mut String,
+    tx: &Sender<Result<Bytes, String>>,
+    count: &AtomicU64,
+) -> anyhow::Result<bool> {
+    let name = quote_ident(table);
+    let mut last: Option<i64> = None;
+    loop {
+        let select = if keep_rowid {
+            "rowid, *"
+        } else {
+            "rowid AS __sv_rowid, *"
+        };
+        let query = match last {
+            None => format!("SELECT {select} FROM {name} ORDER BY rowid LIMIT {PAGE}"),
+            Some(r) => {
+                format!("SELECT {select} FROM {name} WHERE rowid > {r} ORDER BY rowid LIMIT {PAGE}")
+            }
+        };
+        let results = client.d1().raw_read_only(uuid, &query, &[]).await?;
+        let Some(page) = results.into_iter().next() else {
+            break;
+        };
+        let rows = page.results.rows;
+        let columns = page.results.columns;
+        if rows.is_empty() {
+            break;
+        }
+        // Without keep_rowid the rowid was only read to page; the columns go back.
+        let skip = usize::from(!keep_rowid);
+        let cols: Vec<String> = columns.iter().skip(skip).map(|c| quote_ident(c)).collect();
+        for row in &rows {
+            last = row.first().and_then(serde_json::Value::as_i64).or(last);
+            let values: Vec<String> = row.iter().skip(skip).map(literal).collect();
+            out.push_str(&format!(
+                "INSERT INTO {name}({}) VALUES({});\n",
+                cols.join(","),
+                values.join(",")
+            ));
+            count.fetch_add(1, Ordering::SeqCst);
+            if out.len() >= CHUNK {
+                let full = Bytes::from(std::mem::take(out).into_bytes());
+                if tx.send(Ok(full)).await.is_err() {
+                    return Ok(false);
+                }
+            }
+        }
+        if rows.len() < PAGE {
+            break;
+        }
+    }
+    Ok(true)
+}
+
+/// Streams a dump of the base tables of database `uuid` — schema, rows, then their indexes,
+/// triggers and views, and the AUTOINCREMENT counters — for a database the export API
+/// refuses: D1 refuses to export any database holding a virtual table. Unlike an export it
+/// is read page by page rather than at one instant, so writes during the backup may be
+/// partly in it.
+pub async fn base_dump_sql(
+    client: &Client,
+    uuid: &str,
+    tables: &[D1Table],
+    tx: &Sender<Result<Bytes, String>>,
+    count: &AtomicU64,
+) -> anyhow::Result<()> {
+    let mut out = String::from(
+        "-- sv-backup: base tables read through the query API (D1 does not export a database \
+         with virtual tables)\nPRAGMA defer_foreign_keys=TRUE;\n",
+    );
+    let base: Vec<&D1Table> = tables.iter().filter(|t| t.kind == "table").collect();
+    for t in &base {
+        let Some(sql) = &t.sql else { continue };
+        out.push_str(sql);
+        out.push_str(";\n");
+        if !insert_rows(client, uuid, &t.name, false, &mut out, tx, count).await? {
+            return Ok(());
+        }
+    }
+    let names: std::collections::BTreeSet<&str> = base.iter().map(|t| t.name.as_str()).collect();
+    let d1 = client.d1();
+    let schema = d1
+        .query_read_only(
+            uuid,
+            "SELECT type, name, tbl_name, sql FROM sqlite_master \
+             WHERE type IN ('index', 'trigger', 'view') AND sql IS NOT NULL ORDER BY rowid",
+            &[],
+        )
+        .await?;
+    for row in schema.iter().flat_map(|r| r.results.iter()) {
+        let text = |k: &str| {
+            row.get(k)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+        };
+        if text("type") == "view" || names.contains(text("tbl_name")) {
+            out.push_str(text("sql"));
+            out.push_str(";\n");
+        }
+    }
+    let has_sequence = d1
+        .query_read_only(
+            uuid,
+            "SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'",
+            &[],
+        )
+        .await?
+        .iter()
+        .any(|r| !r.results.is_empty());
+    if has_sequence {
+        let counters = d1
+            .query_read_only(uuid, "SELECT name, seq FROM sqlite_sequence", &[])
+            .await?;
+        out.push_str("DELETE FROM sqlite_sequence;\n");
+        for row in counters.iter().flat_map(|r| r.results.iter()) {
+            let (Some(name), Some(seq)) = (row.get("name"), row.get("seq")) else {
+                continue;
+            };
+            if name.as_str().is_some_and(|n| names.contains(n)) {
+                out.push_str(&format!(
+                    "INSERT INTO sqlite_sequence(name, seq) VALUES({}, {});\n",
+                    literal(name),
+                    literal(seq)
+                ));
+            }
+        }
+    }
+    let _ = tx.send(Ok(Bytes::from(out.into_bytes()))).await;
     Ok(())
 }
 
