@@ -56,6 +56,12 @@ pub struct DeployArgs {
     /// Deploy even inside a freeze window from sv.yaml (recorded in the audit trail)
     #[arg(long, alias = "override-freeze")]
     pub ignore_freeze: bool,
+
+    /// When a gate before 100% is inconclusive (too little traffic to judge), hold the
+    /// split and stop (outcome `paused`, exit 1) instead of moving on; a human then promotes
+    /// with `rollback --to NEW` or returns with `rollback`
+    #[arg(long)]
+    pub pause_on_inconclusive: bool,
 }
 
 impl DeployArgs {

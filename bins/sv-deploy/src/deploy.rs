@@ -544,6 +544,8 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
         )
         .await?;
         let failed = result.verdict == Verdict::Fail;
+        let pause =
+            args.pause_on_inconclusive && result.verdict == Verdict::Inconclusive && percent < 100;
         let reason = fail_reason(&result);
         report.steps.push(Step {
             percent,
@@ -564,6 +566,22 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
                 None => format!("health gate failed: {reason}; no previous version to return to"),
             });
             return finish(env, global, &console, &root, &audit, report, true).await;
+        }
+        if pause {
+            // The gate could not decide: hold the split for a human instead of moving on.
+            report.outcome = Outcome::Paused;
+            let back = previous.as_deref().map_or_else(String::new, |old| {
+                format!(
+                    " or return with `sv-deploy rollback --env {} --to {old}`",
+                    env.name
+                )
+            });
+            report.reason = Some(format!(
+                "health gate at {percent}% was inconclusive: {reason}; paused (--pause-on-inconclusive), \
+                 {version} keeps {percent}% — promote with `sv-deploy rollback --env {} --to {version}`{back}",
+                env.name
+            ));
+            return finish(env, global, &console, &root, &audit, report, false).await;
         }
     }
     if let Some(target) = &pages_target {

@@ -25,6 +25,8 @@ pub enum Outcome {
     DryRun,
     /// Refused (freeze window, access).
     Refused,
+    /// `--pause-on-inconclusive`: a gate could not decide; the split stays for a human.
+    Paused,
 }
 
 impl Outcome {
@@ -35,6 +37,7 @@ impl Outcome {
             Self::Failed => "failed",
             Self::DryRun => "dry run",
             Self::Refused => "refused",
+            Self::Paused => "paused",
         }
     }
 }
@@ -119,21 +122,28 @@ impl DeployReport {
     pub fn final_percent(&self) -> u32 {
         match self.outcome {
             Outcome::Succeeded => 100,
+            Outcome::Paused => self.steps.last().map_or(0, |s| s.percent),
             _ => 0,
         }
     }
 }
 
-fn verdict_text(v: Verdict, styles: &Styles) -> String {
+/// `held`: the rollout paused on this inconclusive gate (`--pause-on-inconclusive`).
+fn verdict_text(v: Verdict, held: bool, styles: &Styles) -> String {
     match v {
         Verdict::Pass => styles.green("pass"),
+        Verdict::Inconclusive if held => styles.yellow("inconclusive (paused here)"),
         Verdict::Inconclusive => styles.yellow("inconclusive (passed)"),
         Verdict::Fail => styles.red("FAIL"),
     }
 }
 
-fn gate_human(out: &mut String, title: &str, gate: &GateResult, styles: &Styles) {
-    let _ = writeln!(out, "  {title}: {}", verdict_text(gate.verdict, styles));
+fn gate_human(out: &mut String, title: &str, gate: &GateResult, held: bool, styles: &Styles) {
+    let _ = writeln!(
+        out,
+        "  {title}: {}",
+        verdict_text(gate.verdict, held, styles)
+    );
     for c in &gate.checks {
         let mark = if c.healthy { "ok" } else { "failed" };
         let _ = writeln!(
@@ -179,7 +189,7 @@ impl Render for DeployReport {
         let mut out = String::new();
         let outcome = match self.outcome {
             Outcome::Succeeded => styles.green(self.outcome.label()),
-            Outcome::DryRun => styles.yellow(self.outcome.label()),
+            Outcome::DryRun | Outcome::Paused => styles.yellow(self.outcome.label()),
             _ => styles.red(self.outcome.label()),
         };
         let _ = writeln!(
@@ -232,10 +242,12 @@ impl Render for DeployReport {
         let steps: Vec<String> = self.rollout.iter().map(|p| format!("{p}%")).collect();
         let _ = writeln!(out, "  rollout: {}", steps.join(" -> "));
         if let Some(s) = &self.smoke {
-            gate_human(&mut out, "smoke test at 0%", s, styles);
+            gate_human(&mut out, "smoke test at 0%", s, false, styles);
         }
-        for s in &self.steps {
-            gate_human(&mut out, &format!("step {}%", s.percent), &s.gate, styles);
+        for (i, s) in self.steps.iter().enumerate() {
+            let held = self.outcome == Outcome::Paused && i + 1 == self.steps.len();
+            let title = format!("step {}%", s.percent);
+            gate_human(&mut out, &title, &s.gate, held, styles);
         }
         match (&self.pages, &self.pages_project) {
             (Some(p), _) => {
@@ -267,6 +279,7 @@ impl Render for DeployReport {
         let icon = match self.outcome {
             Outcome::Succeeded => "✅",
             Outcome::DryRun => "📝",
+            Outcome::Paused => "⏸️",
             _ => "❌",
         };
         let _ = writeln!(

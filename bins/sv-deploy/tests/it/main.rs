@@ -8,3 +8,4 @@ mod act;
 mod cli;
 mod common;
 mod deploy;
+mod pause;
