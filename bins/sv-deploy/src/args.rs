@@ -96,6 +96,14 @@ pub struct HistoryArgs {
     /// Show at most this many (the newest)
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
+
+    /// Also list the Worker's deployments from the Cloudflare API (newest first, at most
+    /// --limit): works from any machine, without the local .sv/ records
+    #[arg(long)]
+    pub remote: bool,
+
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
 }
 
 /// The serving split of the Worker, its versions, and its health

@@ -425,10 +425,52 @@ pub struct DeploymentRecord {
 }
 
 /// `sv-deploy history`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryReport {
     pub environment: String,
     pub records: Vec<DeploymentRecord>,
+    /// `history --remote`: the Worker's deployments as the Cloudflare API lists them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<Vec<RemoteDeployment>>,
+}
+
+/// One deployment of the Worker as the API lists it (any tool, any machine).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoteDeployment {
+    pub id: String,
+    pub created_on: String,
+    pub source: String,
+    /// `workers/message` (sv-deploy writes its deploy id and commit there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// (version, percent) of the split.
+    pub versions: Vec<(String, f64)>,
+}
+
+impl From<sv_cloudflare::workers::Deployment> for RemoteDeployment {
+    fn from(d: sv_cloudflare::workers::Deployment) -> Self {
+        Self {
+            id: d.id.unwrap_or_default(),
+            created_on: d.created_on.unwrap_or_default(),
+            source: d.source.unwrap_or_default(),
+            message: d.annotations.get("workers/message").cloned(),
+            versions: d
+                .versions
+                .into_iter()
+                .map(|v| (v.version_id, v.percentage))
+                .collect(),
+        }
+    }
+}
+
+impl RemoteDeployment {
+    fn split(&self) -> String {
+        self.versions
+            .iter()
+            .map(|(v, p)| format!("{} {p}%", short(Some(v))))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 fn short(id: Option<&str>) -> String {
@@ -462,6 +504,32 @@ impl Render for HistoryReport {
                     .map_or(String::new(), |x| format!(": {x}"))
             );
         }
+        if let Some(remote) = &self.remote {
+            let _ = writeln!(
+                out,
+                "{} (Cloudflare API, newest first)",
+                styles.bold("worker deployments")
+            );
+            if remote.is_empty() {
+                out.push_str(
+                    "  none
+",
+                );
+            }
+            for d in remote {
+                let _ = writeln!(
+                    out,
+                    "  {} {} {:<8} {}{}",
+                    d.created_on,
+                    short(Some(&d.id)),
+                    d.source,
+                    d.split(),
+                    d.message
+                        .as_ref()
+                        .map_or(String::new(), |m| format!(": {m}"))
+                );
+            }
+        }
         out
     }
 
@@ -483,6 +551,20 @@ impl Render for HistoryReport {
                 r.outcome.label(),
                 markdown_escape(&r.actor)
             );
+        }
+        if let Some(remote) = &self.remote {
+            out.push_str("\n#### Worker deployments (Cloudflare API, newest first)\n\n| Created | Id | Source | Split | Message |\n|---|---|---|---|---|\n");
+            for d in remote {
+                let _ = writeln!(
+                    out,
+                    "| {} | `{}` | {} | {} | {} |",
+                    markdown_escape(&d.created_on),
+                    short(Some(&d.id)),
+                    markdown_escape(&d.source),
+                    d.split(),
+                    markdown_escape(d.message.as_deref().unwrap_or(""))
+                );
+            }
         }
         out
     }
@@ -685,6 +767,7 @@ mod tests {
         let h = HistoryReport {
             environment: "staging".into(),
             records: vec![record],
+            remote: None,
         };
         insta::assert_snapshot!("history_human", h.human(&Styles::plain()));
         insta::assert_snapshot!("history_markdown", h.markdown());

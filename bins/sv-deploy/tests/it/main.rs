@@ -8,4 +8,5 @@ mod act;
 mod cli;
 mod common;
 mod deploy;
+mod history_remote;
 mod pause;
