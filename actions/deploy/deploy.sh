@@ -11,6 +11,7 @@ main() {
     if [ "${SV_DEPLOY_SKIP_BUILD:-false}" = "true" ]; then args+=(--skip-build); fi
     if [ "${SV_DEPLOY_DRY_RUN:-false}" = "true" ]; then args+=(--dry-run); fi
     if [ "${SV_DEPLOY_IGNORE_FREEZE:-false}" = "true" ]; then args+=(--ignore-freeze); fi
+    if [ "${SV_DEPLOY_PAUSE_ON_INCONCLUSIVE:-false}" = "true" ]; then args+=(--pause-on-inconclusive); fi
     local name
     set -f
     for name in ${SV_DEPLOY_SECRETS:-}; do

@@ -56,6 +56,12 @@ pub struct DeployArgs {
     /// Deploy even inside a freeze window from sv.yaml (recorded in the audit trail)
     #[arg(long, alias = "override-freeze")]
     pub ignore_freeze: bool,
+
+    /// When a gate before 100% is inconclusive (too little traffic to judge), hold the
+    /// split and stop (outcome `paused`, exit 1) instead of moving on; a human then promotes
+    /// with `rollback --to NEW` or returns with `rollback`
+    #[arg(long)]
+    pub pause_on_inconclusive: bool,
 }
 
 impl DeployArgs {
@@ -90,6 +96,14 @@ pub struct HistoryArgs {
     /// Show at most this many (the newest)
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
+
+    /// Also list the Worker's deployments from the Cloudflare API (newest first, at most
+    /// --limit): works from any machine, without the local .sv/ records
+    #[arg(long)]
+    pub remote: bool,
+
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
 }
 
 /// The serving split of the Worker, its versions, and its health

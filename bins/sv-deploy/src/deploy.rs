@@ -18,7 +18,8 @@ use crate::args::{DeployArgs, HistoryArgs, RollbackArgs, StatusArgs};
 use crate::console::Console;
 use crate::gate::{self, GateConfig, GateResult, Verdict};
 use crate::report::{
-    DeployReport, DeploymentRecord, HistoryReport, Outcome, ServingVersion, StatusReport, Step,
+    DeployReport, DeploymentRecord, HistoryReport, Outcome, RemoteDeployment, ServingVersion,
+    StatusReport, Step,
 };
 use crate::{build, bundle};
 
@@ -550,6 +551,8 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
         )
         .await?;
         let failed = result.verdict == Verdict::Fail;
+        let pause =
+            args.pause_on_inconclusive && result.verdict == Verdict::Inconclusive && percent < 100;
         let reason = fail_reason(&result);
         report.steps.push(Step {
             percent,
@@ -570,6 +573,22 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
                 None => format!("health gate failed: {reason}; no previous version to return to"),
             });
             return finish(env, global, &console, &root, &audit, report, true).await;
+        }
+        if pause {
+            // The gate could not decide: hold the split for a human instead of moving on.
+            report.outcome = Outcome::Paused;
+            let back = previous.as_deref().map_or_else(String::new, |old| {
+                format!(
+                    " or return with `sv-deploy rollback --env {} --to {old}`",
+                    env.name
+                )
+            });
+            report.reason = Some(format!(
+                "health gate at {percent}% was inconclusive: {reason}; paused (--pause-on-inconclusive), \
+                 {version} keeps {percent}% — promote with `sv-deploy rollback --env {} --to {version}`{back}",
+                env.name
+            ));
+            return finish(env, global, &console, &root, &audit, report, false).await;
         }
     }
     if let Some(target) = &pages_target {
@@ -896,6 +915,7 @@ pub async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> anyhow::Resul
     let report = HistoryReport {
         environment: env.name.clone(),
         records: vec![record],
+        remote: None,
     };
     runner.append_summary(&sv_report::Render::markdown(&report))?;
     global.output().print(&report)?;
@@ -903,16 +923,33 @@ pub async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> anyhow::Resul
 }
 
 /// `sv-deploy history`.
-pub fn history(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
+pub async fn history(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
     let loaded = sv_cli::context::load_config(global)?;
     let env = sv_cli::context::environment(&loaded, global)?;
     let root = app_root(&loaded);
     let mut records = read_history(&root, &env.name)?;
     let skip = records.len().saturating_sub(args.limit);
     records.drain(..skip);
+    let remote = if args.remote {
+        let runner = sv_cli::context::runner();
+        let script = bundle::worker(env)?.definition.name.clone();
+        let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+        let mut list = client
+            .workers()
+            .list_deployments(&script)
+            .await
+            .with_context(|| format!("listing the deployments of {script}"))?;
+        // Newest first, whatever order the API used.
+        list.sort_by(|a, b| b.created_on.cmp(&a.created_on));
+        list.truncate(args.limit);
+        Some(list.into_iter().map(RemoteDeployment::from).collect())
+    } else {
+        None
+    };
     global.output().print(&HistoryReport {
         environment: env.name.clone(),
         records,
+        remote,
     })?;
     Ok(ExitStatus::Success)
 }

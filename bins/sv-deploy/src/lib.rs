@@ -47,7 +47,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Deploy(args) => deploy::deploy(&cli.global, &args).await,
         Command::Rollback(args) => deploy::rollback(&cli.global, &args).await,
-        Command::History(args) => deploy::history(&cli.global, &args),
+        Command::History(args) => deploy::history(&cli.global, &args).await,
         Command::Status(args) => deploy::status(&cli.global, &args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),
         Command::Completions(args) => {

@@ -17,6 +17,7 @@ use crate::report::{DeployReport, Outcome};
 pub fn message(report: &DeployReport, run_url: Option<&str>) -> String {
     let icon = match report.outcome {
         Outcome::Succeeded => "✅",
+        Outcome::Paused => "⏸️",
         _ => "❌",
     };
     let outcome = serde_json::to_value(report.outcome)

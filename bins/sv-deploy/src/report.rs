@@ -25,6 +25,8 @@ pub enum Outcome {
     DryRun,
     /// Refused (freeze window, access).
     Refused,
+    /// `--pause-on-inconclusive`: a gate could not decide; the split stays for a human.
+    Paused,
 }
 
 impl Outcome {
@@ -35,6 +37,7 @@ impl Outcome {
             Self::Failed => "failed",
             Self::DryRun => "dry run",
             Self::Refused => "refused",
+            Self::Paused => "paused",
         }
     }
 }
@@ -119,21 +122,28 @@ impl DeployReport {
     pub fn final_percent(&self) -> u32 {
         match self.outcome {
             Outcome::Succeeded => 100,
+            Outcome::Paused => self.steps.last().map_or(0, |s| s.percent),
             _ => 0,
         }
     }
 }
 
-fn verdict_text(v: Verdict, styles: &Styles) -> String {
+/// `held`: the rollout paused on this inconclusive gate (`--pause-on-inconclusive`).
+fn verdict_text(v: Verdict, held: bool, styles: &Styles) -> String {
     match v {
         Verdict::Pass => styles.green("pass"),
+        Verdict::Inconclusive if held => styles.yellow("inconclusive (paused here)"),
         Verdict::Inconclusive => styles.yellow("inconclusive (passed)"),
         Verdict::Fail => styles.red("FAIL"),
     }
 }
 
-fn gate_human(out: &mut String, title: &str, gate: &GateResult, styles: &Styles) {
-    let _ = writeln!(out, "  {title}: {}", verdict_text(gate.verdict, styles));
+fn gate_human(out: &mut String, title: &str, gate: &GateResult, held: bool, styles: &Styles) {
+    let _ = writeln!(
+        out,
+        "  {title}: {}",
+        verdict_text(gate.verdict, held, styles)
+    );
     for c in &gate.checks {
         let mark = if c.healthy { "ok" } else { "failed" };
         let _ = writeln!(
@@ -179,7 +189,7 @@ impl Render for DeployReport {
         let mut out = String::new();
         let outcome = match self.outcome {
             Outcome::Succeeded => styles.green(self.outcome.label()),
-            Outcome::DryRun => styles.yellow(self.outcome.label()),
+            Outcome::DryRun | Outcome::Paused => styles.yellow(self.outcome.label()),
             _ => styles.red(self.outcome.label()),
         };
         let _ = writeln!(
@@ -232,10 +242,12 @@ impl Render for DeployReport {
         let steps: Vec<String> = self.rollout.iter().map(|p| format!("{p}%")).collect();
         let _ = writeln!(out, "  rollout: {}", steps.join(" -> "));
         if let Some(s) = &self.smoke {
-            gate_human(&mut out, "smoke test at 0%", s, styles);
+            gate_human(&mut out, "smoke test at 0%", s, false, styles);
         }
-        for s in &self.steps {
-            gate_human(&mut out, &format!("step {}%", s.percent), &s.gate, styles);
+        for (i, s) in self.steps.iter().enumerate() {
+            let held = self.outcome == Outcome::Paused && i + 1 == self.steps.len();
+            let title = format!("step {}%", s.percent);
+            gate_human(&mut out, &title, &s.gate, held, styles);
         }
         match (&self.pages, &self.pages_project) {
             (Some(p), _) => {
@@ -267,6 +279,7 @@ impl Render for DeployReport {
         let icon = match self.outcome {
             Outcome::Succeeded => "✅",
             Outcome::DryRun => "📝",
+            Outcome::Paused => "⏸️",
             _ => "❌",
         };
         let _ = writeln!(
@@ -412,10 +425,52 @@ pub struct DeploymentRecord {
 }
 
 /// `sv-deploy history`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryReport {
     pub environment: String,
     pub records: Vec<DeploymentRecord>,
+    /// `history --remote`: the Worker's deployments as the Cloudflare API lists them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<Vec<RemoteDeployment>>,
+}
+
+/// One deployment of the Worker as the API lists it (any tool, any machine).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoteDeployment {
+    pub id: String,
+    pub created_on: String,
+    pub source: String,
+    /// `workers/message` (sv-deploy writes its deploy id and commit there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// (version, percent) of the split.
+    pub versions: Vec<(String, f64)>,
+}
+
+impl From<sv_cloudflare::workers::Deployment> for RemoteDeployment {
+    fn from(d: sv_cloudflare::workers::Deployment) -> Self {
+        Self {
+            id: d.id.unwrap_or_default(),
+            created_on: d.created_on.unwrap_or_default(),
+            source: d.source.unwrap_or_default(),
+            message: d.annotations.get("workers/message").cloned(),
+            versions: d
+                .versions
+                .into_iter()
+                .map(|v| (v.version_id, v.percentage))
+                .collect(),
+        }
+    }
+}
+
+impl RemoteDeployment {
+    fn split(&self) -> String {
+        self.versions
+            .iter()
+            .map(|(v, p)| format!("{} {p}%", short(Some(v))))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 fn short(id: Option<&str>) -> String {
@@ -449,6 +504,32 @@ impl Render for HistoryReport {
                     .map_or(String::new(), |x| format!(": {x}"))
             );
         }
+        if let Some(remote) = &self.remote {
+            let _ = writeln!(
+                out,
+                "{} (Cloudflare API, newest first)",
+                styles.bold("worker deployments")
+            );
+            if remote.is_empty() {
+                out.push_str(
+                    "  none
+",
+                );
+            }
+            for d in remote {
+                let _ = writeln!(
+                    out,
+                    "  {} {} {:<8} {}{}",
+                    d.created_on,
+                    short(Some(&d.id)),
+                    d.source,
+                    d.split(),
+                    d.message
+                        .as_ref()
+                        .map_or(String::new(), |m| format!(": {m}"))
+                );
+            }
+        }
         out
     }
 
@@ -470,6 +551,20 @@ impl Render for HistoryReport {
                 r.outcome.label(),
                 markdown_escape(&r.actor)
             );
+        }
+        if let Some(remote) = &self.remote {
+            out.push_str("\n#### Worker deployments (Cloudflare API, newest first)\n\n| Created | Id | Source | Split | Message |\n|---|---|---|---|---|\n");
+            for d in remote {
+                let _ = writeln!(
+                    out,
+                    "| {} | `{}` | {} | {} | {} |",
+                    markdown_escape(&d.created_on),
+                    short(Some(&d.id)),
+                    markdown_escape(&d.source),
+                    d.split(),
+                    markdown_escape(d.message.as_deref().unwrap_or(""))
+                );
+            }
         }
         out
     }
@@ -672,6 +767,7 @@ mod tests {
         let h = HistoryReport {
             environment: "staging".into(),
             records: vec![record],
+            remote: None,
         };
         insta::assert_snapshot!("history_human", h.human(&Styles::plain()));
         insta::assert_snapshot!("history_markdown", h.markdown());

@@ -4,6 +4,9 @@
 // stderr what an old emulator made them skip.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
+mod act;
 mod cli;
 mod common;
 mod deploy;
+mod history_remote;
+mod pause;

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on set-up failure, as tests do
 
+mod act;
 mod alerts;
 mod check;
 mod cli;

@@ -1,0 +1,100 @@
+//! `--pause-on-inconclusive` against sv-emulator: a gate window with too little traffic to
+//! judge holds the split (outcome `paused`, exit 1) instead of moving on, and a human then
+//! promotes the new version with `rollback --to`.
+
+use crate::common::{App, GOOD};
+
+fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"\d{14}-[0-9a-f]{6}", "[ID]"),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[VERSION]",
+        ),
+        (r"\d+(\.\d+)? ms", "[N] ms"),
+        (r"\d+ requests", "[N] requests"),
+        (r"\d+ request\(s\)", "[N] request(s)"),
+        (r"`[0-9a-f]{8}`", "`[SHORT]`"),
+        (r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?Z?", "[TIME]"),
+        (r"\d+/\d+ \(", "[E]/[N] ("),
+    ]
+}
+
+fn version_of(out: &std::process::Output) -> String {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["version_id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn an_inconclusive_gate_pauses_the_rollout_then_a_human_promotes() {
+    let app = App::start();
+    // The gate's own checks send a couple of requests per window: far fewer than 1000, so
+    // every analytics verdict is inconclusive.
+    let config = app.root().join("sv.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        "gate: { window: 2m,",
+        "gate: { window: 2m, min_requests: 1000,",
+    );
+    assert!(text.contains("min_requests: 1000"));
+    std::fs::write(&config, text).unwrap();
+
+    // Without the flag an inconclusive gate passes on its HTTP checks: v1 reaches 100%.
+    let first = app
+        .deploy(GOOD)
+        .args(["--skip-pages", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let v1 = version_of(&first);
+
+    // With it, the first step (50% on staging) holds and the deploy stops.
+    let out = app
+        .deploy(GOOD)
+        .args(["--skip-build", "--skip-pages", "--pause-on-inconclusive"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(": paused"), "{stdout}");
+    assert!(!stdout.contains("step 100%"), "{stdout}");
+    insta::with_settings!({filters => filters()}, {
+        insta::assert_snapshot!("paused_human", stdout);
+    });
+    let split = app.split();
+    assert_eq!(split.len(), 2, "{split:?}");
+    let v2 = split
+        .iter()
+        .find(|(v, _)| *v != v1)
+        .map(|(v, _)| v.clone())
+        .unwrap();
+    for (_, percent) in &split {
+        assert!((percent - 50.0).abs() < 0.01, "{split:?}");
+    }
+
+    // The history records the pause at 50%.
+    let history = app
+        .cmd()
+        .args(["history", "--env", "staging", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&history.stdout);
+    assert!(md.contains("paused"), "{md}");
+    insta::with_settings!({filters => filters()}, {
+        insta::assert_snapshot!("paused_history_markdown", md);
+    });
+
+    // A human decides: the new version takes all traffic.
+    let promoted = app
+        .cmd()
+        .args(["rollback", "--env", "staging", "--to", &v2])
+        .output()
+        .unwrap();
+    assert_eq!(promoted.status.code(), Some(0), "{promoted:?}");
+    assert_eq!(app.split(), [(v2, 100.0)]);
+}

@@ -1,0 +1,138 @@
+//! workflows/health.yml, as users copy it, under act against a local HTTP server and the
+//! GitHub emulator of sv-emulator: the history and alert state travel between runs through
+//! the Actions cache (sv-test's offline `actions/cache` stand-in keeps entries in a
+//! directory this test owns), a healthy run passes, and an outage opens one issue.
+
+use std::path::Path;
+
+use sv_test::ActRun;
+
+use crate::common::{app, github_server, http_server};
+
+/// The SHA workflows/health.yml pins `actions/cache/{restore,save}` to.
+const CACHE: &str = "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684";
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `sv-toolkit/sv@v0` as act serves it: this repository's actions and scripts.
+///
+/// TEST STAND-IN: no sv release can be downloaded here, so `scripts/install.sh` is wrapped
+/// to install from the binaries this test run built (`--bin-dir`); everything else (the
+/// workflow, actions/setup, actions/health) runs as shipped.
+fn sv_repository(dir: &Path, bin_dir: &Path) {
+    let root = sv_test::paths::workspace_root();
+    copy_dir(&root.join("actions"), &dir.join("actions"));
+    copy_dir(&root.join("scripts"), &dir.join("scripts"));
+    std::fs::rename(
+        dir.join("scripts/install.sh"),
+        dir.join("scripts/install.real.sh"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("scripts/install.sh"),
+        format!(
+            "#!/usr/bin/env bash\n# sv-health's act test: install from the built binaries.\n\
+             exec bash \"$(dirname \"${{BASH_SOURCE[0]}}\")/install.real.sh\" --bin-dir '{}' \"$@\"\n",
+            bin_dir.display()
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn health_workflow_keeps_history_in_the_cache_and_opens_an_issue_on_outage() {
+    if sv_test::act::skip_requested() {
+        eprintln!("skipped: SV_SKIP_ACT=1");
+        return;
+    }
+    let http = http_server();
+    let gh = github_server();
+    let yaml = format!(
+        "  checks:\n    - {{ name: api, http: \"{}/switch\" }}\n  alert: {{ after_failures: 2, repeat: 30m, channels: [github-issue] }}\n",
+        http.base
+    );
+    let (_tmp, root) = app(&yaml);
+    std::fs::create_dir_all(root.join(".github/workflows")).unwrap();
+    std::fs::copy(
+        sv_test::paths::workspace_root().join("workflows/health.yml"),
+        root.join(".github/workflows/health.yml"),
+    )
+    .unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    let bin_dir = sv_test::paths::cargo_bin("sv-health")
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    sv_repository(repo.path(), &bin_dir);
+    let cache = tempfile::tempdir().unwrap();
+
+    let run = |run_id: u32| {
+        ActRun::new(root.join(".github/workflows/health.yml"))
+            .source_dir(&root)
+            .event("workflow_dispatch")
+            .input("environment", "production")
+            .local_repository("sv-toolkit/sv@v0", repo.path())
+            .local_repository(CACHE, sv_test::act::stand_in_dir("cache"))
+            .env("SV_ACT_CACHE_DIR", cache.path().display().to_string())
+            // Each scheduled run has its own id, so each saves its own cache entry.
+            .env("GITHUB_RUN_ID", run_id.to_string())
+            .secret("GITHUB_TOKEN", gh.token.clone())
+            .env("GITHUB_API_URL", gh.api_url.clone())
+            .env("GITHUB_REPOSITORY", "acme/spacevision")
+            .env("NO_COLOR", "1")
+            .run()
+            .expect("act runs")
+    };
+    let issues_text = || serde_json::to_string(&gh.snapshot()).unwrap();
+
+    // A healthy run: passes, and its history is saved to the cache.
+    let first = run(101);
+    first.assert_success();
+    assert_eq!(first.step_output("status").as_deref(), Some("healthy"));
+    assert!(cache.path().join("sv-health-production-101.tar").is_file());
+
+    // The outage's first failing run fails the job but opens nothing yet (2 failures needed).
+    http.set_healthy(false);
+    let second = run(102);
+    assert!(!second.success(), "{}", second.stdout);
+    assert_eq!(second.step_output("status").as_deref(), Some("unhealthy"));
+    let log = second.step_log().join("\n");
+    assert!(
+        log.contains("Cache restored from key: sv-health-production-101"),
+        "{log}"
+    );
+    assert!(
+        !issues_text().contains("sv:health:production:api"),
+        "no issue after one failure"
+    );
+    assert!(cache.path().join("sv-health-production-102.tar").is_file());
+
+    // The second consecutive failure — counted only because the alert state came back from
+    // the cache — opens one issue.
+    let third = run(103);
+    assert!(!third.success(), "{}", third.stdout);
+    let text = issues_text();
+    assert_eq!(
+        text.matches("sv:health:production:api").count(),
+        1,
+        "exactly one issue carries the marker: {text}"
+    );
+    // The history restored into run 3 holds all three runs.
+    let log = third.step_log().join("\n");
+    assert!(
+        log.contains("Cache restored from key: sv-health-production-102"),
+        "{log}"
+    );
+}
