@@ -1,7 +1,9 @@
 //! `sv-onboard token check`: for each configured token (the variables named by
 //! `--token-var`, default `CLOUDFLARE_API_TOKEN`): valid or not, expiry, status, policies
 //! (effect, permission groups, resources), issued/modified, and last use where the API
-//! reports it. Exit 1 when a token is invalid, disabled or expired.
+//! reports it. Exit 1 when a token is invalid, disabled or expired, and with
+//! `--fail-expiring` also when one expires within `--warn-days` (what the scheduled
+//! workflows/token-check.yml runs).
 //!
 //! `sv-onboard token rotate`: rolls a Cloudflare API token (`PUT /user/tokens/{id}/value`)
 //! and stores the new value in the GitHub Actions repository secret that holds it, sealed to
@@ -62,6 +64,9 @@ pub struct CheckArgs {
     /// Warn when a token expires within this many days
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub warn_days: i64,
+    /// Exit 1 also when a token expires within --warn-days (not only when it is unusable)
+    #[arg(long)]
+    pub fail_expiring: bool,
     #[command(flatten)]
     pub cloudflare: CloudflareArgs,
 }
@@ -87,6 +92,8 @@ pub struct TokenReport {
     pub last_used_on: Option<String>,
     /// `allow D1 Write on com.cloudflare.api.account.<id>`.
     pub policies: Vec<String>,
+    /// Active, but expires within `--warn-days`.
+    pub expiring_soon: bool,
     pub notes: Vec<String>,
 }
 
@@ -158,6 +165,11 @@ impl Render for CheckReport {
                     .join("<br>")
             ));
         }
+        for t in &self.tokens {
+            for n in &t.notes {
+                out.push_str(&format!("\n> `{}`: {}\n", t.variable, markdown_escape(n)));
+            }
+        }
         out
     }
 }
@@ -210,6 +222,7 @@ async fn check_one(
         modified_on: None,
         last_used_on: None,
         policies: Vec::new(),
+        expiring_soon: false,
         notes: Vec::new(),
     };
     let base = sv_cloudflare::parse_base_url(cf.api_base_url.as_str()).map_err(input_error)?;
@@ -258,6 +271,7 @@ async fn check_one(
     {
         let left = exp.with_timezone(&chrono::Utc) - chrono::Utc::now();
         if r.ok && left < chrono::Duration::days(warn_days) {
+            r.expiring_soon = true;
             r.notes.push(format!(
                 "expires in {} day(s): roll it (dashboard → API Tokens → Roll) and update where it is stored",
                 left.num_days()
@@ -306,7 +320,34 @@ async fn check(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitStatu
             .await?,
         );
     }
-    let failed = tokens.iter().any(|t| !t.ok);
+    let failed = tokens
+        .iter()
+        .any(|t| !t.ok || (args.fail_expiring && t.expiring_soon));
+    for t in &tokens {
+        let which = t.id.as_deref().map_or_else(
+            || t.variable.clone(),
+            |id| format!("{} (token {id})", t.variable),
+        );
+        let annotation = if !t.ok {
+            sv_actions::Annotation::error(format!(
+                "{which} is {}: replace it",
+                t.status.as_deref().unwrap_or("invalid")
+            ))
+        } else if t.expiring_soon {
+            let level = if args.fail_expiring {
+                sv_actions::Annotation::error
+            } else {
+                sv_actions::Annotation::warning
+            };
+            level(format!(
+                "{which} expires on {}: roll it (sv-onboard token rotate)",
+                t.expires_on.as_deref().unwrap_or("?")
+            ))
+        } else {
+            continue;
+        };
+        runner.annotate(&annotation.title("sv-onboard token check"))?;
+    }
     let report = CheckReport { tokens };
     runner.append_summary(&report.markdown())?;
     global.output().print(&report)?;
