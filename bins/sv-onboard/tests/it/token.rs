@@ -125,7 +125,7 @@ fn secret_value(emu: &EmulatorProcess, name: &str) -> Option<String> {
 }
 
 /// The id the token verifies as, or `None` when the API refuses it.
-fn verified_id(emu: &EmulatorProcess, token: &str) -> Option<String> {
+pub(crate) fn verified_id(emu: &EmulatorProcess, token: &str) -> Option<String> {
     let (status, v) = http(
         reqwest::Method::GET,
         &format!("{}/user/tokens/verify", emu.cloudflare_api_url()),
