@@ -67,6 +67,10 @@ pub struct CheckArgs {
     /// Exit 1 also when a token expires within --warn-days (not only when it is unusable)
     #[arg(long)]
     pub fail_expiring: bool,
+    /// Keep one GitHub issue (marker `sv:token-check:cloudflare`) open while the check fails
+    /// and close it when it passes (needs GITHUB_TOKEN with issues: write, GITHUB_REPOSITORY)
+    #[arg(long)]
+    pub issue: bool,
     #[command(flatten)]
     pub cloudflare: CloudflareArgs,
 }
@@ -100,6 +104,9 @@ pub struct TokenReport {
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
     pub tokens: Vec<TokenReport>,
+    /// What `--issue` did (`opened #3 …`, `closed #3`, `none open`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
 }
 
 impl Render for CheckReport {
@@ -143,6 +150,9 @@ impl Render for CheckReport {
                 out.push_str(&format!("  {} {n}\n", s.yellow("!")));
             }
         }
+        if let Some(i) = &self.issue {
+            out.push_str(&format!("issue: {i}\n"));
+        }
         out
     }
 
@@ -169,6 +179,9 @@ impl Render for CheckReport {
             for n in &t.notes {
                 out.push_str(&format!("\n> `{}`: {}\n", t.variable, markdown_escape(n)));
             }
+        }
+        if let Some(i) = &self.issue {
+            out.push_str(&format!("\nIssue: {}\n", markdown_escape(i)));
         }
         out
     }
@@ -348,7 +361,13 @@ async fn check(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitStatu
         };
         runner.annotate(&annotation.title("sv-onboard token check"))?;
     }
-    let report = CheckReport { tokens };
+    let mut report = CheckReport {
+        tokens,
+        issue: None,
+    };
+    if args.issue {
+        report.issue = Some(keep_issue(&runner, &report, failed).await?);
+    }
     runner.append_summary(&report.markdown())?;
     global.output().print(&report)?;
     Ok(if failed {
@@ -356,6 +375,65 @@ async fn check(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitStatu
     } else {
         ExitStatus::Success
     })
+}
+
+/// Opens (or updates) the one token-check issue when the check fails; closes it when it
+/// passes. Returns what it did, for the report.
+async fn keep_issue(
+    runner: &sv_actions::Runner,
+    report: &CheckReport,
+    failed: bool,
+) -> anyhow::Result<String> {
+    let ctx = sv_cli::context::github(runner)?;
+    let gh = ctx.client().map_err(|e| {
+        input_error(anyhow::anyhow!(
+            "--issue needs GITHUB_TOKEN and GITHUB_REPOSITORY: {e}"
+        ))
+    })?;
+    let marker = sv_github::Marker::new("token-check", "cloudflare")?;
+    if !failed {
+        let closed = gh
+            .close_issue_by_marker(&marker, Some("The token check passes again."))
+            .await?;
+        return Ok(if closed.is_empty() {
+            "none open".into()
+        } else {
+            format!(
+                "closed {}",
+                closed
+                    .iter()
+                    .map(|n| format!("#{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+    }
+    let which: Vec<String> = report
+        .tokens
+        .iter()
+        .filter(|t| !t.ok || t.expiring_soon)
+        .map(|t| t.variable.clone())
+        .collect();
+    let mut body = report.markdown();
+    if let Some(url) = &ctx.run_url {
+        body.push_str(&format!("\nRun: {url}\n"));
+    }
+    let outcome = gh
+        .upsert_issue(
+            &marker,
+            &format!("Cloudflare API token needs attention: {}", which.join(", ")),
+            &body,
+            &[],
+            &[],
+        )
+        .await?;
+    let action = match outcome.action {
+        sv_github::IssueAction::Opened => "opened",
+        sv_github::IssueAction::Reopened => "reopened",
+        sv_github::IssueAction::Unchanged => "unchanged",
+        _ => "updated",
+    };
+    Ok(format!("{action} #{} {}", outcome.number, outcome.url))
 }
 
 /// What `token rotate` did (or would do). Never holds the token value.

@@ -31,8 +31,34 @@ fn run(emu: &EmulatorProcess, token: &str) -> sv_test::ActOutcome {
         .secret("CLOUDFLARE_API_TOKEN", token)
         .var("CLOUDFLARE_ACCOUNT_ID", emu.account_id())
         .env("CLOUDFLARE_API_BASE_URL", emu.cloudflare_api_url())
+        .secret("GITHUB_TOKEN", emu.token())
+        .env("GITHUB_API_URL", emu.github_api_url())
+        .env("GITHUB_REPOSITORY", "acme/spacevision")
         .run()
         .expect("act runs")
+}
+
+/// Every issue of acme/spacevision on the emulator (open and closed).
+fn issues(emu: &EmulatorProcess) -> Vec<serde_json::Value> {
+    sv_cloudflare::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!(
+                "{}/repos/acme/spacevision/issues?state=all",
+                emu.github_api_url()
+            ))
+            .bearer_auth(emu.token())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
 }
 
 #[test]
@@ -63,6 +89,8 @@ fn token_check_workflow_passes_healthy_and_fails_expiring() {
         "the token leaked into the log"
     );
 
+    assert!(issues(&emu).is_empty(), "a passing check opens no issue");
+
     // Expires in 5 days: inside the workflow's 14-day window.
     let soon = (chrono::Utc::now() + chrono::Duration::days(5) + chrono::Duration::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -87,4 +115,23 @@ fn token_check_workflow_passes_healthy_and_fails_expiring() {
         !failed.stdout.contains(&expiring),
         "the token leaked into the log"
     );
+    let opened = issues(&emu);
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert_eq!(opened[0]["state"], "open");
+    assert_eq!(
+        opened[0]["title"],
+        "Cloudflare API token needs attention: CLOUDFLARE_API_TOKEN"
+    );
+    let body = opened[0]["body"].as_str().unwrap();
+    assert!(body.contains("sv:token-check:cloudflare"), "{body}");
+    assert!(body.contains(&expiring_id), "{body}");
+
+    // Failing again updates the same issue; a passing run closes it.
+    let again = run(&emu, &expiring);
+    assert!(!again.success());
+    assert_eq!(issues(&emu).len(), 1);
+    run(&emu, &healthy).assert_success();
+    let closed = issues(&emu);
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0]["state"], "closed", "{closed:?}");
 }
