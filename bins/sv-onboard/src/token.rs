@@ -2,8 +2,9 @@
 //! `--token-var`, default `CLOUDFLARE_API_TOKEN`): valid or not, expiry, status, policies
 //! (effect, permission groups, resources), issued/modified, and last use where the API
 //! reports it. Exit 1 when a token is invalid, disabled or expired, and with
-//! `--fail-expiring` also when one expires within `--warn-days` (what the scheduled
-//! workflows/token-check.yml runs).
+//! `--fail-expiring` also when one expires within `--warn-days`; `--issue` keeps one GitHub
+//! issue by marker open while the check fails (what the scheduled workflows/token-check.yml
+//! runs).
 //!
 //! `sv-onboard token rotate`: rolls a Cloudflare API token (`PUT /user/tokens/{id}/value`)
 //! and stores the new value in the GitHub Actions repository secret that holds it, sealed to
