@@ -308,6 +308,12 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<ExitSta
 
 async fn check(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitStatus> {
     let runner = sv_cli::context::runner();
+    // Resolved before any check, so missing GitHub credentials fail fast (exit 2).
+    let github = if args.issue {
+        Some(github_for_issue(&runner)?)
+    } else {
+        None
+    };
     let mut tokens = Vec::new();
     for var in &args.token_vars {
         let value = if var == sv_cli::env_vars::CLOUDFLARE_API_TOKEN {
@@ -366,8 +372,8 @@ async fn check(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitStatu
         tokens,
         issue: None,
     };
-    if args.issue {
-        report.issue = Some(keep_issue(&runner, &report, failed).await?);
+    if let Some((gh, run_url)) = &github {
+        report.issue = Some(keep_issue(gh, run_url.as_deref(), &report, failed).await?);
     }
     runner.append_summary(&report.markdown())?;
     global.output().print(&report)?;
@@ -378,19 +384,27 @@ async fn check(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitStatu
     })
 }
 
-/// Opens (or updates) the one token-check issue when the check fails; closes it when it
-/// passes. Returns what it did, for the report.
-async fn keep_issue(
+/// The GitHub client `--issue` writes with, and this run's URL; exit 2 without credentials.
+fn github_for_issue(
     runner: &sv_actions::Runner,
-    report: &CheckReport,
-    failed: bool,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(sv_github::GitHub, Option<String>)> {
     let ctx = sv_cli::context::github(runner)?;
     let gh = ctx.client().map_err(|e| {
         input_error(anyhow::anyhow!(
             "--issue needs GITHUB_TOKEN and GITHUB_REPOSITORY: {e}"
         ))
     })?;
+    Ok((gh, ctx.run_url))
+}
+
+/// Opens (or updates) the one token-check issue when the check fails; closes it when it
+/// passes. Returns what it did, for the report.
+async fn keep_issue(
+    gh: &sv_github::GitHub,
+    run_url: Option<&str>,
+    report: &CheckReport,
+    failed: bool,
+) -> anyhow::Result<String> {
     let marker = sv_github::Marker::new("token-check", "cloudflare")?;
     if !failed {
         let closed = gh
@@ -416,7 +430,7 @@ async fn keep_issue(
         .map(|t| t.variable.clone())
         .collect();
     let mut body = report.markdown();
-    if let Some(url) = &ctx.run_url {
+    if let Some(url) = run_url {
         body.push_str(&format!("\nRun: {url}\n"));
     }
     let outcome = gh
