@@ -1,7 +1,10 @@
 //! `sv-onboard token check`: for each configured token (the variables named by
 //! `--token-var`, default `CLOUDFLARE_API_TOKEN`): valid or not, expiry, status, policies
 //! (effect, permission groups, resources), issued/modified, and last use where the API
-//! reports it. Exit 1 when a token is invalid, disabled or expired.
+//! reports it. Exit 1 when a token is invalid, disabled or expired, and with
+//! `--fail-expiring` also when one expires within `--warn-days`; `--issue` keeps one GitHub
+//! issue by marker open while the check fails (what the scheduled workflows/token-check.yml
+//! runs).
 //!
 //! `sv-onboard token rotate`: rolls a Cloudflare API token (`PUT /user/tokens/{id}/value`)
 //! and stores the new value in the GitHub Actions repository secret that holds it, sealed to
@@ -62,6 +65,13 @@ pub struct CheckArgs {
     /// Warn when a token expires within this many days
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub warn_days: i64,
+    /// Exit 1 also when a token expires within --warn-days (not only when it is unusable)
+    #[arg(long)]
+    pub fail_expiring: bool,
+    /// Keep one GitHub issue (marker `sv:token-check:cloudflare`) open while the check fails
+    /// and close it when it passes (needs GITHUB_TOKEN with issues: write, GITHUB_REPOSITORY)
+    #[arg(long)]
+    pub issue: bool,
     #[command(flatten)]
     pub cloudflare: CloudflareArgs,
 }
@@ -87,12 +97,17 @@ pub struct TokenReport {
     pub last_used_on: Option<String>,
     /// `allow D1 Write on com.cloudflare.api.account.<id>`.
     pub policies: Vec<String>,
+    /// Active, but expires within `--warn-days`.
+    pub expiring_soon: bool,
     pub notes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
     pub tokens: Vec<TokenReport>,
+    /// What `--issue` did (`opened #3 …`, `closed #3`, `none open`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
 }
 
 impl Render for CheckReport {
@@ -136,6 +151,9 @@ impl Render for CheckReport {
                 out.push_str(&format!("  {} {n}\n", s.yellow("!")));
             }
         }
+        if let Some(i) = &self.issue {
+            out.push_str(&format!("issue: {i}\n"));
+        }
         out
     }
 
@@ -157,6 +175,14 @@ impl Render for CheckReport {
                     .collect::<Vec<_>>()
                     .join("<br>")
             ));
+        }
+        for t in &self.tokens {
+            for n in &t.notes {
+                out.push_str(&format!("\n> `{}`: {}\n", t.variable, markdown_escape(n)));
+            }
+        }
+        if let Some(i) = &self.issue {
+            out.push_str(&format!("\nIssue: {}\n", markdown_escape(i)));
         }
         out
     }
@@ -210,6 +236,7 @@ async fn check_one(
         modified_on: None,
         last_used_on: None,
         policies: Vec::new(),
+        expiring_soon: false,
         notes: Vec::new(),
     };
     let base = sv_cloudflare::parse_base_url(cf.api_base_url.as_str()).map_err(input_error)?;
@@ -258,6 +285,7 @@ async fn check_one(
     {
         let left = exp.with_timezone(&chrono::Utc) - chrono::Utc::now();
         if r.ok && left < chrono::Duration::days(warn_days) {
+            r.expiring_soon = true;
             r.notes.push(format!(
                 "expires in {} day(s): roll it (dashboard → API Tokens → Roll) and update where it is stored",
                 left.num_days()
@@ -280,6 +308,12 @@ pub async fn run(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<ExitSta
 
 async fn check(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitStatus> {
     let runner = sv_cli::context::runner();
+    // Resolved before any check, so missing GitHub credentials fail fast (exit 2).
+    let github = if args.issue {
+        Some(github_for_issue(&runner)?)
+    } else {
+        None
+    };
     let mut tokens = Vec::new();
     for var in &args.token_vars {
         let value = if var == sv_cli::env_vars::CLOUDFLARE_API_TOKEN {
@@ -306,8 +340,41 @@ async fn check(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitStatu
             .await?,
         );
     }
-    let failed = tokens.iter().any(|t| !t.ok);
-    let report = CheckReport { tokens };
+    let failed = tokens
+        .iter()
+        .any(|t| !t.ok || (args.fail_expiring && t.expiring_soon));
+    for t in &tokens {
+        let which = t.id.as_deref().map_or_else(
+            || t.variable.clone(),
+            |id| format!("{} (token {id})", t.variable),
+        );
+        let annotation = if !t.ok {
+            sv_actions::Annotation::error(format!(
+                "{which} is {}: replace it",
+                t.status.as_deref().unwrap_or("invalid")
+            ))
+        } else if t.expiring_soon {
+            let level = if args.fail_expiring {
+                sv_actions::Annotation::error
+            } else {
+                sv_actions::Annotation::warning
+            };
+            level(format!(
+                "{which} expires on {}: roll it (sv-onboard token rotate)",
+                t.expires_on.as_deref().unwrap_or("?")
+            ))
+        } else {
+            continue;
+        };
+        runner.annotate(&annotation.title("sv-onboard token check"))?;
+    }
+    let mut report = CheckReport {
+        tokens,
+        issue: None,
+    };
+    if let Some((gh, run_url)) = &github {
+        report.issue = Some(keep_issue(gh, run_url.as_deref(), &report, failed).await?);
+    }
     runner.append_summary(&report.markdown())?;
     global.output().print(&report)?;
     Ok(if failed {
@@ -315,6 +382,73 @@ async fn check(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitStatu
     } else {
         ExitStatus::Success
     })
+}
+
+/// The GitHub client `--issue` writes with, and this run's URL; exit 2 without credentials.
+fn github_for_issue(
+    runner: &sv_actions::Runner,
+) -> anyhow::Result<(sv_github::GitHub, Option<String>)> {
+    let ctx = sv_cli::context::github(runner)?;
+    let gh = ctx.client().map_err(|e| {
+        input_error(anyhow::anyhow!(
+            "--issue needs GITHUB_TOKEN and GITHUB_REPOSITORY: {e}"
+        ))
+    })?;
+    Ok((gh, ctx.run_url))
+}
+
+/// Opens (or updates) the one token-check issue when the check fails; closes it when it
+/// passes. Returns what it did, for the report.
+async fn keep_issue(
+    gh: &sv_github::GitHub,
+    run_url: Option<&str>,
+    report: &CheckReport,
+    failed: bool,
+) -> anyhow::Result<String> {
+    let marker = sv_github::Marker::new("token-check", "cloudflare")?;
+    if !failed {
+        let closed = gh
+            .close_issue_by_marker(&marker, Some("The token check passes again."))
+            .await?;
+        return Ok(if closed.is_empty() {
+            "none open".into()
+        } else {
+            format!(
+                "closed {}",
+                closed
+                    .iter()
+                    .map(|n| format!("#{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+    }
+    let which: Vec<String> = report
+        .tokens
+        .iter()
+        .filter(|t| !t.ok || t.expiring_soon)
+        .map(|t| t.variable.clone())
+        .collect();
+    let mut body = report.markdown();
+    if let Some(url) = run_url {
+        body.push_str(&format!("\nRun: {url}\n"));
+    }
+    let outcome = gh
+        .upsert_issue(
+            &marker,
+            &format!("Cloudflare API token needs attention: {}", which.join(", ")),
+            &body,
+            &[],
+            &[],
+        )
+        .await?;
+    let action = match outcome.action {
+        sv_github::IssueAction::Opened => "opened",
+        sv_github::IssueAction::Reopened => "reopened",
+        sv_github::IssueAction::Unchanged => "unchanged",
+        _ => "updated",
+    };
+    Ok(format!("{action} #{} {}", outcome.number, outcome.url))
 }
 
 /// What `token rotate` did (or would do). Never holds the token value.

@@ -14,6 +14,7 @@ mod preview;
 mod preview_act;
 mod setup;
 mod token;
+mod token_act;
 
 fn transcript(args: &[&str]) -> String {
     let out = Command::cargo_bin("sv-onboard")

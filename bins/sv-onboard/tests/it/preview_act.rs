@@ -29,7 +29,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// TEST STAND-IN: no sv release can be downloaded here, so `scripts/install.sh` is wrapped
 /// to install from the binaries this test run built (`--bin-dir`); everything else (the
 /// workflow, actions/setup, actions/preview, actions/deploy) runs as shipped.
-fn sv_repository(dir: &Path, bin_dir: &Path) {
+pub(crate) fn sv_repository(dir: &Path, bin_dir: &Path) {
     let root = sv_test::paths::workspace_root();
     copy_dir(&root.join("actions"), &dir.join("actions"));
     copy_dir(&root.join("scripts"), &dir.join("scripts"));

@@ -81,6 +81,41 @@ fn token_check_reports_status_expiry_and_policies() {
     assert_eq!(out.code, 2, "{}", out.transcript());
 }
 
+#[test]
+fn token_check_fail_expiring_turns_the_warning_into_exit_1() {
+    let emu = EmulatorProcess::start().unwrap();
+    let app = App::new();
+    let soon = (chrono::Utc::now() + chrono::Duration::days(3) + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let token = mint_with(&emu, emu.account_id(), &[KV], Some(&soon));
+    let check = |args: &[&str]| {
+        let mut cmd = onboard(&app.root, &emu);
+        cmd.env("CLOUDFLARE_API_TOKEN", &token)
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GITHUB_REPOSITORY");
+        run(cmd, args)
+    };
+    // Without the flag an expiring token is a note, and the check passes.
+    let out = check(&["token", "check", "--warn-days", "7"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(out.stdout.contains("expires in 3 day(s)"), "{}", out.stdout);
+    let out = check(&["token", "check", "--warn-days", "7", "--fail-expiring"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(out.stdout.contains("expires in 3 day(s)"), "{}", out.stdout);
+    // Outside the window it passes even with the flag.
+    let out = check(&["token", "check", "--warn-days", "2", "--fail-expiring"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(!out.stdout.contains("expires in"), "{}", out.stdout);
+    // JSON says which token is expiring.
+    let out = check(&["token", "check", "--warn-days", "7", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["tokens"][0]["expiring_soon"], true, "{v}");
+    // --issue without GitHub credentials is a usage error.
+    let out = check(&["token", "check", "--warn-days", "7", "--issue"]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    assert!(out.stderr.contains("GITHUB_TOKEN"), "{}", out.stderr);
+}
+
 const OWNER_REPO: &str = "acme/spacevision";
 
 /// A blocking JSON request to the emulator (admin routes need no credentials).
@@ -125,7 +160,7 @@ fn secret_value(emu: &EmulatorProcess, name: &str) -> Option<String> {
 }
 
 /// The id the token verifies as, or `None` when the API refuses it.
-fn verified_id(emu: &EmulatorProcess, token: &str) -> Option<String> {
+pub(crate) fn verified_id(emu: &EmulatorProcess, token: &str) -> Option<String> {
     let (status, v) = http(
         reqwest::Method::GET,
         &format!("{}/user/tokens/verify", emu.cloudflare_api_url()),
