@@ -53,6 +53,12 @@ main() {
   else
     cargo test --workspace --locked --no-fail-fast
   fi
+
+  # The emulator's contract includes wrangler's own calls: deploy, versions upload, d1
+  # execute/export/migrations, kv, secrets, r2, pages, tail against sv-emulator, with every
+  # request checked against Cloudflare's request schemas (installs wrangler from npm, ~1 min).
+  log "wrangler against sv-emulator"
+  bash scripts/wrangler-compat.sh
 }
 
 main "$@"
