@@ -1,12 +1,12 @@
 //! Where state lives. Today: a local file per environment (`<dir>/<env>.json`) with a lock
-//! file beside it (`<env>.lock`) created with `O_EXCL`, so two applies on one machine or
-//! one shared disk cannot both hold it. Writes go to a temporary file renamed over the old
+//! file beside it (`<env>.lock`), written whole then hard-linked into place (which fails
+//! when one exists, like `O_EXCL`), so two applies on one machine or one shared disk cannot
+//! both hold it. Writes go to a temporary file renamed over the old
 //! one, so a crash never leaves half a state.
 //!
 //! The R2 backend (`state.r2` in sv.yaml) is not implemented: locking needs a conditional
 //! write (`If-None-Match: *`) that the emulator does not offer yet.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use sv_planner::{LockInfo, State};
@@ -107,14 +107,16 @@ impl StateStore for LocalStore {
     fn lock(&self, info: &LockInfo) -> Result<(), Error> {
         self.ensure_dir()?;
         let text = serde_json::to_string_pretty(info).unwrap_or_default();
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&self.lock)
-        {
-            Ok(mut f) => f
-                .write_all(text.as_bytes())
-                .map_err(Self::io("write lock", &self.lock)),
+        // The lock appears whole or not at all: written beside it first, then hard-linked
+        // into place (which, like O_EXCL, fails when a lock exists). A run killed between
+        // creating and writing the lock would otherwise leave an empty lock nobody could
+        // name to `state unlock`.
+        let staged = self.lock.with_extension(format!("lock.{}", info.id));
+        std::fs::write(&staged, text.as_bytes()).map_err(Self::io("write lock", &staged))?;
+        let linked = std::fs::hard_link(&staged, &self.lock);
+        let _ = std::fs::remove_file(&staged);
+        match linked {
+            Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 match self.lock_info()? {
                     Some(held) => Err(Error::Locked(Box::new(held))),
