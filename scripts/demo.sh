@@ -65,7 +65,8 @@ main() {
   log "sv-plan validate: sv.yaml and wrangler config, every environment resolved"
   "$BIN/sv-plan" validate
 
-  npm install --offline --no-audit --no-fund --silent
+  # Workspace links only: the demo needs no devDependencies (wrangler is for `npm run dev`).
+  npm install --offline --omit=dev --no-audit --no-fund --silent
   export USER="${USER:-demo}"
 
   log "sv-plan plan: what staging needs, read from the (empty) emulated account"

@@ -22,8 +22,18 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(global: &GlobalArgs) -> anyhow::Result<Self> {
+        Self::with_config(global, sv_cli::context::load_config(global)?)
+    }
+
+    /// For commands that talk to no API (`dev`): a `${VAR}` that is unset (typically
+    /// `CLOUDFLARE_ACCOUNT_ID` in a developer's shell) stays as written instead of failing.
+    pub fn local(global: &GlobalArgs) -> anyhow::Result<Self> {
+        let vars = sv_config::UnsetAsWritten(sv_config::ProcessEnv);
+        Self::with_config(global, sv_cli::context::load_config_with(global, &vars)?)
+    }
+
+    fn with_config(global: &GlobalArgs, config: LoadedConfig) -> anyhow::Result<Self> {
         let runner = sv_cli::context::runner();
-        let config = sv_cli::context::load_config(global)?;
         let state_dir = match &config.config.state {
             StateBackend::Local(dir) => config.resolve_path(dir),
             StateBackend::R2(r2) => {

@@ -87,6 +87,28 @@ fn files_of(dir: &Path, out: &mut BTreeMap<PathBuf, SystemTime>) {
     }
 }
 
+/// The command `dev` runs for a workspace's `dev` or `build`: sv.yaml's
+/// `workspaces.<id>.dev`/`build`, else the package.json script through npm. `guide` shows
+/// the same.
+pub fn command_for(
+    config: &sv_config::LoadedConfig,
+    graph: &sv_workspaces::Graph,
+    id: &str,
+    script: &str,
+) -> Option<String> {
+    let sv = config.config.workspaces.get(id);
+    let configured = match script {
+        "dev" => sv.and_then(|w| w.dev.clone()),
+        _ => sv.and_then(|w| w.build.clone()),
+    };
+    configured.or_else(|| {
+        graph
+            .find(id)
+            .filter(|w| w.has_script(script))
+            .map(|w| format!("npm run {script} -w {}", w.id))
+    })
+}
+
 fn table(services: &[Service]) -> String {
     let mut out = String::from("  service      pid      status        last log line\n");
     for s in services {
@@ -176,7 +198,7 @@ async fn run_to_end(root: &Path, label: &str, command: &str, env: &[(String, Str
 }
 
 pub async fn run(global: &GlobalArgs, args: DevArgs) -> anyhow::Result<ExitStatus> {
-    let ctx = Ctx::new(global)?;
+    let ctx = Ctx::local(global)?;
     let root = match ctx.root() {
         r if r.as_os_str().is_empty() => PathBuf::from("."),
         r => r,
@@ -196,19 +218,7 @@ pub async fn run(global: &GlobalArgs, args: DevArgs) -> anyhow::Result<ExitStatu
         }
     }
     let waves = graph.waves().map_err(input_error)?;
-    let command_of = |id: &str, script: &str| -> Option<String> {
-        let sv = ctx.config.config.workspaces.get(id);
-        let configured = match script {
-            "dev" => sv.and_then(|w| w.dev.clone()),
-            _ => sv.and_then(|w| w.build.clone()),
-        };
-        configured.or_else(|| {
-            graph
-                .find(id)
-                .filter(|w| w.has_script(script))
-                .map(|w| format!("npm run {script} -w {}", w.id))
-        })
-    };
+    let command_of = |id: &str, script: &str| command_for(&ctx.config, &graph, id, script);
 
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
     let mut services: Vec<Service> = Vec::new();

@@ -265,8 +265,14 @@ pub fn build(ctx: &Ctx) -> anyhow::Result<Guide> {
         workspaces.push(WorkspaceRow {
             package: npm.map_or_else(|| id.clone(), |w| w.name.clone()),
             depends_on: deps.into_iter().collect(),
-            build: sv.and_then(|w| w.build.clone()),
-            dev: sv.and_then(|w| w.dev.clone()),
+            build: graph
+                .as_ref()
+                .and_then(|g| crate::dev::command_for(cfg, g, &id, "build"))
+                .or_else(|| sv.and_then(|w| w.build.clone())),
+            dev: graph
+                .as_ref()
+                .and_then(|g| crate::dev::command_for(cfg, g, &id, "dev"))
+                .or_else(|| sv.and_then(|w| w.dev.clone())),
             test: sv.and_then(|w| w.test.clone()),
             scripts: npm
                 .map(|w| w.scripts.iter().cloned().collect())

@@ -31,6 +31,15 @@ pub fn config_error(err: sv_config::Error) -> anyhow::Error {
 /// Loads `--config` (default `sv.yaml`) with `${VAR}` from the process environment, and
 /// resolves the derived environment `--env` names, if it names one (`pr-N`, `dev-NAME`).
 pub fn load_config(global: &GlobalArgs) -> anyhow::Result<LoadedConfig> {
+    load_config_with(global, &ProcessEnv)
+}
+
+/// [`load_config`] with `${NAME}` values from `vars` (e.g.
+/// `sv_config::UnsetAsWritten(ProcessEnv)` for a command that needs no credentials).
+pub fn load_config_with(
+    global: &GlobalArgs,
+    vars: &dyn sv_config::VarSource,
+) -> anyhow::Result<LoadedConfig> {
     if !global.config.exists() {
         return Err(InputError::new(anyhow::anyhow!(
             "{} not found: run from your app's root or pass --config PATH (sv.example.yaml in \
@@ -39,7 +48,7 @@ pub fn load_config(global: &GlobalArgs) -> anyhow::Result<LoadedConfig> {
         ))
         .into());
     }
-    let mut config = sv_config::load(&global.config, &ProcessEnv).map_err(config_error)?;
+    let mut config = sv_config::load(&global.config, vars).map_err(config_error)?;
     // `--env pr-7` / `--env dev-alice`: derived environments answer `environment` like
     // declared ones, in every tool.
     if let Some(name) = &global.environment {

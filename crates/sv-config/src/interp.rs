@@ -23,6 +23,12 @@ use crate::node::{Node, NodeKind, Scalar};
 pub trait VarSource {
     /// The value of `name`, or `None` when unset.
     fn var(&self, name: &str) -> Option<String>;
+
+    /// Whether an unset `${NAME}` without a default stays as written instead of being an
+    /// error (see [`UnsetAsWritten`]).
+    fn keeps_unset(&self) -> bool {
+        false
+    }
 }
 
 /// Reads the process environment (variables that are not valid UTF-8 count as unset).
@@ -60,6 +66,23 @@ pub struct NoVars;
 impl VarSource for NoVars {
     fn var(&self, _name: &str) -> Option<String> {
         None
+    }
+}
+
+/// Reads `S`; a variable `S` lacks and that has no default stays as written (`${NAME}`,
+/// literally) instead of being an error. For commands that only read parts of the config that hold no credentials — `sv-onboard
+/// dev` starts local processes and must not need `CLOUDFLARE_ACCOUNT_ID` to do it. Never use it
+/// for a command that talks to an API: a literal `${NAME}` would be sent as the value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnsetAsWritten<S>(pub S);
+
+impl<S: VarSource> VarSource for UnsetAsWritten<S> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.var(name)
+    }
+
+    fn keeps_unset(&self) -> bool {
+        true
     }
 }
 
@@ -222,6 +245,7 @@ fn interpolate_scalar(
                 }
                 None => match default {
                     Some(d) => out.push_str(d),
+                    None if vars.keeps_unset() => out.push_str(&format!("$${{{name}}}")),
                     None => return Err((at, Problem::Unset(name.to_owned()))),
                 },
             }
@@ -296,6 +320,15 @@ mod tests {
             e.to_string(),
             "sv.yaml:3:9: environment variable `MISSING` is not set (write `${MISSING:-default}` to give a default, or `$${` for a literal `${`)"
         );
+    }
+
+    #[test]
+    fn unset_as_written_keeps_the_reference_literal() {
+        let vars: BTreeMap<&str, &str> = [("A", "alpha")].into_iter().collect();
+        let mut node = Node::scalar("${A}/${MISSING}/${D:-d}", true, Mark { line: 1, column: 1 });
+        interpolate(&mut node, &UnsetAsWritten(vars), None, Path::new("f")).unwrap();
+        interpolate(&mut node, &NoVars, Some(&staging()), Path::new("f")).unwrap();
+        assert_eq!(node.as_str(), Some("alpha/${MISSING}/d"));
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub use address::{ResourceAddress, ResourceKind};
 pub use derived::DerivedName;
 pub use env::{Environment, EnvironmentKind, Resource, ResourceSpec, Route, RouteSource, Worker};
 pub use error::{Error, Location, Operation};
-pub use interp::{BUILTINS, NoVars, ProcessEnv, VarSource};
+pub use interp::{BUILTINS, NoVars, ProcessEnv, UnsetAsWritten, VarSource};
 pub use model::*;
 pub use units::{Duration, JsonPath, JsonStep, Percent, TimeWindow, WindowPoint, WindowZone};
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 mod dev;
+mod dev_example;
 mod doctor;
 mod gc;
 mod guide;

@@ -106,6 +106,7 @@ fn no_secret_reaches_any_output_of_the_flow() {
         .args([
             "install",
             "--offline",
+            "--omit=dev",
             "--no-audit",
             "--no-fund",
             "--silent",

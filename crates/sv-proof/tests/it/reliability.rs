@@ -308,6 +308,7 @@ fn flow(faulty: bool) -> (Dump, Dump, Vec<String>) {
         .args([
             "install",
             "--offline",
+            "--omit=dev",
             "--no-audit",
             "--no-fund",
             "--silent",
