@@ -91,10 +91,19 @@ impl ArchiveReader {
         let decryptor = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(file))
             .map_err(|e| map_decrypt_error(e, path))?;
         let payload = decryption.decrypt(decryptor, path)?;
-        let gunzip = flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(
-            256 * 1024,
-            AgeLayer(payload),
-        ));
+        Self::from_payload(AgeLayer(payload), path)
+    }
+
+    /// Reads an archive whose age layer was already removed (`age -d ARCHIVE | …`): the
+    /// gzip + tar payload, checked exactly as [`ArchiveReader::open_file`] checks it (`name`
+    /// names it in errors). Also how `fuzz/` reaches the layers below age.
+    pub fn open_decrypted(payload: impl Read + Send + 'static, name: &Path) -> Result<Self> {
+        Self::from_payload(payload, name)
+    }
+
+    fn from_payload(payload: impl Read + Send + 'static, path: &Path) -> Result<Self> {
+        let gunzip =
+            flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, payload));
         let stream: Stream = Box::new(BufReader::with_capacity(64 * 1024, gunzip));
         let mut tar = TarReader::new(stream);
         let archive = path.to_owned();

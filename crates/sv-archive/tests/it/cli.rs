@@ -246,3 +246,32 @@ fn armored_archives_are_read_by_the_age_cli() {
     assert_eq!(listing, b"manifest.json\nt.sql\n");
     open(&s.path, &key.decryption()).unwrap().verify().unwrap();
 }
+
+#[test]
+fn a_payload_decrypted_by_the_age_cli_verifies_and_a_damaged_one_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = Key::new(tmp.path(), "key");
+    let summary = write_standard(tmp.path(), "b.tar.gz.age", &key, BIG);
+    let plain = tmp.path().join("plain.tar.gz");
+    run(Command::new("age")
+        .args(["-d", "-i"])
+        .arg(&key.file)
+        .arg("-o")
+        .arg(&plain)
+        .arg(&summary.path));
+    let bytes = std::fs::read(&plain).unwrap();
+    let report =
+        sv_archive::ArchiveReader::open_decrypted(std::io::Cursor::new(bytes.clone()), &plain)
+            .unwrap()
+            .verify()
+            .unwrap();
+    assert_eq!(report.entries, summary.entries);
+
+    // One flipped byte in the middle of the payload: refused, never accepted.
+    let mut damaged = bytes;
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x40;
+    let result = sv_archive::ArchiveReader::open_decrypted(std::io::Cursor::new(damaged), &plain)
+        .and_then(sv_archive::ArchiveReader::verify);
+    assert!(result.is_err(), "{result:?}");
+}

@@ -488,3 +488,137 @@ fn the_flow_survives_a_wipe_and_20_percent_faults_with_nothing_lost() {
         "commands that did not get through the faults on their own: {reruns:#?}"
     );
 }
+
+/// Crash consistency of `sv-backup restore`: into a wiped account, killed (SIGKILL) at points
+/// spread over a whole restore, then run again as a user would. Every time the re-run must
+/// succeed and leave exactly the backed-up data: every D1 row once (no row lost, none
+/// doubled), every KV value with its metadata and expiry, every R2 object with its metadata.
+#[test]
+fn a_killed_restore_converges_on_rerun_with_exactly_the_backed_up_data() {
+    const SEEDS: u32 = 20;
+    // Latency stretches the restore so the kills land inside it.
+    let emulator = EmulatorProcess::builder()
+        .arg("--zone-name")
+        .arg("staging.spacevision.app")
+        .arg("--latency")
+        .arg("15ms")
+        .start()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    sv_test::example::copy_to(&app).unwrap();
+    let key = work.path().join("key.txt");
+    let identity = age::x25519::Identity::generate();
+    {
+        use secrecy::ExposeSecret as _;
+        std::fs::write(&key, format!("{}\n", identity.to_string().expose_secret())).unwrap();
+    }
+    let recipient = identity.to_public().to_string();
+    let backups = work.path().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    let mut flow = Flow {
+        emulator: &emulator,
+        app: &app,
+        run: Run::new(&emulator, &app).env("USER", "crash-test"),
+        log: Vec::new(),
+        faulty: false,
+        reruns: Vec::new(),
+    };
+    let mut apply_data = vec!["sv-plan", "apply", "--env", "staging", "--auto-approve"];
+    apply_data.extend_from_slice(DATA_TARGETS);
+    flow.must(&apply_data);
+    flow.seed();
+    let before = flow.dump();
+    let backups_arg = backups.to_string_lossy().into_owned();
+    flow.must(&[
+        "sv-backup",
+        "create",
+        "--env",
+        "staging",
+        "--recipient",
+        &recipient,
+        "--out",
+        &backups_arg,
+    ]);
+    let archive = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz.age"))
+        .expect("an archive");
+    let archive = archive.to_string_lossy().into_owned();
+    let key_arg = key.to_string_lossy().into_owned();
+    let restore: Vec<&str> = vec![
+        "sv-backup",
+        "restore",
+        &archive,
+        "--identity",
+        &key_arg,
+        "--env",
+        "staging",
+        "--yes",
+        "--only",
+        "d1:main",
+        "--only",
+        "kv:sessions",
+        "--only",
+        "r2:uploads",
+    ];
+    let spawn_restore = || {
+        let mut cmd = Command::new(sv_test::paths::cargo_bin("sv-backup").unwrap());
+        cmd.args(&restore[1..])
+            .current_dir(&app)
+            .envs(emulator.cloudflare_env())
+            .env("USER", "crash-test")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("SV_BACKUP_IDENTITY")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd.spawn().unwrap()
+    };
+    let wipe = |flow: &mut Flow<'_>| {
+        let (status, _) = http(&emulator, "POST", "/__admin/reset", &[], &[]);
+        assert_eq!(status, 200);
+        flow.must(&apply_data);
+    };
+
+    // One uninterrupted restore: how long it takes, and that it restores everything.
+    wipe(&mut flow);
+    let started = std::time::Instant::now();
+    assert!(
+        spawn_restore().wait().unwrap().success(),
+        "the reference restore failed"
+    );
+    let full = started.elapsed();
+    assert_same(&flow.dump(), &before, "the uninterrupted restore");
+
+    let mut killed_mid_way = 0;
+    for seed in 0..SEEDS {
+        wipe(&mut flow);
+        let delay = full.mul_f64(f64::from(seed) / f64::from(SEEDS) * 1.1);
+        let mut child = spawn_restore();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed_mid_way += 1;
+        }
+        child.wait().unwrap();
+        let rerun = flow.step(&restore);
+        assert_eq!(
+            rerun.code,
+            Some(0),
+            "seed {seed} (killed after {delay:?} of {full:?}): the re-run failed:\n{}\n{}",
+            rerun.stdout,
+            rerun.stderr
+        );
+        assert_same(
+            &flow.dump(),
+            &before,
+            &format!("seed {seed} (killed after {delay:?} of {full:?}): after the re-run"),
+        );
+    }
+    assert!(
+        killed_mid_way >= SEEDS / 2,
+        "only {killed_mid_way} of {SEEDS} kills landed inside the restore (full restore {full:?})"
+    );
+}
