@@ -91,7 +91,9 @@ pub use env::{Environment, EnvironmentKind, Resource, ResourceSpec, Route, Route
 pub use error::{Error, Location, Operation};
 pub use interp::{BUILTINS, NoVars, ProcessEnv, VarSource};
 pub use model::*;
-pub use units::{Duration, JsonPath, JsonStep, Percent, TimeWindow, WindowPoint, WindowZone};
+pub use units::{
+    Duration, JsonPath, JsonStep, Percent, TimeWindow, Timestamp, WindowPoint, WindowZone,
+};
 
 use crate::node::{Node, NodeKind, segs};
 use crate::wrangler::WranglerConfig;
