@@ -124,7 +124,7 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
         concurrency: args.concurrency.max(1),
         ..RunOptions::default()
     };
-    let results = sv_checks::run_checks(&configured.specs, &probes, &client, &clock, &options)
+    let mut results = sv_checks::run_checks(&configured.specs, &probes, &client, &clock, &options)
         .await
         .map_err(sv_cli::InputError::new)?;
 
@@ -134,6 +134,8 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
         .clone()
         .unwrap_or_else(|| default_path(&loaded.root, &env.name, "history"));
     let mut history = read_history(&history_path)?;
+    // `degraded_after` / `unhealthy_after`: judged against the runs before this one.
+    sv_checks::streak::apply(&mut results, &configured.specs, &history);
     let appended = history.append(now, &results);
     if !args.dry_run {
         append(&history_path, &appended)
@@ -251,6 +253,7 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
         alert_state: state_after.as_ref(),
         actions: &actions,
         expected_interval: run_interval,
+        silences: &sv_checks::config::silences(env),
         now,
     });
     let output = CheckOutput {

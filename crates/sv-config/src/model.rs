@@ -745,10 +745,10 @@ pub struct HealthCheck {
     /// run is judged on its own).
     #[serde(default = "default_unhealthy_after")]
     pub unhealthy_after: u32,
-    /// `worker` checks: error rate (of the last 15 minutes) from which the check is degraded.
+    /// `worker` checks: error rate (of the last 15 minutes) above which the check is degraded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degraded_error_rate: Option<Percent>,
-    /// `worker` checks: error rate from which the check is unhealthy.
+    /// `worker` checks: error rate above which the check is unhealthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unhealthy_error_rate: Option<Percent>,
 }

@@ -35,6 +35,7 @@ fn result(name: &str, kind: CheckKind, status: Status, ms: f64, errors: &[&str])
         errors: errors.iter().map(|e| (*e).to_owned()).collect(),
         metrics: BTreeMap::from([("status_code".to_owned(), 200.0)]),
         attempts: 1,
+        probed: None,
     }
 }
 
@@ -204,6 +205,7 @@ fn full_report() -> HealthReport {
         alert_state: Some(&state),
         actions: &actions,
         expected_interval: TimeDelta::minutes(5),
+        silences: &[],
         now: now(),
     })
 }
@@ -259,6 +261,7 @@ fn empty_report() {
         alert_state: None,
         actions: &[],
         expected_interval: TimeDelta::minutes(5),
+        silences: &[],
         now: now(),
     });
     insta::assert_snapshot!("empty_human", report.human(&Styles::plain()));
@@ -288,6 +291,7 @@ fn hostile_names_cannot_break_markdown() {
         alert_state: None,
         actions: &[],
         expected_interval: TimeDelta::minutes(5),
+        silences: &[],
         now: now(),
     });
     insta::assert_snapshot!(report.markdown());
