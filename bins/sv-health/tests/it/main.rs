@@ -12,3 +12,4 @@ mod common;
 mod logs;
 mod profile;
 mod report;
+mod thresholds;
