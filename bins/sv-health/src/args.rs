@@ -43,6 +43,15 @@ pub struct CheckArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Post the report as the sticky health comment of this pull request (created once,
+    /// then updated in place) [default: the pull request of a pull_request run]
+    #[arg(long, value_name = "N", conflicts_with = "no_comment")]
+    pub comment_pr: Option<u64>,
+
+    /// Do not post the report on the pull request of a pull_request run
+    #[arg(long)]
+    pub no_comment: bool,
+
     #[command(flatten)]
     pub cloudflare: CloudflareArgs,
 }

@@ -21,6 +21,7 @@ use sv_config::{Environment, ResourceKind};
 
 use crate::alerting::{Delivery, Dispatcher};
 use crate::args::CheckArgs;
+use crate::comment::PrComment;
 
 /// The `check` output: the engine's report plus what happened to the alerts.
 #[derive(Debug, Serialize)]
@@ -32,6 +33,9 @@ pub struct CheckOutput {
     /// Problems that did not stop the run (a channel without credentials, history not
     /// written, …).
     pub warnings: Vec<String>,
+    /// The sticky pull-request comment, when one was due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pr_comment: Option<PrComment>,
 }
 
 impl Render for CheckOutput {
@@ -61,6 +65,9 @@ impl Render for CheckOutput {
         for w in &self.warnings {
             let _ = writeln!(out, "{} {w}", styles.yellow("warning:"));
         }
+        if let Some(c) = &self.pr_comment {
+            let _ = writeln!(out, "{}", c.line());
+        }
         out
     }
 
@@ -84,6 +91,9 @@ impl Render for CheckOutput {
         }
         for w in &self.warnings {
             let _ = writeln!(out, "\n> **Warning:** {}", markdown_escape(w));
+        }
+        if let Some(c) = &self.pr_comment {
+            let _ = writeln!(out, "\n{}", markdown_escape(&c.line()));
         }
         out
     }
@@ -110,6 +120,20 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
     let configured = sv_checks::config::checks(env)
         .and_then(|c| c.select(&args.only))
         .map_err(sv_cli::InputError::new)?;
+    // `--comment-pr N` needs GitHub credentials: refuse up front (exit 2), not after the run.
+    let explicit_comment = match args.comment_pr {
+        Some(pr) => {
+            let gh = sv_cli::context::github(&runner)?;
+            if gh.token.is_none() || gh.repository.is_none() {
+                return Err(sv_cli::InputError::new(anyhow::anyhow!(
+                    "--comment-pr {pr} needs GITHUB_TOKEN and GITHUB_REPOSITORY"
+                ))
+                .into());
+            }
+            Some((gh, pr))
+        }
+        None => None,
+    };
     let cloudflare = if configured.services.is_empty() {
         None
     } else {
@@ -256,10 +280,20 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
         silences: &sv_checks::config::silences(env),
         now,
     });
+    let pr_comment = pr_comment(
+        explicit_comment,
+        &args,
+        &runner,
+        &env.name,
+        &report,
+        &mut warnings,
+    )
+    .await;
     let output = CheckOutput {
         report,
         deliveries,
         warnings,
+        pr_comment,
     };
     global.output().print(&output)?;
     if runner.is_active() {
@@ -273,6 +307,42 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
             _ => ExitStatus::Failure,
         },
     )
+}
+
+/// Posts the report as the sticky PR comment: on `--comment-pr N`, or on the pull request
+/// of a `pull_request` run that has a token (unless `--no-comment`). Never with
+/// `--dry-run`; a failure is reported, and the health verdict stands.
+async fn pr_comment(
+    explicit: Option<(sv_github::GitHubContext, u64)>,
+    args: &CheckArgs,
+    runner: &sv_actions::Runner,
+    env: &str,
+    report: &HealthReport,
+    warnings: &mut Vec<String>,
+) -> Option<PrComment> {
+    let (gh, pr) = match explicit {
+        Some(target) => target,
+        None if args.no_comment => return None,
+        None => {
+            let gh = match sv_cli::context::github(runner) {
+                Ok(gh) => gh,
+                Err(e) => {
+                    warnings.push(format!("no PR comment: {e:#}"));
+                    return None;
+                }
+            };
+            match (gh.pr_number, &gh.token, &gh.repository) {
+                (Some(pr), Some(_), Some(_)) => (gh, pr),
+                _ => return None,
+            }
+        }
+    };
+    if args.dry_run {
+        warnings.push(format!("dry run: PR comment on #{pr} not posted"));
+        return None;
+    }
+    let body = crate::comment::body(&report.markdown(), gh.sha.as_deref(), gh.run_url.as_deref());
+    Some(crate::comment::post(&gh, env, pr, &body).await)
 }
 
 /// Reads a history file; a missing file is an empty history.

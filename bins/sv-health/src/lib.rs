@@ -6,6 +6,7 @@
 pub mod alerting;
 pub mod args;
 pub mod check;
+pub mod comment;
 pub mod logs;
 pub mod probes;
 pub mod profile;

@@ -8,6 +8,7 @@ mod act;
 mod alerts;
 mod check;
 mod cli;
+mod comment;
 mod common;
 mod logs;
 mod profile;
