@@ -299,6 +299,9 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
     if runner.is_active() {
         runner.set_output("status", output.report.overall.as_str())?;
         runner.set_output("history-path", &history_path.display().to_string())?;
+        if let Some(url) = output.pr_comment.as_ref().and_then(|c| c.url.as_deref()) {
+            runner.set_output("comment-url", url)?;
+        }
         runner.append_summary(&output.markdown())?;
     }
     Ok(
