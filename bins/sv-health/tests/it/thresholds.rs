@@ -261,3 +261,26 @@ fn worker_error_rate_is_thresholded() {
     .collect();
     assert_eq!(statuses, ["healthy", "degraded", "unhealthy", "healthy"]);
 }
+
+#[test]
+fn watch_counts_consecutive_failures_over_its_own_runs() {
+    let http = http_server();
+    let yaml = format!(
+        "  checks:\n    - {{ name: down, http: \"{}/down\", interval: 1s, timeout: 1s, unhealthy_after: 2 }}\n",
+        http.base
+    );
+    let (_tmp, root) = app(&yaml);
+    let out = sv_health(&root)
+        .args(["watch", "--env", "production", "--for", "3500ms"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let statuses: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).filter(|_| l.contains(" down ")))
+        .collect();
+    assert!(statuses.len() >= 2, "{text}");
+    assert_eq!(statuses[0], "degraded", "{text}");
+    assert!(statuses[1..].iter().all(|s| *s == "unhealthy"), "{text}");
+}
