@@ -19,6 +19,9 @@ main() {
     if [ "${SV_HEALTH_DEGRADED_IS_FAILURE:-false}" = "true" ]; then
         args+=(--degraded-is-failure)
     fi
+    if [ -n "${SV_HEALTH_HISTORY:-}" ]; then
+        args+=(--history "$SV_HEALTH_HISTORY")
+    fi
     # comment-pr: auto (sv-health comments in pull_request runs), a number, or false.
     case "${SV_HEALTH_COMMENT_PR:-auto}" in
     auto) ;;

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,6 +21,7 @@ use sv_config::{Environment, ResourceKind};
 use crate::alerting::{Delivery, Dispatcher};
 use crate::args::CheckArgs;
 use crate::comment::PrComment;
+use crate::store::{HistoryLocation, HistoryStore};
 
 /// The `check` output: the engine's report plus what happened to the alerts.
 #[derive(Debug, Serialize)]
@@ -134,11 +134,16 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
         }
         None => None,
     };
-    let cloudflare = if configured.services.is_empty() {
+    let history_location = args
+        .history
+        .clone()
+        .unwrap_or_else(|| HistoryLocation::File(default_path(&loaded.root, &env.name, "history")));
+    let cloudflare = if configured.services.is_empty() && !history_location.is_remote() {
         None
     } else {
         Some(sv_cli::context::cloudflare(&args.cloudflare, &runner)?)
     };
+    let store = HistoryStore::open(history_location, env, cloudflare.as_ref()).await?;
     let probes = cloudflare
         .as_ref()
         .map(|c| crate::probes::probes(c, &configured.services))
@@ -153,17 +158,12 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
         .map_err(sv_cli::InputError::new)?;
 
     let mut warnings = Vec::new();
-    let history_path = args
-        .history
-        .clone()
-        .unwrap_or_else(|| default_path(&loaded.root, &env.name, "history"));
-    let mut history = read_history(&history_path)?;
+    let mut history = store.load().await?;
     // `degraded_after` / `unhealthy_after`: judged against the runs before this one.
     sv_checks::streak::apply(&mut results, &configured.specs, &history);
     let appended = history.append(now, &results);
     if !args.dry_run {
-        append(&history_path, &appended)
-            .with_context(|| format!("cannot append to {}", history_path.display()))?;
+        store.save(&mut history, &appended, now).await?;
     }
 
     let run_interval = TimeDelta::from_std(args.run_interval).unwrap_or(TimeDelta::minutes(5));
@@ -298,7 +298,7 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
     global.output().print(&output)?;
     if runner.is_active() {
         runner.set_output("status", output.report.overall.as_str())?;
-        runner.set_output("history-path", &history_path.display().to_string())?;
+        runner.set_output("history-path", &store.location().to_string())?;
         if let Some(url) = output.pr_comment.as_ref().and_then(|c| c.url.as_deref()) {
             runner.set_output("comment-url", url)?;
         }
@@ -348,16 +348,6 @@ async fn pr_comment(
     Some(crate::comment::post(&gh, env, pr, &body).await)
 }
 
-/// Reads a history file; a missing file is an empty history.
-pub fn read_history(path: &Path) -> anyhow::Result<History> {
-    match std::fs::read(path) {
-        Ok(bytes) => History::from_bytes(&bytes)
-            .with_context(|| format!("cannot read history {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(History::new()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-}
-
 /// Reads an alert state file; a missing file is a fresh state.
 pub fn read_state(path: &Path) -> anyhow::Result<AlertState> {
     match std::fs::read(path) {
@@ -366,17 +356,6 @@ pub fn read_state(path: &Path) -> anyhow::Result<AlertState> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AlertState::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
-}
-
-fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    f.write_all(bytes)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -6,17 +6,24 @@ use sv_checks::{CheckKind, HealthReport, HealthStatus, ReportInput};
 use sv_cli::{ExitStatus, GlobalArgs};
 
 use crate::args::ReportArgs;
-use crate::check::{default_path, latest_run, read_history, read_state};
+use crate::check::{default_path, latest_run, read_state};
+use crate::store::{HistoryLocation, HistoryStore};
 
-pub fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<ExitStatus> {
+pub async fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<ExitStatus> {
     let runner = sv_cli::context::runner();
     let loaded = sv_cli::context::load_config(global)?;
     let env = sv_cli::context::environment(&loaded, global)?;
-    let history_path = args
+    let location = args
         .history
         .clone()
-        .unwrap_or_else(|| default_path(&loaded.root, &env.name, "history"));
-    let history = read_history(&history_path)?;
+        .unwrap_or_else(|| HistoryLocation::File(default_path(&loaded.root, &env.name, "history")));
+    let cloudflare = if location.is_remote() {
+        Some(sv_cli::context::cloudflare(&args.cloudflare, &runner)?)
+    } else {
+        None
+    };
+    let store = HistoryStore::open(location, env, cloudflare.as_ref()).await?;
+    let history = store.load().await?;
     let state_path = args
         .alert_state
         .clone()
@@ -34,7 +41,7 @@ pub fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<ExitStatus>
     let Some(at) = latest_run(&history) else {
         return Err(sv_cli::InputError::new(anyhow::anyhow!(
             "{} holds no runs yet: run `sv-health check` first",
-            history_path.display()
+            store.location()
         ))
         .into());
     };

@@ -13,4 +13,5 @@ mod common;
 mod logs;
 mod profile;
 mod report;
+mod store;
 mod thresholds;
