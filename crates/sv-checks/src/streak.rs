@@ -56,10 +56,15 @@ pub fn judge(result: &mut HealthStatus, spec: &CheckSpec, previous_failures: u32
     } else {
         Status::Healthy
     };
-    if status != Status::Unhealthy {
+    let next = match status {
+        Status::Healthy => Some(format!("until {degraded_after} (degraded_after)")),
+        Status::Degraded => Some(format!("until {unhealthy_after} (unhealthy_after)")),
+        Status::Unhealthy => None,
+    };
+    if let Some(next) = next {
         result.probed = Some(probed);
         result.errors.push(format!(
-            "{n} consecutive failing run(s): reported {status} until {unhealthy_after} (unhealthy_after)"
+            "{n} failing run(s) in a row: reported {status} {next}"
         ));
     }
     result.status = status;
@@ -178,12 +183,30 @@ mod tests {
             results[0].errors,
             [
                 "canary read back wrong",
-                "1 consecutive failing run(s): reported degraded until 3 (unhealthy_after)"
+                "1 failing run(s) in a row: reported degraded until 3 (unhealthy_after)"
             ]
         );
         history.append(t0(), &results);
         assert_eq!(history.runs()[0].samples[0].status, Status::Unhealthy);
         assert_eq!(previous_failures(&history, "kv"), 1);
+    }
+
+    #[test]
+    fn the_note_names_the_threshold_still_ahead() {
+        let s = spec(2, 3);
+        let mut first = result("kv", Status::Unhealthy);
+        judge(&mut first, &s, 0);
+        assert_eq!(first.status, Status::Healthy);
+        assert_eq!(
+            first.errors.last().unwrap(),
+            "1 failing run(s) in a row: reported healthy until 2 (degraded_after)"
+        );
+        let mut third = result("kv", Status::Unhealthy);
+        judge(&mut third, &s, 2);
+        assert_eq!(third.status, Status::Unhealthy);
+        assert_eq!(third.probed, None);
+        assert_eq!(third.errors, ["canary read back wrong"]);
+        assert_eq!(third.metrics["consecutive_failures"], 3.0);
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn earlier_failures_in_the_history_count() {
     assert_eq!(api(&json)["probed"], "unhealthy");
     let errors = api(&json)["errors"].to_string();
     assert!(
-        errors.contains("1 consecutive failing run(s): reported degraded until 3"),
+        errors.contains("1 failing run(s) in a row: reported degraded until 3 (unhealthy_after)"),
         "{errors}"
     );
     let (code, _) = check(&root, &["--degraded-is-failure"]);
