@@ -19,6 +19,19 @@ main() {
     if [ "${SV_HEALTH_DEGRADED_IS_FAILURE:-false}" = "true" ]; then
         args+=(--degraded-is-failure)
     fi
+    if [ -n "${SV_HEALTH_HISTORY:-}" ]; then
+        args+=(--history "$SV_HEALTH_HISTORY")
+    fi
+    # comment-pr: auto (sv-health comments in pull_request runs), a number, or false.
+    case "${SV_HEALTH_COMMENT_PR:-auto}" in
+    auto) ;;
+    false | "") args+=(--no-comment) ;;
+    *[!0-9]*)
+        echo "::error title=sv-health::comment-pr must be auto, false or a pull request number"
+        return 2
+        ;;
+    *) args+=(--comment-pr "$SV_HEALTH_COMMENT_PR") ;;
+    esac
 
     local report="${RUNNER_TEMP:-/tmp}/sv-health-${SV_HEALTH_ENV}.md"
     local code=0

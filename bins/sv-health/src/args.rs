@@ -17,9 +17,10 @@ pub struct CheckArgs {
     #[arg(long)]
     pub degraded_is_failure: bool,
 
-    /// History file results are appended to [default: <app root>/.sv/health/<env>.history]
-    #[arg(long, value_name = "FILE")]
-    pub history: Option<PathBuf>,
+    /// Where results are kept: a file (appended to), kv://NAMESPACE/KEY or r2://BUCKET/KEY
+    /// (an sv.yaml resource name or a Cloudflare name) [default: <app root>/.sv/health/<env>.history]
+    #[arg(long, value_name = "FILE|URL")]
+    pub history: Option<crate::store::HistoryLocation>,
 
     /// Alert state file [default: <app root>/.sv/health/<env>.alerts.json]
     #[arg(long, value_name = "FILE")]
@@ -42,6 +43,15 @@ pub struct CheckArgs {
     /// open, comment on or close no issue and send no message
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Post the report as the sticky health comment of this pull request (created once,
+    /// then updated in place) [default: the pull request of a pull_request run]
+    #[arg(long, value_name = "N", conflicts_with = "no_comment")]
+    pub comment_pr: Option<u64>,
+
+    /// Do not post the report on the pull request of a pull_request run
+    #[arg(long)]
+    pub no_comment: bool,
 
     #[command(flatten)]
     pub cloudflare: CloudflareArgs,
@@ -148,9 +158,9 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 /// Arguments of `sv-health report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// History file to read [default: <app root>/.sv/health/<env>.history]
-    #[arg(long, value_name = "FILE")]
-    pub history: Option<PathBuf>,
+    /// History to read: a file, kv://NAMESPACE/KEY or r2://BUCKET/KEY [default: <app root>/.sv/health/<env>.history]
+    #[arg(long, value_name = "FILE|URL")]
+    pub history: Option<crate::store::HistoryLocation>,
 
     /// Alert state file whose open incidents are listed [default: <app root>/.sv/health/<env>.alerts.json]
     #[arg(long, value_name = "FILE")]
@@ -159,6 +169,9 @@ pub struct ReportArgs {
     /// How often runs are scheduled; longer intervals are reported as gaps
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub run_interval: std::time::Duration,
+
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
 }
 
 /// `30s`, `5m`, `1h30m` (sv.yaml's duration syntax).

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,6 +20,8 @@ use sv_config::{Environment, ResourceKind};
 
 use crate::alerting::{Delivery, Dispatcher};
 use crate::args::CheckArgs;
+use crate::comment::PrComment;
+use crate::store::{HistoryLocation, HistoryStore};
 
 /// The `check` output: the engine's report plus what happened to the alerts.
 #[derive(Debug, Serialize)]
@@ -32,6 +33,9 @@ pub struct CheckOutput {
     /// Problems that did not stop the run (a channel without credentials, history not
     /// written, …).
     pub warnings: Vec<String>,
+    /// The sticky pull-request comment, when one was due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pr_comment: Option<PrComment>,
 }
 
 impl Render for CheckOutput {
@@ -61,6 +65,9 @@ impl Render for CheckOutput {
         for w in &self.warnings {
             let _ = writeln!(out, "{} {w}", styles.yellow("warning:"));
         }
+        if let Some(c) = &self.pr_comment {
+            let _ = writeln!(out, "{}", c.line());
+        }
         out
     }
 
@@ -84,6 +91,9 @@ impl Render for CheckOutput {
         }
         for w in &self.warnings {
             let _ = writeln!(out, "\n> **Warning:** {}", markdown_escape(w));
+        }
+        if let Some(c) = &self.pr_comment {
+            let _ = writeln!(out, "\n{}", markdown_escape(&c.line()));
         }
         out
     }
@@ -110,11 +120,30 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
     let configured = sv_checks::config::checks(env)
         .and_then(|c| c.select(&args.only))
         .map_err(sv_cli::InputError::new)?;
-    let cloudflare = if configured.services.is_empty() {
+    // `--comment-pr N` needs GitHub credentials: refuse up front (exit 2), not after the run.
+    let explicit_comment = match args.comment_pr {
+        Some(pr) => {
+            let gh = sv_cli::context::github(&runner)?;
+            if gh.token.is_none() || gh.repository.is_none() {
+                return Err(sv_cli::InputError::new(anyhow::anyhow!(
+                    "--comment-pr {pr} needs GITHUB_TOKEN and GITHUB_REPOSITORY"
+                ))
+                .into());
+            }
+            Some((gh, pr))
+        }
+        None => None,
+    };
+    let history_location = args
+        .history
+        .clone()
+        .unwrap_or_else(|| HistoryLocation::File(default_path(&loaded.root, &env.name, "history")));
+    let cloudflare = if configured.services.is_empty() && !history_location.is_remote() {
         None
     } else {
         Some(sv_cli::context::cloudflare(&args.cloudflare, &runner)?)
     };
+    let store = HistoryStore::open(history_location, env, cloudflare.as_ref()).await?;
     let probes = cloudflare
         .as_ref()
         .map(|c| crate::probes::probes(c, &configured.services))
@@ -124,20 +153,17 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
         concurrency: args.concurrency.max(1),
         ..RunOptions::default()
     };
-    let results = sv_checks::run_checks(&configured.specs, &probes, &client, &clock, &options)
+    let mut results = sv_checks::run_checks(&configured.specs, &probes, &client, &clock, &options)
         .await
         .map_err(sv_cli::InputError::new)?;
 
     let mut warnings = Vec::new();
-    let history_path = args
-        .history
-        .clone()
-        .unwrap_or_else(|| default_path(&loaded.root, &env.name, "history"));
-    let mut history = read_history(&history_path)?;
+    let mut history = store.load().await?;
+    // `degraded_after` / `unhealthy_after`: judged against the runs before this one.
+    sv_checks::streak::apply(&mut results, &configured.specs, &history);
     let appended = history.append(now, &results);
     if !args.dry_run {
-        append(&history_path, &appended)
-            .with_context(|| format!("cannot append to {}", history_path.display()))?;
+        store.save(&mut history, &appended, now).await?;
     }
 
     let run_interval = TimeDelta::from_std(args.run_interval).unwrap_or(TimeDelta::minutes(5));
@@ -251,17 +277,31 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
         alert_state: state_after.as_ref(),
         actions: &actions,
         expected_interval: run_interval,
+        silences: &sv_checks::config::silences(env),
         now,
     });
+    let pr_comment = pr_comment(
+        explicit_comment,
+        &args,
+        &runner,
+        &env.name,
+        &report,
+        &mut warnings,
+    )
+    .await;
     let output = CheckOutput {
         report,
         deliveries,
         warnings,
+        pr_comment,
     };
     global.output().print(&output)?;
     if runner.is_active() {
         runner.set_output("status", output.report.overall.as_str())?;
-        runner.set_output("history-path", &history_path.display().to_string())?;
+        runner.set_output("history-path", &store.location().to_string())?;
+        if let Some(url) = output.pr_comment.as_ref().and_then(|c| c.url.as_deref()) {
+            runner.set_output("comment-url", url)?;
+        }
         runner.append_summary(&output.markdown())?;
     }
     Ok(
@@ -272,14 +312,40 @@ pub async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitSta
     )
 }
 
-/// Reads a history file; a missing file is an empty history.
-pub fn read_history(path: &Path) -> anyhow::Result<History> {
-    match std::fs::read(path) {
-        Ok(bytes) => History::from_bytes(&bytes)
-            .with_context(|| format!("cannot read history {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(History::new()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+/// Posts the report as the sticky PR comment: on `--comment-pr N`, or on the pull request
+/// of a `pull_request` run that has a token (unless `--no-comment`). Never with
+/// `--dry-run`; a failure is reported, and the health verdict stands.
+async fn pr_comment(
+    explicit: Option<(sv_github::GitHubContext, u64)>,
+    args: &CheckArgs,
+    runner: &sv_actions::Runner,
+    env: &str,
+    report: &HealthReport,
+    warnings: &mut Vec<String>,
+) -> Option<PrComment> {
+    let (gh, pr) = match explicit {
+        Some(target) => target,
+        None if args.no_comment => return None,
+        None => {
+            let gh = match sv_cli::context::github(runner) {
+                Ok(gh) => gh,
+                Err(e) => {
+                    warnings.push(format!("no PR comment: {e:#}"));
+                    return None;
+                }
+            };
+            match (gh.pr_number, &gh.token, &gh.repository) {
+                (Some(pr), Some(_), Some(_)) => (gh, pr),
+                _ => return None,
+            }
+        }
+    };
+    if args.dry_run {
+        warnings.push(format!("dry run: PR comment on #{pr} not posted"));
+        return None;
     }
+    let body = crate::comment::body(&report.markdown(), gh.sha.as_deref(), gh.run_url.as_deref());
+    Some(crate::comment::post(&gh, env, pr, &body).await)
 }
 
 /// Reads an alert state file; a missing file is a fresh state.
@@ -290,17 +356,6 @@ pub fn read_state(path: &Path) -> anyhow::Result<AlertState> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AlertState::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
-}
-
-fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    f.write_all(bytes)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

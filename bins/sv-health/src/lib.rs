@@ -6,10 +6,12 @@
 pub mod alerting;
 pub mod args;
 pub mod check;
+pub mod comment;
 pub mod logs;
 pub mod probes;
 pub mod profile;
 pub mod report;
+pub mod store;
 pub mod troubleshoot;
 pub mod watch;
 
@@ -53,7 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     sv_cli::logging::init(&cli.global);
     match cli.command {
         Command::Check(args) => check::run(&cli.global, args).await,
-        Command::Report(args) => report::run(&cli.global, &args),
+        Command::Report(args) => report::run(&cli.global, &args).await,
         Command::Logs(args) => logs::run(&cli.global, args).await,
         Command::Profile(args) => profile::run(&cli.global, args).await,
         Command::Troubleshoot(args) => troubleshoot::run(&cli.global, args).await,

@@ -84,11 +84,20 @@ async fn check_loop(
         ..RunOptions::default()
     };
     let specs = [spec.clone()];
+    // `degraded_after` / `unhealthy_after` over this watch's own runs (no history file).
+    let mut failures = 0u32;
     loop {
         ticker.tick().await;
         match sv_checks::run_checks(&specs, probes, client, &SystemClock, &options).await {
             Ok(results) => {
-                for r in results {
+                for mut r in results {
+                    let found = r.status;
+                    sv_checks::streak::judge(&mut r, spec, failures);
+                    failures = if found == sv_checks::Status::Unhealthy {
+                        failures.saturating_add(1)
+                    } else {
+                        0
+                    };
                     if tx.send(r).await.is_err() {
                         return;
                     }

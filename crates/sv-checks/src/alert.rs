@@ -101,6 +101,19 @@ pub struct Silence {
     pub reason: Option<String>,
 }
 
+/// The silence on `check` in force at `now` (the one lasting longest), if any; expired
+/// silences are ignored.
+pub fn active_silence<'a>(
+    silences: &'a [Silence],
+    check: &str,
+    now: DateTime<Utc>,
+) -> Option<&'a Silence> {
+    silences
+        .iter()
+        .filter(|s| (s.check == check || s.check == "*") && s.until > now)
+        .max_by_key(|s| s.until)
+}
+
 /// A recurring weekly window in UTC, written `Sun 02:00 - Sun 03:00 UTC`. A window whose
 /// end is before its start wraps over the week boundary (`Sat 22:00 - Mon 02:00`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -729,12 +742,7 @@ fn suppression(
             window: window.to_owned(),
         });
     }
-    if let Some(s) = policy
-        .silences
-        .iter()
-        .filter(|s| (s.check == check || s.check == "*") && s.until > input.now)
-        .max_by_key(|s| s.until)
-    {
+    if let Some(s) = active_silence(&policy.silences, check, input.now) {
         return Some(SuppressReason::Silenced {
             until: s.until,
             reason: s.reason.clone(),
@@ -861,6 +869,7 @@ mod tests {
             },
             metrics: BTreeMap::new(),
             attempts: 1,
+            probed: None,
         }
     }
 

@@ -10,8 +10,12 @@
 //! - `alert.escalate_after` counts failures, the engine escalates by time since the
 //!   incident opened: `(escalate_after − after_failures) × run interval` (at least one run
 //!   interval), where the run interval is how often the caller runs the checks.
-//! - `degraded_after` / `unhealthy_after` (consecutive failures before a state) are not
-//!   mapped: the engine judges each run on its own and alerting counts failures instead.
+//! - `degraded_after` / `unhealthy_after` go onto the spec; the caller that keeps a history
+//!   applies them with [`crate::streak::apply`] (`run_checks` judges each run on its own).
+//! - A worker check's `degraded_error_rate` / `unhealthy_error_rate` become a
+//!   [`MetricThreshold`] on the probe's `error_rate` metric (in percent).
+//! - `alert.flapping: {failures, window}` becomes [`Flapping`] `{failures, of_last}`;
+//!   `health.silences` become the policy's [`Silence`]s (see also [`active_silences`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,10 +25,12 @@ use secrecy::SecretString;
 use sv_config::{Environment, HttpMethod, Notification, ResourceAddress, ResourceKind};
 
 use crate::Error;
-use crate::alert::AlertPolicy;
+use crate::alert::{AlertPolicy, Flapping, Silence};
 use crate::jsonpath::{JsonCondition, JsonPath};
 use crate::notify::{ChannelKind, Webhook};
-use crate::spec::{CheckSpec, HttpCheck, LatencyThresholds, ServiceKind, StatusExpectation};
+use crate::spec::{
+    CheckSpec, HttpCheck, LatencyThresholds, MetricThreshold, ServiceKind, StatusExpectation,
+};
 
 /// A Cloudflare service check resolved to what it probes in one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +154,15 @@ pub fn checks(env: &Environment) -> Result<ConfiguredChecks, Error> {
             degraded_ms: check.degraded_ms.map(|v| v as f64),
             unhealthy_ms: check.unhealthy_ms.map(|v| v as f64),
         };
+        spec.degraded_after = check.degraded_after.max(1);
+        spec.unhealthy_after = check.unhealthy_after.max(spec.degraded_after);
+        if check.degraded_error_rate.is_some() || check.unhealthy_error_rate.is_some() {
+            spec.metric_thresholds.push(MetricThreshold {
+                metric: "error_rate".to_owned(),
+                degraded_above: check.degraded_error_rate.map(sv_config::Percent::percent),
+                unhealthy_above: check.unhealthy_error_rate.map(sv_config::Percent::percent),
+            });
+        }
         specs.push(spec);
     }
     Ok(ConfiguredChecks { specs, services })
@@ -280,7 +295,10 @@ pub fn alert_policy(
         .then(|| run_interval * i32::try_from(extra_runs).unwrap_or(i32::MAX));
     Some(AlertPolicy {
         after_failures: alert.after_failures.max(1),
-        flapping: None,
+        flapping: alert.flapping.map(|f| Flapping {
+            failures: f.failures,
+            of_last: f.window,
+        }),
         recover_after: 1,
         repeat: alert.repeat.and_then(|d| TimeDelta::from_std(d.get()).ok()),
         escalate_after,
@@ -289,6 +307,28 @@ pub fn alert_policy(
         escalation: alert.escalate.clone(),
         degraded_is_failure,
         maintenance: Vec::new(),
-        silences: Vec::new(),
+        silences: silences(env),
     })
+}
+
+/// Every silence of `health.silences` (expired ones included: the engine ignores them).
+pub fn silences(env: &Environment) -> Vec<Silence> {
+    env.config
+        .health
+        .silences
+        .iter()
+        .map(|s| Silence {
+            check: s.check.clone(),
+            until: s.until.utc(),
+            reason: Some(s.reason.clone()),
+        })
+        .collect()
+}
+
+/// The silences in force at `now` (not expired).
+pub fn active_silences(env: &Environment, now: chrono::DateTime<chrono::Utc>) -> Vec<Silence> {
+    silences(env)
+        .into_iter()
+        .filter(|s| s.until > now)
+        .collect()
 }

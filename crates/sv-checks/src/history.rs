@@ -104,7 +104,8 @@ impl History {
             .iter()
             .map(|r| Sample {
                 check: r.name.clone(),
-                status: r.status,
+                // What the probe found: streaks and uptime are measured on probes.
+                status: r.found(),
                 response_ms: ms(r.response_time_ms),
             })
             .collect();
@@ -451,6 +452,7 @@ mod tests {
             errors: vec![],
             metrics: BTreeMap::new(),
             attempts: 1,
+            probed: None,
         }
     }
 

@@ -5,7 +5,8 @@
 //!   [`Probe`] the binary implements) and how a response is judged ([`evaluate_http`]);
 //! - running checks once ([`run_checks`]: bounded concurrency, timeouts, retries);
 //! - results ([`HealthStatus`], the seed's HealthStatus) and the exit-code rule;
-//! - the history store ([`History`]: compact, append-only, uptime, percentiles, run gaps);
+//! - the history store ([`History`]: compact, append-only, uptime, percentiles, run gaps)
+//!   and the consecutive-failure thresholds judged against it ([`streak`]);
 //! - the alert policy state machine ([`alert::evaluate`]) and `/ack` parsing;
 //! - reports ([`HealthReport`], via `sv_report::Render`) and notification payloads and
 //!   delivery ([`notify`]).
@@ -28,6 +29,7 @@ pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod status;
+pub mod streak;
 pub mod tls;
 
 pub use alert::{

@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use sv_report::{Render, Styles, markdown_escape};
 
-use crate::alert::{AlertAction, AlertState, Held, Severity};
+use crate::alert::{AlertAction, AlertState, Held, Severity, Silence, active_silence};
 use crate::history::{Gap, History, Percentiles};
 use crate::status::{HealthStatus, Status, overall};
 
@@ -31,6 +31,8 @@ pub struct ReportInput<'a> {
     pub actions: &'a [AlertAction],
     /// How often runs are scheduled (e.g. the workflow's cron).
     pub expected_interval: TimeDelta,
+    /// `health.silences`; those in force at `now` are shown on their checks.
+    pub silences: &'a [Silence],
     pub now: DateTime<Utc>,
 }
 
@@ -53,6 +55,9 @@ pub struct CheckReport {
     /// Hourly median response time for the current hour and the 23 before it (hours with
     /// data only).
     pub chart: Vec<(DateTime<Utc>, f64)>,
+    /// The silence in force on this check: it ran and is reported, but never alerts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silenced: Option<Silence>,
 }
 
 /// How regularly runs really happened in the last 24 h.
@@ -126,6 +131,7 @@ impl HealthReport {
                         d30: h.percentiles(name, d30, now),
                     },
                     chart: h.response_series(name, chart_window, TimeDelta::hours(1), now),
+                    silenced: active_silence(input.silences, name, now).cloned(),
                     result,
                 }
             })
@@ -309,6 +315,9 @@ impl Render for HealthReport {
                         c.result.errors.len() - MAX_ERRORS
                     );
                 }
+                if let Some(s) = &c.silenced {
+                    let _ = writeln!(out, "    {} {}", styles.dim("silenced:"), silence_text(s));
+                }
             }
         }
         if !self.incidents.is_empty() {
@@ -373,11 +382,16 @@ impl Render for HealthReport {
                 let r = &c.result;
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {}{} | {} | {} | {} | {} | {} |",
                     r.status.emoji(),
                     markdown_escape(&r.name),
                     r.kind,
                     r.status,
+                    if c.silenced.is_some() {
+                        " 🔕 silenced"
+                    } else {
+                        ""
+                    },
                     ms(r.response_time_ms),
                     pct(c.uptime.h24),
                     pct(c.uptime.d7),
@@ -419,6 +433,25 @@ impl Render for HealthReport {
                 }
                 out.push('\n');
             }
+        }
+        let silenced: Vec<&CheckReport> = self
+            .checks
+            .iter()
+            .filter(|c| c.silenced.is_some())
+            .collect();
+        if !silenced.is_empty() {
+            out.push_str("### Silenced\n\nThese checks ran and are reported, but send no alert and open no issue.\n\n");
+            for c in silenced {
+                if let Some(s) = &c.silenced {
+                    let _ = writeln!(
+                        out,
+                        "- 🔕 **{}**: {}",
+                        markdown_escape(&c.result.name),
+                        markdown_escape(&silence_text(s))
+                    );
+                }
+            }
+            out.push('\n');
         }
         if !self.incidents.is_empty() {
             out.push_str("### Open incidents\n\n| Check | Incident | Severity | Opened | Acknowledged | Issue |\n|---|---|---|---|---|---|\n");
@@ -488,6 +521,15 @@ impl Render for HealthReport {
         }
         out
     }
+}
+
+/// `until 2026-12-01 18:00 UTC (reason)`.
+fn silence_text(s: &Silence) -> String {
+    let mut text = format!("until {}", s.until.format("%Y-%m-%d %H:%M UTC"));
+    if let Some(r) = s.reason.as_deref().filter(|r| !r.is_empty()) {
+        let _ = write!(text, " ({r})");
+    }
+    text
 }
 
 /// A Mermaid `xychart-beta` line chart; categorical x-axis, so hours without data are

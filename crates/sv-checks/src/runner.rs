@@ -170,6 +170,7 @@ async fn run_one(
                 errors: eval.errors,
                 metrics: eval.metrics,
                 attempts: attempt,
+                probed: None,
             };
         }
         tracing::debug!(check = %spec.name, attempt, errors = ?eval.errors, "retrying");

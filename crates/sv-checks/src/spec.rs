@@ -31,6 +31,23 @@ pub struct CheckSpec {
     /// Thresholds on metrics a probe reports (e.g. a Worker's `error_rate`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metric_thresholds: Vec<MetricThreshold>,
+    /// Consecutive failing runs before the check is reported degraded (see
+    /// [`crate::streak`]; applied by the caller that keeps a history).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub degraded_after: u32,
+    /// Consecutive failing runs before the check is reported unhealthy (1: each run on
+    /// its own).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub unhealthy_after: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_one(v: &u32) -> bool {
+    *v == 1
 }
 
 impl CheckSpec {
@@ -54,6 +71,8 @@ impl CheckSpec {
             interval: Duration::from_secs(300),
             latency: LatencyThresholds::default(),
             metric_thresholds: Vec::new(),
+            degraded_after: 1,
+            unhealthy_after: 1,
         }
     }
 

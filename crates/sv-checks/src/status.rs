@@ -68,6 +68,18 @@ pub struct HealthStatus {
     pub metrics: BTreeMap<String, f64>,
     /// 1 when the first attempt decided the result.
     pub attempts: u32,
+    /// What the probe itself found, when `degraded_after` / `unhealthy_after` made the
+    /// reported `status` milder (a failure not yet repeated often enough; see
+    /// [`crate::streak`]). The history stores this, not `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probed: Option<Status>,
+}
+
+impl HealthStatus {
+    /// What the probe found: `probed` when thresholds changed the status, else `status`.
+    pub fn found(&self) -> Status {
+        self.probed.unwrap_or(self.status)
+    }
 }
 
 /// The worst status among `results` (healthy when empty).
@@ -105,6 +117,7 @@ mod tests {
             errors: vec![],
             metrics: BTreeMap::from([("status_code".to_owned(), 200.0)]),
             attempts: 1,
+            probed: None,
         }
     }
 

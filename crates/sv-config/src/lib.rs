@@ -60,8 +60,9 @@
 //!   `allowed_actors` may also be a map `{apply|destroy|deploy|restore: [logins]}`;
 //!   `workspaces.<n>.{path, dev, test, depends_on}`; `binding`, `depends_on` on resources;
 //!   `deploy.{auto_rollback, gate.min_requests}`; health check `method, headers, body,
-//!   timeout, retries, degraded_after, unhealthy_after, expect.{body_contains, headers}`;
-//!   `alert.{escalate_after, notify_recovery}`; `onboarding.{preview_prefix,
+//!   timeout, retries, degraded_after, unhealthy_after, degraded_error_rate,
+//!   unhealthy_error_rate, expect.{body_contains, headers}`; `health.silences`;
+//!   `alert.{escalate_after, notify_recovery, flapping}`; `onboarding.{preview_prefix,
 //!   base_environment, stale_after}`; `state: {local: dir} | {r2: {bucket, prefix}}`.
 //! * Maintenance and freeze windows are `[Day] HH:MM - [Day] HH:MM [Zone]` (zone defaults to
 //!   UTC); backup recipients are checked for shape only (`age1…`, `ssh-…`), sv-backup parses
@@ -91,7 +92,9 @@ pub use env::{Environment, EnvironmentKind, Resource, ResourceSpec, Route, Route
 pub use error::{Error, Location, Operation};
 pub use interp::{BUILTINS, NoVars, ProcessEnv, UnsetAsWritten, VarSource};
 pub use model::*;
-pub use units::{Duration, JsonPath, JsonStep, Percent, TimeWindow, WindowPoint, WindowZone};
+pub use units::{
+    Duration, JsonPath, JsonStep, Percent, TimeWindow, Timestamp, WindowPoint, WindowZone,
+};
 
 use crate::node::{Node, NodeKind, segs};
 use crate::wrangler::WranglerConfig;

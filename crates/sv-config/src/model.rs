@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::address::{ResourceAddress, ResourceKind};
 use crate::error::{Operation, quote};
-use crate::units::{Duration, JsonPath, Percent, TimeWindow, string_type};
+use crate::units::{Duration, JsonPath, Percent, TimeWindow, Timestamp, string_type};
 
 /// The whole `sv.yaml`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -634,6 +634,23 @@ pub struct Health {
     /// Windows in which alerts are suppressed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<TimeWindow>,
+    /// Checks whose alerts are held back until a time (the checks still run and are
+    /// reported as silenced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub silences: Vec<Silence>,
+}
+
+/// Holds back the alerts of one check (or `*`: every check) until `until`, with a reason.
+/// An expired silence is ignored.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Silence {
+    /// The check's `name`, or `*` for every check.
+    pub check: String,
+    /// When the silence ends: `2026-12-01T18:00:00Z` or `2026-12-01` (midnight UTC).
+    pub until: Timestamp,
+    /// Why (shown in reports), e.g. a ticket or the person who silenced it.
+    pub reason: String,
 }
 
 /// HTTP methods for checks.
@@ -659,7 +676,7 @@ fn default_timeout() -> Duration {
 }
 
 fn default_unhealthy_after() -> u32 {
-    3
+    1
 }
 
 fn default_degraded_after() -> u32 {
@@ -720,12 +737,20 @@ pub struct HealthCheck {
     /// Latency (ms) from which the check is unhealthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unhealthy_ms: Option<u64>,
-    /// Consecutive failures before the check is degraded.
+    /// Consecutive failing runs (the probe found the check unhealthy) before the check is
+    /// reported degraded; earlier failing runs are reported healthy with their errors.
     #[serde(default = "default_degraded_after")]
     pub degraded_after: u32,
-    /// Consecutive failures before the check is unhealthy.
+    /// Consecutive failing runs before the check is reported unhealthy (default 1: every
+    /// run is judged on its own).
     #[serde(default = "default_unhealthy_after")]
     pub unhealthy_after: u32,
+    /// `worker` checks: error rate (of the last 15 minutes) above which the check is degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_error_rate: Option<Percent>,
+    /// `worker` checks: error rate above which the check is unhealthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy_error_rate: Option<Percent>,
 }
 
 /// What a health check probes.
@@ -876,10 +901,28 @@ pub struct Alert {
     /// Consecutive failures before escalating (default: twice `after_failures`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalate_after: Option<u32>,
+    /// Flapping control: open an incident when `failures` of the last `window` runs
+    /// failed (instead of `after_failures` consecutive ones); it resolves only once fewer
+    /// than `failures` of the last `window` fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flapping: Option<Flapping>,
     /// Tell the channels on recovery (and close the issue).
     #[serde(default = "yes")]
     pub notify_recovery: bool,
 }
+
+/// "Alert only when `failures` of the last `window` runs failed."
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Flapping {
+    /// Failing runs needed among the last `window` (at least 1).
+    pub failures: u32,
+    /// How many of the latest runs are looked at (at most 64).
+    pub window: u32,
+}
+
+/// The most runs flapping control looks back on (what the alert state remembers).
+pub const FLAPPING_MAX_WINDOW: u32 = 64;
 
 impl Alert {
     /// Failures before escalation.

@@ -516,6 +516,54 @@ string_type!(
     Some(r"^\$")
 );
 
+/// An instant written in RFC 3339 (`2026-12-01T18:00:00Z`, any offset) or as a date
+/// (`2026-12-01`, midnight UTC). Used for the expiry of health silences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    /// The instant in UTC.
+    #[must_use]
+    pub fn utc(self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if let Ok(at) = DateTime::parse_from_rfc3339(t) {
+            return Ok(Self(at.with_timezone(&Utc)));
+        }
+        if let Ok(day) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            && let Some(midnight) = day.and_hms_opt(0, 0, 0)
+        {
+            return Ok(Self(midnight.and_utc()));
+        }
+        Err(format!(
+            "invalid time {}: expected RFC 3339 like `2026-12-01T18:00:00Z` or a date like `2026-12-01`",
+            quote(s)
+        ))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%SZ"))
+    }
+}
+
+string_type!(
+    Timestamp,
+    "Timestamp",
+    "a time such as `2026-12-01T18:00:00Z` (RFC 3339) or a date such as `2026-12-01` (midnight UTC)",
+    Some(
+        r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?\s*$"
+    )
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -583,6 +631,23 @@ mod tests {
         assert_eq!(p.lookup(&doc), Some(&serde_json::Value::Bool(true)));
         for bad in ["a", "$.", "$[x]", "$['a'", "$x"] {
             assert!(bad.parse::<JsonPath>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps_parse_rfc3339_and_dates() {
+        let t: Timestamp = "2026-12-01T18:00:00+01:00".parse().unwrap();
+        assert_eq!(t.to_string(), "2026-12-01T17:00:00Z");
+        let d: Timestamp = "2026-12-01".parse().unwrap();
+        assert_eq!(d.to_string(), "2026-12-01T00:00:00Z");
+        for bad in [
+            "",
+            "tomorrow",
+            "2026-13-01",
+            "2026-12-01 18:00",
+            "1764612000",
+        ] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
         }
     }
 }

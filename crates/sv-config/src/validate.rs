@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::address::ResourceKind;
 use crate::error::{Error, Location, quote};
 use crate::graph;
-use crate::model::{BackupItem, Config, Notification, StateBackend};
+use crate::model::{BackupItem, Config, FLAPPING_MAX_WINDOW, Notification, StateBackend};
 use crate::names;
 use crate::node::{Node, Seg, segs};
 
@@ -613,7 +613,9 @@ fn health(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
                 "need 1 ≤ `degraded_after` ≤ `unhealthy_after`",
             ));
         }
+        error_rates(ctx, check, &field)?;
     }
+    silences(ctx, h)?;
     if let Some(alert) = &h.alert {
         if alert.after_failures == 0 {
             return Err(ctx.err(
@@ -628,6 +630,71 @@ fn health(ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Error> {
             return Err(ctx.err(
                 &segs!["health", "alert", "escalate_after"],
                 "`escalate_after` must not be below `after_failures`",
+            ));
+        }
+        if let Some(f) = alert.flapping
+            && (f.failures == 0 || f.failures > f.window || f.window > FLAPPING_MAX_WINDOW)
+        {
+            return Err(ctx.err(
+                &segs!["health", "alert", "flapping"],
+                format!(
+                    "flapping needs 1 ≤ `failures` ≤ `window` ≤ {FLAPPING_MAX_WINDOW} (found {} of {})",
+                    f.failures, f.window
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `degraded_error_rate` / `unhealthy_error_rate`: worker checks only, degraded below
+/// unhealthy.
+fn error_rates(
+    ctx: &Ctx<'_>,
+    check: &crate::model::HealthCheck,
+    field: &dyn Fn(&str) -> Vec<Seg>,
+) -> Result<(), Error> {
+    let set = if check.degraded_error_rate.is_some() {
+        "degraded_error_rate"
+    } else if check.unhealthy_error_rate.is_some() {
+        "unhealthy_error_rate"
+    } else {
+        return Ok(());
+    };
+    if check.worker.is_none() {
+        return Err(ctx.err(
+            &field(set),
+            format!("`{set}` applies to `worker` checks only"),
+        ));
+    }
+    if let (Some(d), Some(u)) = (check.degraded_error_rate, check.unhealthy_error_rate)
+        && d >= u
+    {
+        return Err(ctx.err(
+            &field("degraded_error_rate"),
+            format!("`degraded_error_rate` ({d}) must be below `unhealthy_error_rate` ({u})"),
+        ));
+    }
+    Ok(())
+}
+
+/// `health.silences`: each names a declared check (or `*`) and says why.
+fn silences(ctx: &Ctx<'_>, h: &crate::model::Health) -> Result<(), Error> {
+    for (i, silence) in h.silences.iter().enumerate() {
+        if silence.check != "*" && !h.checks.iter().any(|c| c.name == silence.check) {
+            return Err(ctx.err(
+                &segs!["health", "silences", i, "check"],
+                format!(
+                    "silence names unknown health check {} ({})",
+                    quote(&silence.check),
+                    known(h.checks.iter().map(|c| &c.name))
+                ),
+            ));
+        }
+        if silence.reason.trim().is_empty() {
+            return Err(ctx.err(
+                &segs!["health", "silences", i, "reason"],
+                "a silence needs a non-empty `reason`",
             ));
         }
     }

@@ -136,3 +136,74 @@ fn health_workflow_keeps_history_in_the_cache_and_opens_an_issue_on_outage() {
         "{log}"
     );
 }
+
+#[test]
+fn health_action_comments_on_the_pull_request_once() {
+    if sv_test::act::skip_requested() {
+        eprintln!("skipped: SV_SKIP_ACT=1");
+        return;
+    }
+    let http = http_server();
+    let gh = github_server();
+    let yaml = format!(
+        "  checks:\n    - {{ name: api, http: \"{}/switch\" }}\n",
+        http.base
+    );
+    let (_tmp, root) = app(&yaml);
+    std::fs::create_dir_all(root.join(".github/workflows")).unwrap();
+    std::fs::copy(
+        sv_test::paths::workspace_root().join("bins/sv-health/tests/workflows/pr-health.yml"),
+        root.join(".github/workflows/pr-health.yml"),
+    )
+    .unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    let bin_dir = sv_test::paths::cargo_bin("sv-health")
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    sv_repository(repo.path(), &bin_dir);
+    let run = || {
+        ActRun::new(root.join(".github/workflows/pr-health.yml"))
+            .source_dir(&root)
+            .event("pull_request")
+            .event_json(r#"{"action":"synchronize","number":7,"pull_request":{"number":7,"head":{"ref":"feature"},"base":{"ref":"main"}}}"#)
+            .local_repository("sv-toolkit/sv@v0", repo.path())
+            .secret("GITHUB_TOKEN", gh.token.clone())
+            .secret(
+                "CLOUDFLARE_ACCOUNT_ID",
+                sv_test::emulator::DEFAULT_ACCOUNT_ID,
+            )
+            .env("GITHUB_API_URL", gh.api_url.clone())
+            .env("GITHUB_REPOSITORY", "acme/spacevision")
+            .env("NO_COLOR", "1")
+            .run()
+            .expect("act runs")
+    };
+    let marked = || {
+        serde_json::to_string(&gh.snapshot())
+            .unwrap()
+            .matches("sv:health:production")
+            .count()
+    };
+    let first = run();
+    first.assert_success();
+    assert!(
+        first
+            .step_output("comment-url")
+            .is_some_and(|u| !u.is_empty()),
+        "{:?}",
+        first.step_outputs()
+    );
+    assert_eq!(marked(), 1);
+    http.set_healthy(false);
+    let second = run();
+    assert!(!second.success(), "an unhealthy check fails the job");
+    assert_eq!(marked(), 1, "the comment is updated, not duplicated");
+    assert!(
+        serde_json::to_string(&gh.snapshot())
+            .unwrap()
+            .contains("Health: unhealthy"),
+        "the comment shows the latest verdict"
+    );
+}

@@ -24,6 +24,7 @@ fn result(name: &str, status: Status, ms: f64, minutes: i64) -> HealthStatus {
         },
         metrics: BTreeMap::from([("status_code".to_owned(), 502.0)]),
         attempts: 1,
+        probed: None,
     }
 }
 

@@ -35,6 +35,7 @@ fn result(name: &str, kind: CheckKind, status: Status, ms: f64, errors: &[&str])
         errors: errors.iter().map(|e| (*e).to_owned()).collect(),
         metrics: BTreeMap::from([("status_code".to_owned(), 200.0)]),
         attempts: 1,
+        probed: None,
     }
 }
 
@@ -204,6 +205,7 @@ fn full_report() -> HealthReport {
         alert_state: Some(&state),
         actions: &actions,
         expected_interval: TimeDelta::minutes(5),
+        silences: &[],
         now: now(),
     })
 }
@@ -259,6 +261,7 @@ fn empty_report() {
         alert_state: None,
         actions: &[],
         expected_interval: TimeDelta::minutes(5),
+        silences: &[],
         now: now(),
     });
     insta::assert_snapshot!("empty_human", report.human(&Styles::plain()));
@@ -288,6 +291,7 @@ fn hostile_names_cannot_break_markdown() {
         alert_state: None,
         actions: &[],
         expected_interval: TimeDelta::minutes(5),
+        silences: &[],
         now: now(),
     });
     insta::assert_snapshot!(report.markdown());
@@ -298,4 +302,63 @@ fn colours_only_when_enabled() {
     let report = full_report();
     assert!(!report.human(&Styles::plain()).contains('\u{1b}'));
     assert!(report.human(&Styles::new(true)).contains('\u{1b}'));
+}
+
+#[test]
+fn silenced_and_threshold_held_checks() {
+    let mut h = History::new();
+    let mut held = result(
+        "api",
+        CheckKind::Http,
+        Status::Unhealthy,
+        5000.0,
+        &["expected status 200, got 503"],
+    );
+    let mut spec = sv_checks::CheckSpec::service("api", sv_checks::ServiceKind::Kv);
+    spec.unhealthy_after = 3;
+    sv_checks::streak::judge(&mut held, &spec, 0);
+    let silenced = result(
+        "uploads-r2",
+        CheckKind::R2,
+        Status::Unhealthy,
+        40.0,
+        &["the object read back differs"],
+    );
+    let results = [held, silenced];
+    h.append(now(), &results);
+    let silences = [
+        sv_checks::alert::Silence {
+            check: "uploads-r2".into(),
+            until: now() + TimeDelta::hours(6),
+            reason: Some("bucket migration, OPS-12".into()),
+        },
+        sv_checks::alert::Silence {
+            check: "api".into(),
+            until: now() - TimeDelta::minutes(1),
+            reason: Some("expired".into()),
+        },
+    ];
+    let report = HealthReport::build(&ReportInput {
+        environment: Some("production"),
+        results: &results,
+        history: &h,
+        alert_state: None,
+        actions: &[AlertAction::Suppressed {
+            check: "uploads-r2".into(),
+            held: Held::Open,
+            reason: SuppressReason::Silenced {
+                until: now() + TimeDelta::hours(6),
+                reason: Some("bucket migration, OPS-12".into()),
+            },
+        }],
+        expected_interval: TimeDelta::minutes(5),
+        silences: &silences,
+        now: now(),
+    });
+    assert_eq!(report.overall, Status::Unhealthy);
+    assert!(report.checks[0].silenced.is_none(), "expired silence");
+    assert_eq!(report.checks[0].result.status, Status::Degraded);
+    assert!(report.checks[1].silenced.is_some());
+    insta::assert_snapshot!("silenced_human", report.human(&Styles::plain()));
+    insta::assert_snapshot!("silenced_markdown", report.markdown());
 }

@@ -62,6 +62,7 @@ fn shape_errors_are_schema_errors_too() {
         "12-bad-percentage",
         "39-unknown-notification-kind",
         "42-unknown-override-key",
+        "58-bad-silence-time",
     ] {
         let doc = instance(&format!("tests/fixtures/invalid/{file}.yaml"));
         assert!(!validator.is_valid(&doc), "{file} passes the schema");
