@@ -88,6 +88,11 @@ pub struct RollbackArgs {
     /// refuses that otherwise, code 10220); it then runs with the current secrets
     #[arg(long)]
     pub force: bool,
+
+    /// Roll back even to a version made before a D1 migration marked
+    /// `-- sv: not-backward-compatible` was applied (refused otherwise; recorded)
+    #[arg(long)]
+    pub allow_incompatible_migrations: bool,
 }
 
 /// Deployments recorded for an environment (newest last)

@@ -18,8 +18,8 @@ use crate::args::{DeployArgs, HistoryArgs, RollbackArgs, StatusArgs};
 use crate::console::Console;
 use crate::gate::{self, GateConfig, GateResult, Verdict};
 use crate::report::{
-    DeployReport, DeploymentRecord, HistoryReport, Outcome, RemoteDeployment, ServingVersion,
-    StatusReport, Step,
+    DeployReport, DeploymentRecord, HistoryReport, Outcome, PagesRef, RemoteDeployment,
+    ServingVersion, StatusReport, Step,
 };
 use crate::{build, bundle};
 
@@ -325,8 +325,19 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
     report.pages_project = pages_target.as_ref().map(|t| t.project.clone());
     let gate_cfg = GateConfig::from_config(env.config.deploy.gate.as_ref(), args.gate_window);
 
+    let databases = crate::migrate::databases(env, &loaded.resolve_path(Path::new("")));
     if args.dry_run {
         report.outcome = Outcome::DryRun;
+        // What a release would migrate, when the account can be read (a dry run changes nothing).
+        if !databases.is_empty() {
+            match sv_cloudflare_client(args, &runner) {
+                Ok(client) => match crate::migrate::pending(&client, &databases).await {
+                    Ok(p) => report.migrations = p.into_iter().flat_map(|p| p.migrations).collect(),
+                    Err(e) => console.warn(&format!("pending migrations unknown: {e:#}")),
+                },
+                Err(e) => console.warn(&format!("pending migrations unknown: {e:#}")),
+            }
+        }
         audit.record("deploy", &script, sv_audit::Outcome::DryRun, None)?;
         return finish(env, global, &console, &root, &audit, report, false).await;
     }
@@ -371,6 +382,30 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
         .await?
         .and_then(|d| serving(&d));
     report.previous_version_id.clone_from(&previous);
+
+    // D1 migrations before the new version exists: it never serves a request without its
+    // schema (a first deploy serves 100% as soon as it is uploaded).
+    let pending = crate::migrate::pending(&client, &databases).await?;
+    let (applied, migration_error) = crate::migrate::apply(&client, &pending).await;
+    for m in &applied {
+        audit.record(
+            "apply-migration",
+            &format!("{}/{}", m.database, m.name),
+            sv_audit::Outcome::Succeeded,
+            m.incompatible
+                .then(|| "marked not backward-compatible".to_owned()),
+        )?;
+    }
+    report.migrations = applied;
+    if let Some(e) = migration_error {
+        report.reason = Some(format!(
+            "D1 migration failed: {e:#}; no new version was uploaded{}",
+            previous
+                .as_deref()
+                .map_or(String::new(), |old| format!(", {old} still serves 100%"))
+        ));
+        return finish(env, global, &console, &root, &audit, report, true).await;
+    }
 
     let mut annotations = args.annotations();
     annotations
@@ -789,6 +824,11 @@ async fn finish(
                 outcome: report.outcome,
                 reason: report.reason.clone(),
                 run_url: audit.run_url.clone(),
+                migrations: report.migrations.clone(),
+                pages: report.pages.as_ref().map(|p| PagesRef {
+                    project: p.project.clone(),
+                    deployment_id: p.deployment_id.clone(),
+                }),
             },
         )?;
         audit.record(
@@ -859,7 +899,7 @@ pub async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> anyhow::Resul
             })?,
     };
     // An unknown version is an input error, not a failed job.
-    client
+    let info = client
         .workers()
         .get_version(&script, &target)
         .await
@@ -884,12 +924,31 @@ pub async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> anyhow::Resul
         commit: sv_cli::env_vars::process_env("GITHUB_SHA"),
         script: Some(script.clone()),
         version_id: Some(target.clone()),
-        previous_version_id: current,
+        previous_version_id: current.clone(),
         percent: 100,
         outcome: Outcome::DryRun,
         reason: None,
         run_url: audit.run_url.clone(),
+        migrations: Vec::new(),
+        pages: None,
     };
+    let config_root = loaded.resolve_path(Path::new(""));
+    if Some(&target) != current.as_ref() {
+        record.reason = migration_guard(
+            &client,
+            env,
+            &config_root,
+            &script,
+            &target,
+            &info,
+            args,
+            &audit,
+            &console,
+        )
+        .await?;
+    }
+    let pages_target = crate::pages::target(env, &config_root);
+    let mut failed = false;
     if args.dry_run {
         audit.record("rollback", &script, sv_audit::Outcome::DryRun, None)?;
     } else {
@@ -902,13 +961,45 @@ pub async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> anyhow::Resul
         )
         .await?;
         record.outcome = Outcome::Succeeded;
-        append_history(&root, &record)?;
         audit.record(
             "rollback",
             &format!("{script}@{target}"),
             sv_audit::Outcome::Succeeded,
-            None,
+            record.reason.clone(),
         )?;
+        if let Some(pages) = &pages_target {
+            let release = release_of(&root, &env.name, &target, &info)?;
+            match rollback_pages(&client, pages, release.as_ref()).await {
+                Ok(PagesRollback::Done(r)) => {
+                    audit.record(
+                        "pages-rollback",
+                        &format!("{}@{}", r.project, r.deployment_id),
+                        sv_audit::Outcome::Succeeded,
+                        None,
+                    )?;
+                    record.pages = Some(r);
+                }
+                Ok(PagesRollback::Left(why)) => {
+                    console.warn(&why);
+                    push_reason(&mut record.reason, why);
+                }
+                Err(e) => {
+                    failed = true;
+                    record.outcome = Outcome::Failed;
+                    let why = format!(
+                        "the Worker serves {target} at 100%, but the Pages rollback failed: {e:#}"
+                    );
+                    audit.record(
+                        "pages-rollback",
+                        &pages.project,
+                        sv_audit::Outcome::Failed,
+                        Some(why.clone()),
+                    )?;
+                    push_reason(&mut record.reason, why);
+                }
+            }
+        }
+        append_history(&root, &record)?;
     }
     runner.set_output("deployment-id", &record.id)?;
     runner.set_output("version-id", &target)?;
@@ -919,7 +1010,184 @@ pub async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> anyhow::Resul
     };
     runner.append_summary(&sv_report::Render::markdown(&report))?;
     global.output().print(&report)?;
-    Ok(ExitStatus::Success)
+    Ok(if failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn push_reason(reason: &mut Option<String>, more: String) {
+    *reason = Some(match reason.take() {
+        Some(r) => format!("{r}; {more}"),
+        None => more,
+    });
+}
+
+/// Refuses a rollback to a version made before a not-backward-compatible migration was
+/// applied (exit 2), unless `--allow-incompatible-migrations`, which is recorded: the
+/// returned note goes into the rollback's record.
+#[allow(clippy::too_many_arguments)]
+async fn migration_guard(
+    client: &sv_cloudflare::Client,
+    env: &Environment,
+    config_root: &Path,
+    script: &str,
+    target: &str,
+    info: &sv_cloudflare::workers::WorkerVersion,
+    args: &RollbackArgs,
+    audit: &Audit,
+    console: &Console,
+) -> anyhow::Result<Option<String>> {
+    let databases = crate::migrate::databases(env, config_root);
+    if databases.is_empty() {
+        return Ok(None);
+    }
+    let Some(made) = info
+        .metadata
+        .created_on
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    else {
+        console.warn(&format!(
+            "version {target} has no creation time: cannot tell which migrations are newer"
+        ));
+        return Ok(None);
+    };
+    let made = made.with_timezone(&Utc);
+    let blocking = crate::migrate::applied_after(client, &databases, made).await?;
+    if blocking.is_empty() {
+        return Ok(None);
+    }
+    let names = blocking
+        .iter()
+        .map(|b| {
+            format!(
+                "`{}` of D1 database `{}` (applied {} UTC)",
+                b.migration.name, b.migration.database, b.applied_at
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let made = made.format("%Y-%m-%d %H:%M:%S");
+    if !args.allow_incompatible_migrations {
+        let why = format!(
+            "version {target} of {script} was made at {made} UTC, before the not-backward-compatible \
+             migration(s) {names}; its code may not work against the migrated schema"
+        );
+        audit.record(
+            "rollback",
+            script,
+            sv_audit::Outcome::Denied,
+            Some(why.clone()),
+        )?;
+        return Err(input_error(anyhow::anyhow!(
+            "refusing to roll back: {why}. Roll forward with a fix instead, or pass \
+             --allow-incompatible-migrations to roll back anyway (recorded)"
+        )));
+    }
+    let note = format!(
+        "rolled back across not-backward-compatible migration(s) {names} (--allow-incompatible-migrations)"
+    );
+    console.warn(&note);
+    audit.record(
+        "migration-override",
+        &format!("{script}@{target}"),
+        if args.dry_run {
+            sv_audit::Outcome::DryRun
+        } else {
+            sv_audit::Outcome::Succeeded
+        },
+        Some(note.clone()),
+    )?;
+    Ok(Some(note))
+}
+
+/// The release that deployed `version`: its local record (with its Pages deployment), else
+/// its id from the version's `workers/tag` (sv-deploy tags each version with its release id).
+fn release_of(
+    root: &Path,
+    env: &str,
+    version: &str,
+    info: &sv_cloudflare::workers::WorkerVersion,
+) -> anyhow::Result<Option<(String, Option<PagesRef>)>> {
+    let records = read_history(root, env)?;
+    let local = records
+        .iter()
+        .rev()
+        .find(|r| r.kind == "deploy" && r.version_id.as_deref() == Some(version));
+    if let Some(r) = local {
+        return Ok(Some((r.id.clone(), r.pages.clone())));
+    }
+    Ok(info
+        .annotations
+        .get("workers/tag")
+        .map(|tag| (tag.clone(), None)))
+}
+
+enum PagesRollback {
+    Done(PagesRef),
+    /// Left as it is, and why.
+    Left(String),
+}
+
+/// Pages back to the deployment the target release made, through Cloudflare's rollback
+/// endpoint (production deployments only).
+async fn rollback_pages(
+    client: &sv_cloudflare::Client,
+    target: &crate::pages::PagesTarget,
+    release: Option<&(String, Option<PagesRef>)>,
+) -> anyhow::Result<PagesRollback> {
+    let Some((release, recorded)) = release else {
+        return Ok(PagesRollback::Left(format!(
+            "Pages project {} left as it is: the target version names no sv-deploy release",
+            target.project
+        )));
+    };
+    let deployment = match recorded {
+        Some(r) if r.project == target.project => Some(
+            client
+                .pages()
+                .get_deployment(&r.project, &r.deployment_id)
+                .await
+                .with_context(|| format!("reading Pages deployment {}", r.deployment_id))?,
+        ),
+        _ => {
+            crate::pages::deployment_with_message(
+                client,
+                &target.project,
+                &format!("sv-deploy {release}"),
+            )
+            .await?
+        }
+    };
+    let Some(deployment) = deployment else {
+        return Ok(PagesRollback::Left(format!(
+            "Pages project {} left as it is: release {release} made no Pages deployment",
+            target.project
+        )));
+    };
+    if deployment.environment.as_deref() != Some("production") {
+        return Ok(PagesRollback::Left(format!(
+            "Pages project {} left as it is: release {release}'s deployment {} is a preview \
+             deployment (branch `{}`), and Cloudflare rolls back to production deployments only",
+            target.project, deployment.id, target.branch
+        )));
+    }
+    let new = client
+        .pages()
+        .rollback_deployment(&target.project, &deployment.id)
+        .await
+        .with_context(|| {
+            format!(
+                "rolling Pages project {} back to deployment {}",
+                target.project, deployment.id
+            )
+        })?;
+    Ok(PagesRollback::Done(PagesRef {
+        project: target.project.clone(),
+        deployment_id: new.id,
+    }))
 }
 
 /// `sv-deploy history`.

@@ -10,3 +10,4 @@ mod common;
 mod deploy;
 mod history_remote;
 mod pause;
+mod release;

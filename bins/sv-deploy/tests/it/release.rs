@@ -1,0 +1,146 @@
+//! One release = D1 migrations + Worker (+ Pages): pending migrations applied before the new
+//! version exists and recorded; a rollback across a not-backward-compatible migration
+//! refused (exit 2) unless overridden, the override recorded.
+
+use crate::common::{App, GOOD, json};
+
+fn applied(app: &App, db: &str) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = app.emulator.client().unwrap();
+        let uuid = client.d1().get(db).await.unwrap().uuid;
+        sv_infra::inventory::applied_migrations(&client, &uuid, db)
+            .await
+            .unwrap()
+    })
+}
+
+fn names(v: &serde_json::Value) -> Vec<(String, bool)> {
+    v["migrations"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| {
+                    (
+                        m["name"].as_str().unwrap().to_owned(),
+                        m["incompatible"].as_bool().unwrap_or(false),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn migrations_are_part_of_the_release_and_guard_rollbacks() {
+    let app = App::start();
+    assert!(applied(&app, "staging-main").is_empty());
+
+    // A dry run shows what would be applied and applies nothing.
+    let (code, dry) = json(app.cmd().args(["deploy", "--env", "staging", "--dry-run"]));
+    assert_eq!(code, 0, "{dry}");
+    assert_eq!(
+        names(&dry),
+        [
+            ("0001_init.sql".to_owned(), false),
+            ("0002_add_uploads.sql".to_owned(), false)
+        ]
+    );
+    assert!(applied(&app, "staging-main").is_empty());
+
+    // The first release applies the example's two migrations before its version exists.
+    let (code, first) = json(app.deploy(GOOD).arg("--skip-pages"));
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(names(&first).len(), 2, "{first}");
+    assert_eq!(
+        applied(&app, "staging-main"),
+        ["0001_init.sql", "0002_add_uploads.sql"]
+    );
+    let v1 = first["version_id"].as_str().unwrap().to_owned();
+
+    // A second release with a not-backward-compatible migration.
+    std::fs::write(
+        app.root().join("worker/migrations/0003_drop_legacy.sql"),
+        "-- sv: not-backward-compatible (v1 still reads observations.legacy)\n\
+         CREATE TABLE observations_v2 (id INTEGER PRIMARY KEY, body TEXT);\n",
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (code, second) = json(app.deploy(GOOD).args(["--skip-build", "--skip-pages"]));
+    assert_eq!(code, 0, "{second}");
+    assert_eq!(
+        names(&second),
+        [("0003_drop_legacy.sql".to_owned(), true)],
+        "only the pending one: {second}"
+    );
+    let v2 = second["version_id"].as_str().unwrap().to_owned();
+    assert_eq!(applied(&app, "staging-main").len(), 3);
+
+    // The release record names the migrations it applied.
+    let history =
+        std::fs::read_to_string(app.root().join(".sv/deployments/staging.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = history
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        names(&records[1]),
+        [("0003_drop_legacy.sql".to_owned(), true)]
+    );
+
+    // Rolling back to v1 (made before 0003) is refused, naming the migration.
+    let refused = app
+        .cmd()
+        .args(["rollback", "--env", "staging", "--to", &v1])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("0003_drop_legacy.sql"), "{stderr}");
+    assert!(stderr.contains("staging-main"), "{stderr}");
+    assert!(
+        stderr.contains("--allow-incompatible-migrations"),
+        "{stderr}"
+    );
+    assert_eq!(app.split(), [(v2.clone(), 100.0)]);
+    // The dry run is refused too: it shows what the real one would do.
+    let dry = app
+        .cmd()
+        .args(["rollback", "--env", "staging", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(2));
+
+    // With the override it happens, and the record says so.
+    let (code, rolled) = json(app.cmd().args([
+        "rollback",
+        "--env",
+        "staging",
+        "--to",
+        &v1,
+        "--allow-incompatible-migrations",
+    ]));
+    assert_eq!(code, 0, "{rolled}");
+    let reason = rolled["records"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("0003_drop_legacy.sql"), "{reason}");
+    assert!(
+        reason.contains("--allow-incompatible-migrations"),
+        "{reason}"
+    );
+    assert_eq!(app.split(), [(v1.clone(), 100.0)]);
+    let audit = std::fs::read_to_string(app.root().join(".sv/audit.jsonl")).unwrap();
+    assert!(audit.contains("\"migration-override\""), "{audit}");
+    assert!(audit.contains("\"apply-migration\""), "{audit}");
+
+    // Forward again to v2 (made after the migration): no refusal.
+    let forward = app
+        .cmd()
+        .args(["rollback", "--env", "staging", "--to", &v2])
+        .output()
+        .unwrap();
+    assert_eq!(forward.status.code(), Some(0), "{forward:?}");
+    assert_eq!(app.split(), [(v2, 100.0)]);
+}
