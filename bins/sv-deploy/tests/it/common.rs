@@ -71,7 +71,7 @@ impl App {
         "spacevision-api-staging.sv-emulator.workers.dev"
     }
 
-    fn addr(&self) -> String {
+    pub fn addr(&self) -> String {
         self.emulator
             .base_url()
             .trim_start_matches("http://")

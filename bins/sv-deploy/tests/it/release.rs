@@ -144,3 +144,139 @@ fn migrations_are_part_of_the_release_and_guard_rollbacks() {
     assert_eq!(forward.status.code(), Some(0), "{forward:?}");
     assert_eq!(app.split(), [(v2, 100.0)]);
 }
+
+/// Production's resources (names as written in sv.yaml) beside staging's.
+fn production_resources(app: &App) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = app.emulator.client().unwrap();
+        client
+            .pages()
+            .create_project(&sv_cloudflare::pages::CreateProject {
+                name: "spacevision-web".into(),
+                production_branch: "main".into(),
+                extra: serde_json::Map::new(),
+            })
+            .await
+            .unwrap();
+        for title in ["sessions", "cache"] {
+            client.kv().create_namespace(title).await.unwrap();
+        }
+        client
+            .d1()
+            .create(&sv_cloudflare::d1::CreateDatabase {
+                name: "main".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        client
+            .r2()
+            .create_bucket(&sv_cloudflare::r2::CreateBucket {
+                name: "uploads".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    });
+}
+
+/// Commit messages of the production Pages deployments, newest first.
+fn pages_messages(app: &App) -> Vec<(String, String)> {
+    use futures::TryStreamExt as _;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = app.emulator.client().unwrap();
+        let mut list: Vec<_> = client
+            .pages()
+            .list_deployments("spacevision-web", Some("production"))
+            .try_collect()
+            .await
+            .unwrap();
+        list.sort_by(|a, b| b.created_on.cmp(&a.created_on));
+        list.into_iter()
+            .map(|d| {
+                let message = d.extra["deployment_trigger"]["metadata"]["commit_message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
+                (d.id, message)
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn a_rollback_returns_the_worker_and_pages_together() {
+    let app = App::start();
+    production_resources(&app);
+    let deploy = || {
+        let mut cmd = app.cmd();
+        cmd.env("USER", "alice").args([
+            "deploy",
+            "--env",
+            "production",
+            "--ignore-freeze",
+            "--gate-window",
+            "1s",
+            "--rollout",
+            "100",
+            "--worker-url",
+            "http://spacevision-api.sv-emulator.workers.dev",
+            "--connect-to",
+            &app.addr(),
+            "--annotate",
+            &format!("sv/response={GOOD}"),
+        ]);
+        cmd
+    };
+    let (code, first) = json(&mut deploy());
+    assert_eq!(code, 0, "{first:#}");
+    let (code, second) = json(deploy().arg("--skip-build"));
+    assert_eq!(code, 0, "{second:#}");
+    let first_pages = first["pages"]["deployment_id"].as_str().unwrap().to_owned();
+    let release1 = first["id"].as_str().unwrap().to_owned();
+    let v1 = first["version_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        pages_messages(&app)[0].1,
+        format!("sv-deploy {}", second["id"].as_str().unwrap())
+    );
+
+    let (code, rolled) = json(
+        app.cmd()
+            .env("USER", "alice")
+            .args(["rollback", "--env", "production"]),
+    );
+    assert_eq!(code, 0, "{rolled:#}");
+    let record = &rolled["records"][0];
+    assert_eq!(record["version_id"], v1.as_str());
+    // Pages is back on release 1's content: a new production deployment made by
+    // Cloudflare's rollback from release 1's deployment.
+    let pages_id = record["pages"]["deployment_id"].as_str().unwrap();
+    assert_ne!(pages_id, first_pages);
+    let latest = &pages_messages(&app)[0];
+    assert_eq!(latest.0, pages_id);
+    assert_eq!(latest.1, format!("sv-deploy {release1}"));
+    let audit = std::fs::read_to_string(app.root().join(".sv/audit.jsonl")).unwrap();
+    assert!(audit.contains("\"pages-rollback\""), "{audit}");
+}
+
+#[test]
+fn a_staging_rollback_leaves_preview_pages_and_says_why() {
+    let app = App::start();
+    let (code, first) = json(&mut app.deploy(GOOD));
+    assert_eq!(code, 0, "{first:#}");
+    let (code, second) = json(app.deploy(GOOD).arg("--skip-build"));
+    assert_eq!(code, 0, "{second:#}");
+    let (code, rolled) = json(app.cmd().args(["rollback", "--env", "staging"]));
+    assert_eq!(code, 0, "{rolled:#}");
+    let reason = rolled["records"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("preview deployment"), "{reason}");
+    assert!(rolled["records"][0].get("pages").is_none());
+}
