@@ -57,6 +57,11 @@ pub struct DeployArgs {
     #[arg(long, alias = "override-freeze")]
     pub ignore_freeze: bool,
 
+    /// How long to wait for another deploy or rollback of this environment to finish (the
+    /// deploy lock), e.g. 30s, 10m; then fail naming the holder
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub lock_timeout: Duration,
+
     /// When a gate before 100% is inconclusive (too little traffic to judge), hold the
     /// split and stop (outcome `paused`, exit 1) instead of moving on; a human then promotes
     /// with `rollback --to NEW` or returns with `rollback`
@@ -88,6 +93,11 @@ pub struct RollbackArgs {
     /// refuses that otherwise, code 10220); it then runs with the current secrets
     #[arg(long)]
     pub force: bool,
+
+    /// How long to wait for a deploy or rollback of this environment in progress (the
+    /// deploy lock), then fail naming the holder
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub lock_timeout: Duration,
 
     /// Roll back even to a version made before a D1 migration marked
     /// `-- sv: not-backward-compatible` was applied (refused otherwise; recorded)

@@ -288,8 +288,70 @@ fn fail_reason(g: &GateResult) -> String {
     g.reasons.join("; ")
 }
 
+/// The held deploy lock and the client to release it with.
+type Held = Option<(crate::lock::DeployLock, sv_cloudflare::Client)>;
+
+/// Releases the deploy lock, if one was taken, whatever the outcome.
+async fn release(global: &GlobalArgs, held: Held) {
+    if let Some((lock, client)) = held
+        && let Err(e) = lock.release(&client).await
+    {
+        Console::new(sv_cli::context::runner(), global.quiet).warn(&format!(
+            "the deploy lock was not released (it expires by itself): {e:#}"
+        ));
+    }
+}
+
+/// Takes the environment's deploy lock (waiting up to `timeout`).
+#[allow(clippy::too_many_arguments)]
+async fn take_lock(
+    client: &sv_cloudflare::Client,
+    env: &Environment,
+    root: &Path,
+    audit: &Audit,
+    operation: &str,
+    release: &str,
+    timeout: Duration,
+    ttl: Duration,
+    console: &Console,
+) -> anyhow::Result<crate::lock::DeployLock> {
+    let lock = crate::lock::acquire(
+        client,
+        &crate::lock::Request {
+            env,
+            root,
+            actor: &audit.actor.0,
+            operation,
+            release,
+            run_url: audit.run_url.clone(),
+            timeout,
+            ttl,
+        },
+        |holder| {
+            console.info(&format!(
+                "waiting for the deploy lock of `{}`: {holder}",
+                env.name
+            ))
+        },
+    )
+    .await?;
+    console.info(&format!("deploy lock taken ({})", lock.describe()));
+    Ok(lock)
+}
+
 /// `sv-deploy deploy`.
 pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<ExitStatus> {
+    let mut held = None;
+    let result = deploy_inner(global, args, &mut held).await;
+    release(global, held).await;
+    result
+}
+
+async fn deploy_inner(
+    global: &GlobalArgs,
+    args: &DeployArgs,
+    held: &mut Held,
+) -> anyhow::Result<ExitStatus> {
     let runner = sv_cli::context::runner();
     let console = Console::new(runner.clone(), global.quiet);
     let loaded = sv_cli::context::load_config(global)?;
@@ -342,6 +404,23 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
         return finish(env, global, &console, &root, &audit, report, false).await;
     }
 
+    // One deploy per environment at a time (a dry run takes no lock).
+    let client = sv_cloudflare_client(args, &runner)?;
+    let ttl = (gate_cfg.window * 2 + Duration::from_secs(300)).max(Duration::from_secs(900));
+    let lock = take_lock(
+        &client,
+        env,
+        &root,
+        &audit,
+        "deploy",
+        &id,
+        args.lock_timeout,
+        ttl,
+        &console,
+    )
+    .await?;
+    *held = Some((lock, client.clone()));
+
     // Secrets first: masked before anything could print them.
     let mut secrets = Vec::new();
     for name in &args.secrets {
@@ -376,7 +455,6 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
     let config_root = loaded.resolve_path(Path::new(""));
     let (base_dir, main) = bundle::module_root(worker, &config_root)?;
     let modules = bundle::modules(&base_dir, &main)?;
-    let client = sv_cloudflare_client(args, &runner)?;
     let bindings = bundle::resolve(&client, &planned).await?;
     let previous = current_deployment(&client, &script)
         .await?
@@ -565,6 +643,11 @@ pub async fn deploy(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<Ex
                 });
                 return finish(env, global, &console, &root, &audit, report, true).await;
             }
+        }
+        if let Some((lock, c)) = held.as_mut()
+            && let Err(e) = lock.renew(c).await
+        {
+            console.warn(&format!("deploy lock not renewed: {e:#}"));
         }
         console.info(&format!(
             "{percent}% on {version}; watching for {}",
@@ -870,6 +953,17 @@ async fn finish(
 
 /// `sv-deploy rollback`.
 pub async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> anyhow::Result<ExitStatus> {
+    let mut held = None;
+    let result = rollback_inner(global, args, &mut held).await;
+    release(global, held).await;
+    result
+}
+
+async fn rollback_inner(
+    global: &GlobalArgs,
+    args: &RollbackArgs,
+    held: &mut Held,
+) -> anyhow::Result<ExitStatus> {
     let runner = sv_cli::context::runner();
     let console = Console::new(runner.clone(), global.quiet);
     let loaded = sv_cli::context::load_config(global)?;
@@ -949,6 +1043,21 @@ pub async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> anyhow::Resul
     }
     let pages_target = crate::pages::target(env, &config_root);
     let mut failed = false;
+    if !args.dry_run {
+        let lock = take_lock(
+            &client,
+            env,
+            &root,
+            &audit,
+            "rollback",
+            &id,
+            args.lock_timeout,
+            Duration::from_secs(900),
+            &console,
+        )
+        .await?;
+        *held = Some((lock, client.clone()));
+    }
     if args.dry_run {
         audit.record("rollback", &script, sv_audit::Outcome::DryRun, None)?;
     } else {

@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod console;
 pub mod deploy;
 pub mod gate;
+pub mod lock;
 pub mod migrate;
 pub mod notify;
 mod once;

@@ -9,5 +9,6 @@ mod cli;
 mod common;
 mod deploy;
 mod history_remote;
+mod lock;
 mod pause;
 mod release;

@@ -248,11 +248,12 @@ fn a_rollback_returns_the_worker_and_pages_together() {
         format!("sv-deploy {}", second["id"].as_str().unwrap())
     );
 
-    let (code, rolled) = json(
-        app.cmd()
-            .env("USER", "alice")
-            .args(["rollback", "--env", "production"]),
-    );
+    let (code, rolled) =
+        json(
+            app.cmd()
+                .env("USER", "alice")
+                .args(["rollback", "--env", "production"]),
+        );
     assert_eq!(code, 0, "{rolled:#}");
     let record = &rolled["records"][0];
     assert_eq!(record["version_id"], v1.as_str());
