@@ -57,6 +57,16 @@ pub struct DeployArgs {
     #[arg(long, alias = "override-freeze")]
     pub ignore_freeze: bool,
 
+    /// Deploy only what changed since --since REF (git diff) and what depends on it: the
+    /// Worker if its workspace is affected, Pages if the web workspace is; nothing affected
+    /// exits 0
+    #[arg(long, requires = "since")]
+    pub affected: bool,
+
+    /// The git ref --affected compares with (e.g. origin/main, HEAD~1, a tag)
+    #[arg(long, value_name = "REF", requires = "affected")]
+    pub since: Option<String>,
+
     /// How long to wait for another deploy or rollback of this environment to finish (the
     /// deploy lock), e.g. 30s, 10m; then fail naming the holder
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]

@@ -372,18 +372,58 @@ async fn deploy_inner(
     guard(env, &audit, args.ignore_freeze, &console)?;
 
     let graph = build::graph(&root, env)?;
-    let plan = build::plan(&graph, env)?;
-    report.set_plan(&plan);
+    let mut plan = build::plan(&graph, env)?;
     let worker = bundle::worker(env)?;
     let script = worker.definition.name.clone();
     report.script = Some(script.clone());
     let planned = bundle::plan_bindings(env, worker)?;
     report.bindings = bundle::summaries(&planned, &worker.definition.vars, &args.secrets);
-    let pages_target = if args.skip_pages {
+    let mut pages_target = if args.skip_pages {
         None
     } else {
         crate::pages::target(env, &loaded.resolve_path(Path::new("")))
     };
+    let mut deploy_worker = true;
+    if args.affected {
+        let since = args.since.as_deref().unwrap_or("HEAD");
+        let changed = crate::affected::changed_files(&root, since)?;
+        let selection = crate::affected::select(&graph, env, changed);
+        report.affected = Some(selection.affected.iter().cloned().collect());
+        plan = crate::affected::restrict(plan, &graph, &selection.affected);
+        deploy_worker = selection.worker;
+        if !selection.pages {
+            pages_target = None;
+        }
+        if !deploy_worker {
+            report.script = None;
+            report.bindings.clear();
+            report.rollout.clear();
+        }
+        if !deploy_worker && pages_target.is_none() {
+            report.set_plan(&plan);
+            report.outcome = Outcome::NothingToDeploy;
+            report.reason = Some(format!(
+                "nothing to deploy: neither the Worker's nor the web workspace changed since {since} \
+                 ({} changed file(s){})",
+                selection.changed.len(),
+                if selection.affected.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; affected: {}",
+                        selection
+                            .affected
+                            .iter()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ));
+            return finish(env, global, &console, &root, &audit, report, false).await;
+        }
+    }
+    report.set_plan(&plan);
     report.pages_project = pages_target.as_ref().map(|t| t.project.clone());
     let gate_cfg = GateConfig::from_config(env.config.deploy.gate.as_ref(), args.gate_window);
 
@@ -485,228 +525,235 @@ async fn deploy_inner(
         return finish(env, global, &console, &root, &audit, report, true).await;
     }
 
-    let mut annotations = args.annotations();
-    annotations
-        .entry("workers/message".into())
-        .or_insert_with(|| format!("sv-deploy {id} by {}", audit.actor));
-    annotations
-        .entry("workers/tag".into())
-        .or_insert_with(|| id.clone());
-    // What marks this deploy's version, to find it after an upload whose answer was lost.
-    let mark = (
-        annotations.get("workers/tag").cloned(),
-        annotations.get("workers/message").cloned(),
-    );
-    let upload = bundle::upload(worker, main, modules, bindings, &secrets, annotations);
-    console.info(&format!("uploading a new version of {script}"));
-    let version = if previous.is_some() {
-        let workers = client.workers();
-        crate::once::create_once(
-            &format!("uploading a new version of {script}"),
-            || workers.upload_version(&script, &upload),
-            || version_marked(&client, &script, &mark, &id),
-        )
-        .await?
-        .id
-    } else {
-        // First deploy: a Worker must exist before versions can be uploaded, and with no
-        // previous version there is nothing to split traffic with.
-        client
-            .workers()
-            .upload_script(&script, &upload)
-            .await
-            .with_context(|| format!("uploading {script}"))?;
-        report.rollout = vec![100];
-        current_deployment(&client, &script)
-            .await?
-            .and_then(|d| serving(&d))
-            .context("the first upload created no deployment")?
-    };
-    report.version_id = Some(version.clone());
-    audit.record(
-        "upload-version",
-        &format!("{script}@{version}"),
-        sv_audit::Outcome::Succeeded,
-        None,
-    )?;
-
-    let base = worker_base(
-        &client,
-        args.worker_url.as_ref(),
-        &script,
-        worker.definition.workers_dev,
-    )
-    .await?;
-    report.url = base.as_ref().map(ToString::to_string);
-    let http = http_client(base.as_ref(), args.connect_to)?;
-    let specs = match &base {
-        Some(b) => gate::specs(&env.config.health.checks, b, &script, &version)?,
-        None => {
-            console.warn("no workers.dev URL and no --worker-url: the gate has no HTTP checks");
-            Vec::new()
-        }
-    };
     let message = format!("sv-deploy {id}");
-    // Setting secrets changes them for every version: Cloudflare refuses a split with a
-    // version older than the change (10220) unless forced, which is what a gradual rollout
-    // (and a rollback) of a deploy that sets secrets means to do.
-    let force = !secrets.is_empty();
-
-    // Smoke test at 0%: Cloudflare applies the version-override header only to a version of
-    // the current deployment (docs: Workers › Version overrides), so the new version first
-    // joins the deployment at 0% beside the old one at 100% — no traffic yet — and the
-    // checks reach it through the override.
-    if let Some(old) = &previous {
-        client
-            .workers()
-            .create_deployment(
-                &script,
-                &NewDeployment::split(
-                    &[(old.as_str(), 100.0), (version.as_str(), 0.0)],
-                    Some(&format!("{message}: smoke test")),
-                ),
-                force,
+    if deploy_worker {
+        let mut annotations = args.annotations();
+        annotations
+            .entry("workers/message".into())
+            .or_insert_with(|| format!("sv-deploy {id} by {}", audit.actor));
+        annotations
+            .entry("workers/tag".into())
+            .or_insert_with(|| id.clone());
+        // What marks this deploy's version, to find it after an upload whose answer was lost.
+        let mark = (
+            annotations.get("workers/tag").cloned(),
+            annotations.get("workers/message").cloned(),
+        );
+        let upload = bundle::upload(worker, main, modules, bindings, &secrets, annotations);
+        console.info(&format!("uploading a new version of {script}"));
+        let version = if previous.is_some() {
+            let workers = client.workers();
+            crate::once::create_once(
+                &format!("uploading a new version of {script}"),
+                || workers.upload_version(&script, &upload),
+                || version_marked(&client, &script, &mark, &id),
             )
-            .await
-            .with_context(|| format!("staging {version} at 0% for the smoke test"))?;
+            .await?
+            .id
+        } else {
+            // First deploy: a Worker must exist before versions can be uploaded, and with no
+            // previous version there is nothing to split traffic with.
+            client
+                .workers()
+                .upload_script(&script, &upload)
+                .await
+                .with_context(|| format!("uploading {script}"))?;
+            report.rollout = vec![100];
+            current_deployment(&client, &script)
+                .await?
+                .and_then(|d| serving(&d))
+                .context("the first upload created no deployment")?
+        };
+        report.version_id = Some(version.clone());
         audit.record(
-            "stage-version",
-            &format!("{script}@{version} 0%"),
+            "upload-version",
+            &format!("{script}@{version}"),
             sv_audit::Outcome::Succeeded,
             None,
         )?;
-    }
-    console.info(&format!("smoke test of {version}"));
-    let smoke = run_gate(&specs, &http, None, &gate_cfg).await?;
-    let smoke_failed = smoke.verdict == Verdict::Fail;
-    let smoke_reason = fail_reason(&smoke);
-    report.smoke = Some(smoke);
-    if smoke_failed {
-        // The failed version leaves the deployment again (it served no traffic at 0%).
+
+        let base = worker_base(
+            &client,
+            args.worker_url.as_ref(),
+            &script,
+            worker.definition.workers_dev,
+        )
+        .await?;
+        report.url = base.as_ref().map(ToString::to_string);
+        let http = http_client(base.as_ref(), args.connect_to)?;
+        let specs = match &base {
+            Some(b) => gate::specs(&env.config.health.checks, b, &script, &version)?,
+            None => {
+                console.warn("no workers.dev URL and no --worker-url: the gate has no HTTP checks");
+                Vec::new()
+            }
+        };
+        // Setting secrets changes them for every version: Cloudflare refuses a split with a
+        // version older than the change (10220) unless forced, which is what a gradual rollout
+        // (and a rollback) of a deploy that sets secrets means to do.
+        let force = !secrets.is_empty();
+
+        // Smoke test at 0%: Cloudflare applies the version-override header only to a version of
+        // the current deployment (docs: Workers › Version overrides), so the new version first
+        // joins the deployment at 0% beside the old one at 100% — no traffic yet — and the
+        // checks reach it through the override.
         if let Some(old) = &previous {
             client
                 .workers()
                 .create_deployment(
                     &script,
                     &NewDeployment::split(
-                        &[(old.as_str(), 100.0)],
-                        Some(&format!("{message}: smoke test failed")),
+                        &[(old.as_str(), 100.0), (version.as_str(), 0.0)],
+                        Some(&format!("{message}: smoke test")),
                     ),
                     force,
                 )
                 .await
-                .with_context(|| format!("removing {version} from the deployment"))?;
+                .with_context(|| format!("staging {version} at 0% for the smoke test"))?;
             audit.record(
-                "unstage-version",
-                &format!("{script}@{version}"),
+                "stage-version",
+                &format!("{script}@{version} 0%"),
                 sv_audit::Outcome::Succeeded,
                 None,
             )?;
         }
-        report.reason = Some(match &previous {
-            Some(old) => {
-                format!("smoke test failed: {smoke_reason}; {old} still serves 100%")
-            }
-            None => format!("smoke test failed: {smoke_reason}; no previous version to return to"),
-        });
-        return finish(env, global, &console, &root, &audit, report, true).await;
-    }
-
-    for percent in report.rollout.clone() {
-        if let Some(old) = &previous {
-            let split: Vec<(&str, f64)> = if percent >= 100 {
-                vec![(version.as_str(), 100.0)]
-            } else {
-                vec![
-                    (version.as_str(), f64::from(percent)),
-                    (old.as_str(), f64::from(100 - percent)),
-                ]
-            };
-            let shifted = create_deployment(
-                &client,
-                &script,
-                &NewDeployment::split(&split, Some(&message)),
-                force,
-            )
-            .await;
-            if let Err(e) = shifted {
-                // Traffic may already be split (an earlier step, or an ambiguous failure):
-                // return it to the previous version before giving up.
-                let restored = restore(&client, &script, old, &message, force).await;
-                report.reason = Some(match restored {
-                    Ok(()) => format!(
-                        "shifting {percent}% to {version} failed: {e}; {old} serves 100% again"
-                    ),
-                    Err(r) => format!(
-                        "shifting {percent}% to {version} failed: {e}; rolling back failed too: {r:#}"
-                    ),
-                });
-                return finish(env, global, &console, &root, &audit, report, true).await;
-            }
-        }
-        if let Some((lock, c)) = held.as_mut()
-            && let Err(e) = lock.renew(c).await
-        {
-            console.warn(&format!("deploy lock not renewed: {e:#}"));
-        }
-        console.info(&format!(
-            "{percent}% on {version}; watching for {}",
-            humanize(gate_cfg.window)
-        ));
-        let since = Utc::now();
-        tokio::time::sleep(gate_cfg.window).await;
-        let result = run_gate(
-            &specs,
-            &http,
-            Some(AnalyticsTarget {
-                client: &client,
-                script: &script,
-                since,
-                new: &version,
-                previous: previous.as_deref(),
-            }),
-            &gate_cfg,
-        )
-        .await?;
-        let failed = result.verdict == Verdict::Fail;
-        let pause =
-            args.pause_on_inconclusive && result.verdict == Verdict::Inconclusive && percent < 100;
-        let reason = fail_reason(&result);
-        report.steps.push(Step {
-            percent,
-            gate: result,
-        });
-        if failed {
-            report.reason = Some(match &previous {
-                Some(old) if env.config.deploy.auto_rollback => {
-                    restore(&client, &script, old, &message, force).await?;
-                    report.outcome = Outcome::RolledBack;
-                    format!(
-                        "health gate at {percent}% failed: {reason}; rolled back to {old} (100%)"
+        console.info(&format!("smoke test of {version}"));
+        let smoke = run_gate(&specs, &http, None, &gate_cfg).await?;
+        let smoke_failed = smoke.verdict == Verdict::Fail;
+        let smoke_reason = fail_reason(&smoke);
+        report.smoke = Some(smoke);
+        if smoke_failed {
+            // The failed version leaves the deployment again (it served no traffic at 0%).
+            if let Some(old) = &previous {
+                client
+                    .workers()
+                    .create_deployment(
+                        &script,
+                        &NewDeployment::split(
+                            &[(old.as_str(), 100.0)],
+                            Some(&format!("{message}: smoke test failed")),
+                        ),
+                        force,
                     )
+                    .await
+                    .with_context(|| format!("removing {version} from the deployment"))?;
+                audit.record(
+                    "unstage-version",
+                    &format!("{script}@{version}"),
+                    sv_audit::Outcome::Succeeded,
+                    None,
+                )?;
+            }
+            report.reason = Some(match &previous {
+                Some(old) => {
+                    format!("smoke test failed: {smoke_reason}; {old} still serves 100%")
                 }
-                Some(_) => format!(
-                    "health gate at {percent}% failed: {reason}; deploy.auto_rollback is off, the split stays"
-                ),
-                None => format!("health gate failed: {reason}; no previous version to return to"),
+                None => {
+                    format!("smoke test failed: {smoke_reason}; no previous version to return to")
+                }
             });
             return finish(env, global, &console, &root, &audit, report, true).await;
         }
-        if pause {
-            // The gate could not decide: hold the split for a human instead of moving on.
-            report.outcome = Outcome::Paused;
-            let back = previous.as_deref().map_or_else(String::new, |old| {
-                format!(
-                    " or return with `sv-deploy rollback --env {} --to {old}`",
-                    env.name
+
+        for percent in report.rollout.clone() {
+            if let Some(old) = &previous {
+                let split: Vec<(&str, f64)> = if percent >= 100 {
+                    vec![(version.as_str(), 100.0)]
+                } else {
+                    vec![
+                        (version.as_str(), f64::from(percent)),
+                        (old.as_str(), f64::from(100 - percent)),
+                    ]
+                };
+                let shifted = create_deployment(
+                    &client,
+                    &script,
+                    &NewDeployment::split(&split, Some(&message)),
+                    force,
                 )
-            });
-            report.reason = Some(format!(
-                "health gate at {percent}% was inconclusive: {reason}; paused (--pause-on-inconclusive), \
-                 {version} keeps {percent}% — promote with `sv-deploy rollback --env {} --to {version}`{back}",
-                env.name
+                .await;
+                if let Err(e) = shifted {
+                    // Traffic may already be split (an earlier step, or an ambiguous failure):
+                    // return it to the previous version before giving up.
+                    let restored = restore(&client, &script, old, &message, force).await;
+                    report.reason = Some(match restored {
+                        Ok(()) => format!(
+                            "shifting {percent}% to {version} failed: {e}; {old} serves 100% again"
+                        ),
+                        Err(r) => format!(
+                            "shifting {percent}% to {version} failed: {e}; rolling back failed too: {r:#}"
+                        ),
+                    });
+                    return finish(env, global, &console, &root, &audit, report, true).await;
+                }
+            }
+            if let Some((lock, c)) = held.as_mut()
+                && let Err(e) = lock.renew(c).await
+            {
+                console.warn(&format!("deploy lock not renewed: {e:#}"));
+            }
+            console.info(&format!(
+                "{percent}% on {version}; watching for {}",
+                humanize(gate_cfg.window)
             ));
-            return finish(env, global, &console, &root, &audit, report, false).await;
+            let since = Utc::now();
+            tokio::time::sleep(gate_cfg.window).await;
+            let result = run_gate(
+                &specs,
+                &http,
+                Some(AnalyticsTarget {
+                    client: &client,
+                    script: &script,
+                    since,
+                    new: &version,
+                    previous: previous.as_deref(),
+                }),
+                &gate_cfg,
+            )
+            .await?;
+            let failed = result.verdict == Verdict::Fail;
+            let pause = args.pause_on_inconclusive
+                && result.verdict == Verdict::Inconclusive
+                && percent < 100;
+            let reason = fail_reason(&result);
+            report.steps.push(Step {
+                percent,
+                gate: result,
+            });
+            if failed {
+                report.reason = Some(match &previous {
+                    Some(old) if env.config.deploy.auto_rollback => {
+                        restore(&client, &script, old, &message, force).await?;
+                        report.outcome = Outcome::RolledBack;
+                        format!(
+                            "health gate at {percent}% failed: {reason}; rolled back to {old} (100%)"
+                        )
+                    }
+                    Some(_) => format!(
+                        "health gate at {percent}% failed: {reason}; deploy.auto_rollback is off, the split stays"
+                    ),
+                    None => {
+                        format!("health gate failed: {reason}; no previous version to return to")
+                    }
+                });
+                return finish(env, global, &console, &root, &audit, report, true).await;
+            }
+            if pause {
+                // The gate could not decide: hold the split for a human instead of moving on.
+                report.outcome = Outcome::Paused;
+                let back = previous.as_deref().map_or_else(String::new, |old| {
+                    format!(
+                        " or return with `sv-deploy rollback --env {} --to {old}`",
+                        env.name
+                    )
+                });
+                report.reason = Some(format!(
+                    "health gate at {percent}% was inconclusive: {reason}; paused (--pause-on-inconclusive), \
+                     {version} keeps {percent}% — promote with `sv-deploy rollback --env {} --to {version}`{back}",
+                    env.name
+                ));
+                return finish(env, global, &console, &root, &audit, report, false).await;
+            }
         }
     }
     if let Some(target) = &pages_target {
@@ -734,9 +781,11 @@ async fn deploy_inner(
                 report.pages = Some(result);
             }
             Err(e) => {
-                report.reason = Some(format!(
-                    "the Worker serves {version} at 100%, but the Pages deploy failed: {e:#}"
-                ));
+                let worker = report.version_id.as_deref().map_or_else(
+                    || "the Worker is unchanged".to_owned(),
+                    |v| format!("the Worker serves {v} at 100%"),
+                );
+                report.reason = Some(format!("{worker}, but the Pages deploy failed: {e:#}"));
                 return finish(env, global, &console, &root, &audit, report, true).await;
             }
         }
@@ -890,7 +939,8 @@ async fn finish(
     if failed && report.outcome == Outcome::Succeeded {
         report.outcome = Outcome::Failed;
     }
-    if report.outcome != Outcome::DryRun {
+    let changed = !matches!(report.outcome, Outcome::DryRun | Outcome::NothingToDeploy);
+    if changed {
         append_history(
             root,
             &DeploymentRecord {
@@ -925,7 +975,7 @@ async fn finish(
             report.reason.clone(),
         )?;
     }
-    if report.outcome != Outcome::DryRun {
+    if changed {
         crate::notify::send(env, &report, audit.run_url.as_deref(), root, console).await;
         pr_comment(env, &report, console).await;
     }
@@ -940,13 +990,16 @@ async fn finish(
     runner.set_output("outcome", &outcome)?;
     runner.append_summary(&sv_report::Render::markdown(&report))?;
     if let Some(reason) = &report.reason
-        && report.outcome != Outcome::Succeeded
+        && !matches!(
+            report.outcome,
+            Outcome::Succeeded | Outcome::NothingToDeploy
+        )
     {
         runner.annotate(&sv_actions::Annotation::error(reason.clone()).title("sv-deploy"))?;
     }
     global.output().print(&report)?;
     Ok(match report.outcome {
-        Outcome::Succeeded | Outcome::DryRun => ExitStatus::Success,
+        Outcome::Succeeded | Outcome::DryRun | Outcome::NothingToDeploy => ExitStatus::Success,
         _ => ExitStatus::Failure,
     })
 }

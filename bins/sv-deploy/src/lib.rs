@@ -3,6 +3,7 @@
 //! `main.rs` parses arguments and calls [`run`]; this crate turns arguments into requests
 //! for the library crates and prints their reports.
 
+pub mod affected;
 pub mod args;
 pub mod build;
 pub mod bundle;

@@ -27,6 +27,8 @@ pub enum Outcome {
     Refused,
     /// `--pause-on-inconclusive`: a gate could not decide; the split stays for a human.
     Paused,
+    /// `--affected`: nothing deployable changed since the ref; nothing was done.
+    NothingToDeploy,
 }
 
 impl Outcome {
@@ -38,6 +40,7 @@ impl Outcome {
             Self::DryRun => "dry run",
             Self::Refused => "refused",
             Self::Paused => "paused",
+            Self::NothingToDeploy => "nothing to deploy",
         }
     }
 }
@@ -198,7 +201,9 @@ impl Render for DeployReport {
         let mut out = String::new();
         let outcome = match self.outcome {
             Outcome::Succeeded => styles.green(self.outcome.label()),
-            Outcome::DryRun | Outcome::Paused => styles.yellow(self.outcome.label()),
+            Outcome::DryRun | Outcome::Paused | Outcome::NothingToDeploy => {
+                styles.yellow(self.outcome.label())
+            }
             _ => styles.red(self.outcome.label()),
         };
         let _ = writeln!(
@@ -304,6 +309,7 @@ impl Render for DeployReport {
             Outcome::Succeeded => "✅",
             Outcome::DryRun => "📝",
             Outcome::Paused => "⏸️",
+            Outcome::NothingToDeploy => "⏭️",
             _ => "❌",
         };
         let _ = writeln!(

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod act;
+mod affected;
 mod cli;
 mod common;
 mod deploy;
