@@ -14,7 +14,7 @@ use sv_cloudflare::workers::{Deployment, NewDeployment};
 use sv_config::{Environment, LoadedConfig, Operation};
 use url::Url;
 
-use crate::args::{DeployArgs, HistoryArgs, RollbackArgs, StatusArgs};
+use crate::args::{DeployArgs, HistoryArgs, ResumeArgs, RollbackArgs, StatusArgs};
 use crate::console::Console;
 use crate::gate::{self, GateConfig, GateResult, Verdict};
 use crate::report::{
@@ -526,7 +526,7 @@ async fn deploy_inner(
     }
 
     let message = format!("sv-deploy {id}");
-    if deploy_worker {
+    let worker_rollout = if deploy_worker {
         let mut annotations = args.annotations();
         annotations
             .entry("workers/message".into())
@@ -592,6 +592,7 @@ async fn deploy_inner(
         // version older than the change (10220) unless forced, which is what a gradual rollout
         // (and a rollback) of a deploy that sets secrets means to do.
         let force = !secrets.is_empty();
+        report.forced = force;
 
         // Smoke test at 0%: Cloudflare applies the version-override header only to a version of
         // the current deployment (docs: Workers › Version overrides), so the new version first
@@ -655,7 +656,101 @@ async fn deploy_inner(
             return finish(env, global, &console, &root, &audit, report, true).await;
         }
 
-        for percent in report.rollout.clone() {
+        Some(WorkerRollout {
+            script: script.clone(),
+            version: version.clone(),
+            previous: previous.clone(),
+            force,
+            http,
+            specs,
+        })
+    } else {
+        None
+    };
+    let steps = if worker_rollout.is_some() {
+        report.rollout.clone()
+    } else {
+        Vec::new()
+    };
+    let release = Release {
+        global,
+        env,
+        console: &console,
+        root: &root,
+        audit: &audit,
+        runner: &runner,
+        client: &client,
+        message,
+        gate_cfg: &gate_cfg,
+        pause_on_inconclusive: args.pause_on_inconclusive,
+        pages_target,
+    };
+    roll_out(&release, worker_rollout.as_ref(), &steps, held, report).await
+}
+
+/// The Worker half of a release, once its version is uploaded and smoke-tested.
+struct WorkerRollout {
+    script: String,
+    version: String,
+    previous: Option<String>,
+    /// Force splits and rollbacks (the release set secrets: Cloudflare code 10220).
+    force: bool,
+    http: reqwest::Client,
+    specs: Vec<sv_checks::CheckSpec>,
+}
+
+/// What the rollout steps, Pages and the records need.
+struct Release<'a> {
+    global: &'a GlobalArgs,
+    env: &'a Environment,
+    console: &'a Console,
+    root: &'a Path,
+    audit: &'a Audit,
+    runner: &'a sv_actions::Runner,
+    client: &'a sv_cloudflare::Client,
+    message: String,
+    gate_cfg: &'a GateConfig,
+    pause_on_inconclusive: bool,
+    pages_target: Option<crate::pages::PagesTarget>,
+}
+
+/// The gated rollout steps `steps` of the Worker (none when the release leaves it alone),
+/// then Pages, then the records; used by `deploy` and by `resume`.
+async fn roll_out(
+    release: &Release<'_>,
+    worker: Option<&WorkerRollout>,
+    steps: &[u32],
+    held: &mut Held,
+    mut report: DeployReport,
+) -> anyhow::Result<ExitStatus> {
+    let Release {
+        global,
+        env,
+        console,
+        root,
+        audit,
+        runner,
+        client,
+        message,
+        gate_cfg,
+        pause_on_inconclusive,
+        pages_target,
+    } = release;
+    let (global, env, console, root, audit, runner, client, gate_cfg) = (
+        *global, *env, *console, *root, *audit, *runner, *client, *gate_cfg,
+    );
+    if let Some(w) = worker {
+        let WorkerRollout {
+            script,
+            version,
+            previous,
+            force,
+            http,
+            specs,
+        } = w;
+        let force = *force;
+
+        for &percent in steps {
             if let Some(old) = &previous {
                 let split: Vec<(&str, f64)> = if percent >= 100 {
                     vec![(version.as_str(), 100.0)]
@@ -666,16 +761,16 @@ async fn deploy_inner(
                     ]
                 };
                 let shifted = create_deployment(
-                    &client,
-                    &script,
-                    &NewDeployment::split(&split, Some(&message)),
+                    client,
+                    script,
+                    &NewDeployment::split(&split, Some(message)),
                     force,
                 )
                 .await;
                 if let Err(e) = shifted {
                     // Traffic may already be split (an earlier step, or an ambiguous failure):
                     // return it to the previous version before giving up.
-                    let restored = restore(&client, &script, old, &message, force).await;
+                    let restored = restore(client, script, old, message, force).await;
                     report.reason = Some(match restored {
                         Ok(()) => format!(
                             "shifting {percent}% to {version} failed: {e}; {old} serves 100% again"
@@ -684,7 +779,7 @@ async fn deploy_inner(
                             "shifting {percent}% to {version} failed: {e}; rolling back failed too: {r:#}"
                         ),
                     });
-                    return finish(env, global, &console, &root, &audit, report, true).await;
+                    return finish(env, global, console, root, audit, report, true).await;
                 }
             }
             if let Some((lock, c)) = held.as_mut()
@@ -699,22 +794,21 @@ async fn deploy_inner(
             let since = Utc::now();
             tokio::time::sleep(gate_cfg.window).await;
             let result = run_gate(
-                &specs,
-                &http,
+                specs,
+                http,
                 Some(AnalyticsTarget {
-                    client: &client,
-                    script: &script,
+                    client,
+                    script,
                     since,
-                    new: &version,
+                    new: version,
                     previous: previous.as_deref(),
                 }),
-                &gate_cfg,
+                gate_cfg,
             )
             .await?;
             let failed = result.verdict == Verdict::Fail;
-            let pause = args.pause_on_inconclusive
-                && result.verdict == Verdict::Inconclusive
-                && percent < 100;
+            let pause =
+                *pause_on_inconclusive && result.verdict == Verdict::Inconclusive && percent < 100;
             let reason = fail_reason(&result);
             report.steps.push(Step {
                 percent,
@@ -723,7 +817,7 @@ async fn deploy_inner(
             if failed {
                 report.reason = Some(match &previous {
                     Some(old) if env.config.deploy.auto_rollback => {
-                        restore(&client, &script, old, &message, force).await?;
+                        restore(client, script, old, message, force).await?;
                         report.outcome = Outcome::RolledBack;
                         format!(
                             "health gate at {percent}% failed: {reason}; rolled back to {old} (100%)"
@@ -736,23 +830,19 @@ async fn deploy_inner(
                         format!("health gate failed: {reason}; no previous version to return to")
                     }
                 });
-                return finish(env, global, &console, &root, &audit, report, true).await;
+                return finish(env, global, console, root, audit, report, true).await;
             }
             if pause {
                 // The gate could not decide: hold the split for a human instead of moving on.
                 report.outcome = Outcome::Paused;
-                let back = previous.as_deref().map_or_else(String::new, |old| {
-                    format!(
-                        " or return with `sv-deploy rollback --env {} --to {old}`",
-                        env.name
-                    )
-                });
                 report.reason = Some(format!(
                     "health gate at {percent}% was inconclusive: {reason}; paused (--pause-on-inconclusive), \
-                     {version} keeps {percent}% — promote with `sv-deploy rollback --env {} --to {version}`{back}",
-                    env.name
+                     {version} keeps {percent}% — continue with `sv-deploy resume --env {env} {id}`, \
+                     or return with `sv-deploy rollback --env {env} {id}`",
+                    env = env.name,
+                    id = report.id
                 ));
-                return finish(env, global, &console, &root, &audit, report, false).await;
+                return finish(env, global, console, root, audit, report, false).await;
             }
         }
     }
@@ -763,11 +853,11 @@ async fn deploy_inner(
             target.project
         ));
         match crate::pages::deploy(
-            &client,
+            client,
             target,
             sv_cli::env_vars::process_env("GITHUB_SHA"),
-            &message,
-            &runner,
+            message,
+            runner,
         )
         .await
         {
@@ -786,12 +876,12 @@ async fn deploy_inner(
                     |v| format!("the Worker serves {v} at 100%"),
                 );
                 report.reason = Some(format!("{worker}, but the Pages deploy failed: {e:#}"));
-                return finish(env, global, &console, &root, &audit, report, true).await;
+                return finish(env, global, console, root, audit, report, true).await;
             }
         }
     }
     report.outcome = Outcome::Succeeded;
-    finish(env, global, &console, &root, &audit, report, false).await
+    finish(env, global, console, root, audit, report, false).await
 }
 
 fn humanize(d: Duration) -> String {
@@ -947,7 +1037,7 @@ async fn finish(
                 id: report.id.clone(),
                 time: Utc::now(),
                 environment: report.environment.clone(),
-                kind: "deploy".into(),
+                kind: if report.resumed { "resume" } else { "deploy" }.into(),
                 actor: audit.actor.0.clone(),
                 commit: sv_cli::env_vars::process_env("GITHUB_SHA"),
                 script: report.script.clone(),
@@ -962,6 +1052,8 @@ async fn finish(
                     project: p.project.clone(),
                     deployment_id: p.deployment_id.clone(),
                 }),
+                rollout: report.rollout.clone(),
+                forced: report.forced,
             },
         )?;
         audit.record(
@@ -1033,9 +1125,14 @@ async fn rollback_inner(
         .await
         .with_context(|| format!("reading the deployments of {script}"))?;
     let current = list.first().and_then(serving);
-    let target = match &args.to {
-        Some(v) => v.clone(),
-        None => list
+    let undone = match &args.release {
+        Some(release) => Some(undo_target(&root, &env.name, release)?),
+        None => None,
+    };
+    let target = match (&args.to, undone) {
+        (Some(v), _) => v.clone(),
+        (None, Some(v)) => v,
+        (None, None) => list
             .iter()
             .filter_map(serving)
             .find(|v| Some(v) != current.as_ref())
@@ -1078,6 +1175,8 @@ async fn rollback_inner(
         run_url: audit.run_url.clone(),
         migrations: Vec::new(),
         pages: None,
+        rollout: Vec::new(),
+        forced: false,
     };
     let config_root = loaded.resolve_path(Path::new(""));
     if Some(&target) != current.as_ref() {
@@ -1177,6 +1276,202 @@ async fn rollback_inner(
     } else {
         ExitStatus::Success
     })
+}
+
+/// The version a release replaced (what `rollback RELEASE` returns to).
+fn undo_target(root: &Path, env: &str, release: &str) -> anyhow::Result<String> {
+    let records = read_history(root, env)?;
+    let record = records
+        .iter()
+        .rev()
+        .find(|r| r.id == release && r.kind != "rollback")
+        .ok_or_else(|| {
+            input_error(anyhow::anyhow!(
+                "no release {release} in the history of `{env}` (`sv-deploy history --env {env}` lists them)"
+            ))
+        })?;
+    record.previous_version_id.clone().ok_or_else(|| {
+        input_error(anyhow::anyhow!(
+            "release {release} replaced no earlier version: nothing to return to"
+        ))
+    })
+}
+
+/// `sv-deploy resume`.
+pub async fn resume(global: &GlobalArgs, args: &ResumeArgs) -> anyhow::Result<ExitStatus> {
+    let mut held = None;
+    let result = resume_inner(global, args, &mut held).await;
+    release(global, held).await;
+    result
+}
+
+async fn resume_inner(
+    global: &GlobalArgs,
+    args: &ResumeArgs,
+    held: &mut Held,
+) -> anyhow::Result<ExitStatus> {
+    let runner = sv_cli::context::runner();
+    let console = Console::new(runner.clone(), global.quiet);
+    let loaded = sv_cli::context::load_config(global)?;
+    let env = sv_cli::context::environment(&loaded, global)?;
+    let root = app_root(&loaded);
+    let audit = Audit::new(&root, &env.name);
+    guard(env, &audit, args.ignore_freeze, &console)?;
+    let records = read_history(&root, &env.name)?;
+    let id = &args.id;
+    let record = records.iter().rev().find(|r| &r.id == id).ok_or_else(|| {
+        input_error(anyhow::anyhow!(
+            "no release {id} in the history of `{}` (`sv-deploy history --env {}` lists them)",
+            env.name,
+            env.name
+        ))
+    })?;
+    if record.outcome != Outcome::Paused {
+        return Err(input_error(anyhow::anyhow!(
+            "release {id} is not paused (its latest record: {} {}): nothing to resume",
+            record.kind,
+            serde_json::to_value(record.outcome)?
+                .as_str()
+                .unwrap_or_default()
+        )));
+    }
+    let (Some(script), Some(version), Some(previous)) = (
+        record.script.clone(),
+        record.version_id.clone(),
+        record.previous_version_id.clone(),
+    ) else {
+        return Err(input_error(anyhow::anyhow!(
+            "release {id} has no paused split to resume"
+        )));
+    };
+    let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+    let gate_cfg = GateConfig::from_config(env.config.deploy.gate.as_ref(), args.gate_window);
+    let lock = take_lock(
+        &client,
+        env,
+        &root,
+        &audit,
+        "resume",
+        id,
+        args.lock_timeout,
+        (gate_cfg.window * 2 + Duration::from_secs(300)).max(Duration::from_secs(900)),
+        &console,
+    )
+    .await?;
+    *held = Some((lock, client.clone()));
+
+    // Only the split the release paused at can be resumed: a human may have promoted or
+    // returned it since.
+    let paused_at = f64::from(record.percent);
+    let current = current_deployment(&client, &script).await?;
+    let still = current.as_ref().is_some_and(|d| {
+        let share = |v: &str| {
+            d.versions
+                .iter()
+                .find(|x| x.version_id == v)
+                .map(|x| x.percentage)
+        };
+        d.versions.len() == 2
+            && share(&version).is_some_and(|p| (p - paused_at).abs() < 0.01)
+            && share(&previous).is_some_and(|p| (p - (100.0 - paused_at)).abs() < 0.01)
+    });
+    if !still {
+        let now = current.map_or_else(
+            || "no deployment".to_owned(),
+            |d| {
+                d.versions
+                    .iter()
+                    .map(|v| format!("{} {}%", v.version_id, v.percentage))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        );
+        return Err(input_error(anyhow::anyhow!(
+            "the split of {script} changed since release {id} paused at {}% (now: {now}): nothing to resume",
+            record.percent
+        )));
+    }
+    let rollout = if record.rollout.is_empty() {
+        env.config.deploy.rollout.clone()
+    } else {
+        record.rollout.clone()
+    };
+    let steps: Vec<u32> = rollout
+        .iter()
+        .copied()
+        .filter(|p| *p > record.percent)
+        .collect();
+
+    let worker = bundle::worker(env)?;
+    let base = worker_base(
+        &client,
+        args.worker_url.as_ref(),
+        &script,
+        worker.definition.workers_dev,
+    )
+    .await?;
+    let http = http_client(base.as_ref(), args.connect_to)?;
+    let specs = match &base {
+        Some(b) => gate::specs(&env.config.health.checks, b, &script, &version)?,
+        None => {
+            console.warn("no workers.dev URL and no --worker-url: the gate has no HTTP checks");
+            Vec::new()
+        }
+    };
+    let mut pages_target = if args.skip_pages {
+        None
+    } else {
+        crate::pages::target(env, &loaded.resolve_path(Path::new("")))
+    };
+    if let Some(t) = pages_target.as_ref().filter(|t| !t.output.is_dir()) {
+        console.warn(&format!(
+            "Pages not deployed: {} is not built here (build it and resume here, or a later deploy ships it)",
+            t.output.display()
+        ));
+        pages_target = None;
+    }
+
+    let mut report = DeployReport::new(id.clone(), env.name.clone());
+    report.resumed = true;
+    report.forced = record.forced;
+    report.script = Some(script.clone());
+    report.version_id = Some(version.clone());
+    report.previous_version_id = Some(previous.clone());
+    report.rollout = rollout;
+    report.url = base.as_ref().map(ToString::to_string);
+    report.pages_project = pages_target.as_ref().map(|t| t.project.clone());
+    audit.record(
+        "resume",
+        &format!("{script}@{version}"),
+        sv_audit::Outcome::Succeeded,
+        Some(format!("from {}%", record.percent)),
+    )?;
+    console.info(&format!(
+        "resuming release {id}: {version} at {}%, remaining steps {steps:?}",
+        record.percent
+    ));
+    let release = Release {
+        global,
+        env,
+        console: &console,
+        root: &root,
+        audit: &audit,
+        runner: &runner,
+        client: &client,
+        message: format!("sv-deploy {id}"),
+        gate_cfg: &gate_cfg,
+        pause_on_inconclusive: args.pause_on_inconclusive,
+        pages_target,
+    };
+    let worker = WorkerRollout {
+        script,
+        version,
+        previous: Some(previous),
+        force: record.forced,
+        http,
+        specs,
+    };
+    roll_out(&release, Some(&worker), &steps, held, report).await
 }
 
 fn push_reason(reason: &mut Option<String>, more: String) {

@@ -38,6 +38,7 @@ pub struct Cli {
 pub enum Command {
     Deploy(args::DeployArgs),
     Rollback(args::RollbackArgs),
+    Resume(args::ResumeArgs),
     History(args::HistoryArgs),
     Status(args::StatusArgs),
     Validate(ValidateArgs),
@@ -50,6 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Deploy(args) => deploy::deploy(&cli.global, &args).await,
         Command::Rollback(args) => deploy::rollback(&cli.global, &args).await,
+        Command::Resume(args) => deploy::resume(&cli.global, &args).await,
         Command::History(args) => deploy::history(&cli.global, &args).await,
         Command::Status(args) => deploy::status(&cli.global, &args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),

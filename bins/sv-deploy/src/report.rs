@@ -95,6 +95,12 @@ pub struct DeployReport {
     /// Workspaces `--affected` selected (changed since the ref, and what depends on them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub affected: Option<Vec<String>>,
+    /// `resume` of a paused release (recorded with kind `resume`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resumed: bool,
+    /// Splits and rollbacks are forced (the release set secrets: Cloudflare code 10220).
+    #[serde(skip)]
+    pub forced: bool,
 }
 
 impl DeployReport {
@@ -118,6 +124,8 @@ impl DeployReport {
             pages: None,
             migrations: Vec::new(),
             affected: None,
+            resumed: false,
+            forced: false,
         }
     }
 
@@ -209,7 +217,7 @@ impl Render for DeployReport {
         let _ = writeln!(
             out,
             "{} {} to {}: {outcome}",
-            styles.bold("deploy"),
+            styles.bold(if self.resumed { "resume" } else { "deploy" }),
             self.id,
             self.environment
         );
@@ -472,6 +480,12 @@ pub struct DeploymentRecord {
     /// Pages project and deployment of the release (a rollback: the one it returned to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<PagesRef>,
+    /// The rollout schedule of a deploy (what `resume` continues).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollout: Vec<u32>,
+    /// Splits were forced (the deploy set secrets): `resume` forces its splits too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
 }
 
 /// A Pages deployment a release made or returned to.
@@ -855,6 +869,8 @@ mod tests {
                 incompatible: true,
             }],
             pages: None,
+            rollout: vec![10, 50, 100],
+            forced: false,
         };
         let h = HistoryReport {
             environment: "staging".into(),
