@@ -830,6 +830,24 @@ async fn roll_out(
                         format!("health gate failed: {reason}; no previous version to return to")
                     }
                 });
+                // The schema moved on before any traffic did: say so, the old code now
+                // runs against it (as it already did for the rest of the split).
+                let incompatible: Vec<String> = report
+                    .migrations
+                    .iter()
+                    .filter(|m| m.incompatible)
+                    .map(|m| format!("{}/{}", m.database, m.name))
+                    .collect();
+                if !incompatible.is_empty() && report.outcome == Outcome::RolledBack {
+                    push_reason(
+                        &mut report.reason,
+                        format!(
+                            "note: this release applied not-backward-compatible migration(s) {}, \
+                             which stay applied; the previous version runs against them",
+                            incompatible.join(", ")
+                        ),
+                    );
+                }
                 return finish(env, global, console, root, audit, report, true).await;
             }
             if pause {

@@ -2,7 +2,7 @@
 //! version exists and recorded; a rollback across a not-backward-compatible migration
 //! refused (exit 2) unless overridden, the override recorded.
 
-use crate::common::{App, GOOD, json};
+use crate::common::{App, GOOD, SLOW, json};
 
 fn applied(app: &App, db: &str) -> Vec<String> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -142,6 +142,21 @@ fn migrations_are_part_of_the_release_and_guard_rollbacks() {
         .output()
         .unwrap();
     assert_eq!(forward.status.code(), Some(0), "{forward:?}");
+    assert_eq!(app.split(), [(v2.clone(), 100.0)]);
+
+    // A release whose gate fails after an incompatible migration is still rolled back (the
+    // old version already served most traffic against the new schema), and says so.
+    std::fs::write(
+        app.root().join("worker/migrations/0004_rename.sql"),
+        "-- sv: not-backward-compatible\nCREATE TABLE renamed (id INTEGER PRIMARY KEY);\n",
+    )
+    .unwrap();
+    let (code, slow) = json(app.deploy(SLOW).args(["--skip-build", "--skip-pages"]));
+    assert_eq!(code, 1, "{slow:#}");
+    assert_eq!(slow["outcome"], "rolled_back");
+    let reason = slow["reason"].as_str().unwrap();
+    assert!(reason.contains("0004_rename.sql"), "{reason}");
+    assert!(reason.contains("stay applied"), "{reason}");
     assert_eq!(app.split(), [(v2, 100.0)]);
 }
 
