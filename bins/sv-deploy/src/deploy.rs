@@ -73,11 +73,33 @@ fn read_history(root: &Path, env: &str) -> anyhow::Result<Vec<DeploymentRecord>>
         .collect()
 }
 
+/// Appends a record to the local history and, when there is a client, to the release
+/// records in KV (a failed KV write is a warning: the local record stands).
+async fn keep_record(
+    env: &Environment,
+    root: &Path,
+    audit: &Audit,
+    console: &Console,
+    record: &DeploymentRecord,
+) -> anyhow::Result<()> {
+    append_history(root, record)?;
+    if let Some(client) = audit.cloud.get()
+        && let Err(e) = crate::records::publish(client, env, record).await
+    {
+        console.warn(&format!(
+            "release record not written to Cloudflare (the local record stands): {e:#}"
+        ));
+    }
+    Ok(())
+}
+
 struct Audit {
     log: AuditLog,
     actor: Actor,
     env: String,
     run_url: Option<String>,
+    /// The Cloudflare client, once there is one: release records also go to KV.
+    cloud: std::sync::OnceLock<sv_cloudflare::Client>,
 }
 
 impl Audit {
@@ -87,6 +109,7 @@ impl Audit {
             actor: Actor::from_env(sv_cli::env_vars::process_env),
             env: env.to_owned(),
             run_url: sv_cli::env_vars::run_url(sv_cli::env_vars::process_env),
+            cloud: std::sync::OnceLock::new(),
         }
     }
 
@@ -446,6 +469,7 @@ async fn deploy_inner(
 
     // One deploy per environment at a time (a dry run takes no lock).
     let client = sv_cloudflare_client(args, &runner)?;
+    let _ = audit.cloud.set(client.clone());
     let ttl = (gate_cfg.window * 2 + Duration::from_secs(300)).max(Duration::from_secs(900));
     let lock = take_lock(
         &client,
@@ -1049,8 +1073,11 @@ async fn finish(
     }
     let changed = !matches!(report.outcome, Outcome::DryRun | Outcome::NothingToDeploy);
     if changed {
-        append_history(
+        keep_record(
+            env,
             root,
+            audit,
+            console,
             &DeploymentRecord {
                 id: report.id.clone(),
                 time: Utc::now(),
@@ -1073,7 +1100,8 @@ async fn finish(
                 rollout: report.rollout.clone(),
                 forced: report.forced,
             },
-        )?;
+        )
+        .await?;
         audit.record(
             "deploy",
             report.script.as_deref().unwrap_or(&report.environment),
@@ -1214,6 +1242,7 @@ async fn rollback_inner(
     let pages_target = crate::pages::target(env, &config_root);
     let mut failed = false;
     if !args.dry_run {
+        let _ = audit.cloud.set(client.clone());
         let lock = take_lock(
             &client,
             env,
@@ -1278,7 +1307,7 @@ async fn rollback_inner(
                 }
             }
         }
-        append_history(&root, &record)?;
+        keep_record(env, &root, &audit, &console, &record).await?;
     }
     runner.set_output("deployment-id", &record.id)?;
     runner.set_output("version-id", &target)?;
@@ -1363,6 +1392,7 @@ async fn resume_inner(
         )));
     };
     let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+    let _ = audit.cloud.set(client.clone());
     let gate_cfg = GateConfig::from_config(env.config.deploy.gate.as_ref(), args.gate_window);
     let lock = take_lock(
         &client,
@@ -1671,12 +1701,12 @@ pub async fn history(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<
     let env = sv_cli::context::environment(&loaded, global)?;
     let root = app_root(&loaded);
     let mut records = read_history(&root, &env.name)?;
-    let skip = records.len().saturating_sub(args.limit);
-    records.drain(..skip);
     let remote = if args.remote {
         let runner = sv_cli::context::runner();
         let script = bundle::worker(env)?.definition.name.clone();
         let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+        let kept = crate::records::fetch(&client, env, args.limit).await?;
+        records = crate::records::merge(records, kept);
         let mut list = client
             .workers()
             .list_deployments(&script)
@@ -1689,6 +1719,8 @@ pub async fn history(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<
     } else {
         None
     };
+    let skip = records.len().saturating_sub(args.limit);
+    records.drain(..skip);
     global.output().print(&HistoryReport {
         environment: env.name.clone(),
         records,

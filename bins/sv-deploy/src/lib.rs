@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod notify;
 mod once;
 pub mod pages;
+pub mod records;
 pub mod report;
 
 use clap::{Parser, Subcommand};

@@ -112,16 +112,17 @@ fn ttl_secs(ttl: Duration) -> u64 {
     ttl.as_secs().max(60)
 }
 
-async fn place(
+/// The environment's first KV namespace (sv.yaml names in alphabetical order) as
+/// `(id, title)`, where sv-deploy keeps its lock and records; `None` when it declares none.
+///
+/// # Errors
+/// The namespace is missing from the account (exit 2), or API errors.
+pub async fn kv_home(
     client: &sv_cloudflare::Client,
     env: &Environment,
-    root: &std::path::Path,
-) -> anyhow::Result<Place> {
+) -> anyhow::Result<Option<(String, String)>> {
     let Some(ns) = env.resources_of(ResourceKind::Kv).next() else {
-        return Ok(Place::Local(sv_infra::LocalStore::new(
-            &root.join(".sv").join("deploy-lock"),
-            &env.name,
-        )));
+        return Ok(None);
     };
     let title = ns.name.clone();
     let found = Box::pin(
@@ -132,15 +133,29 @@ async fn place(
     )
     .try_next()
     .await
-    .context("listing KV namespaces for the deploy lock")?;
+    .context("listing KV namespaces")?;
     let found = found.ok_or_else(|| {
         sv_cli::input_error(anyhow::anyhow!(
-            "KV namespace `{title}` (the deploy lock's home) does not exist in the account: run `sv-plan apply` for this environment first"
+            "KV namespace `{title}` (where sv-deploy keeps its lock and records) does not exist in the account: run `sv-plan apply` for this environment first"
         ))
     })?;
-    Ok(Place::Kv {
-        namespace_id: found.id,
-        title,
+    Ok(Some((found.id, title)))
+}
+
+async fn place(
+    client: &sv_cloudflare::Client,
+    env: &Environment,
+    root: &std::path::Path,
+) -> anyhow::Result<Place> {
+    Ok(match kv_home(client, env).await? {
+        Some((namespace_id, title)) => Place::Kv {
+            namespace_id,
+            title,
+        },
+        None => Place::Local(sv_infra::LocalStore::new(
+            &root.join(".sv").join("deploy-lock"),
+            &env.name,
+        )),
     })
 }
 
