@@ -108,3 +108,47 @@ pub fn merge(local: Vec<DeploymentRecord>, remote: Vec<DeploymentRecord>) -> Vec
     all.sort_by_key(|r| r.time);
     all
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Outcome;
+
+    fn record(id: &str, kind: &str, at: &str) -> DeploymentRecord {
+        DeploymentRecord {
+            id: id.into(),
+            time: chrono::DateTime::parse_from_rfc3339(at)
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            environment: "staging".into(),
+            kind: kind.into(),
+            actor: "alice".into(),
+            commit: None,
+            script: None,
+            version_id: None,
+            previous_version_id: None,
+            percent: 100,
+            outcome: Outcome::Succeeded,
+            reason: None,
+            run_url: None,
+            migrations: Vec::new(),
+            pages: None,
+            rollout: Vec::new(),
+            forced: false,
+        }
+    }
+
+    #[test]
+    fn keys_sort_by_time_and_merge_keeps_each_record_once() {
+        let a = record("r1", "deploy", "2026-01-01T09:00:00Z");
+        let b = record("r2", "deploy", "2026-01-01T10:00:00.5Z");
+        let c = record("r1", "rollback", "2026-01-01T11:00:00Z");
+        assert!(key(&a) < key(&b) && key(&b) < key(&c));
+        assert_eq!(
+            key(&b),
+            "sv-deploy-record:staging:20260101T100000.500000Z:r2:deploy"
+        );
+        let merged = merge(vec![c.clone(), a.clone()], vec![a.clone(), b.clone()]);
+        assert_eq!(merged, vec![a, b, c]);
+    }
+}
