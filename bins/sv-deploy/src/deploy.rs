@@ -517,12 +517,23 @@ async fn deploy_inner(
     }
 
     let config_root = loaded.resolve_path(Path::new(""));
-    let (base_dir, main) = bundle::module_root(worker, &config_root)?;
-    let modules = bundle::modules(&base_dir, &main)?;
-    let bindings = bundle::resolve(&client, &planned).await?;
-    let previous = current_deployment(&client, &script)
-        .await?
-        .and_then(|d| serving(&d));
+    // The Worker's bundle and bindings, read before anything changes (a release that leaves
+    // the Worker alone needs neither: its build output may not even exist here).
+    let prepared = if deploy_worker {
+        let (base_dir, main) = bundle::module_root(worker, &config_root)?;
+        let modules = bundle::modules(&base_dir, &main)?;
+        let bindings = bundle::resolve(&client, &planned).await?;
+        Some((main, modules, bindings))
+    } else {
+        None
+    };
+    let previous = if deploy_worker {
+        current_deployment(&client, &script)
+            .await?
+            .and_then(|d| serving(&d))
+    } else {
+        None
+    };
     report.previous_version_id.clone_from(&previous);
 
     // D1 migrations before the new version exists: it never serves a request without its
@@ -550,7 +561,7 @@ async fn deploy_inner(
     }
 
     let message = format!("sv-deploy {id}");
-    let worker_rollout = if deploy_worker {
+    let worker_rollout = if let Some((main, modules, bindings)) = prepared {
         let mut annotations = args.annotations();
         annotations
             .entry("workers/message".into())

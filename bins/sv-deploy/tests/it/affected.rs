@@ -102,7 +102,18 @@ fn only_what_changed_since_the_ref_is_deployed() {
     let v2 = both["version_id"].as_str().unwrap().to_owned();
     assert_ne!(v1, v2);
     assert!(both["pages"].is_object(), "{both:#}");
-    // Since HEAD: only the web change.
+    // Since HEAD: only the web change. The Worker's bundle is not needed (a fresh checkout
+    // has none), and its build only runs because the affected `tests` workspace needs it.
+    std::fs::remove_dir_all(root.join("worker/dist")).unwrap();
+    let (code, web) =
+        json(
+            app.deploy(GOOD)
+                .args(["--affected", "--since", "HEAD", "--skip-build"]),
+        );
+    assert_eq!(code, 0, "{web:#}");
+    assert!(web.get("version_id").is_none(), "{web:#}");
+    assert!(web.get("previous_version_id").is_none(), "{web:#}");
+    assert_eq!(web["pages"]["project"], "staging-spacevision-web");
     let (code, web) = json(app.deploy(GOOD).args(["--affected", "--since", "HEAD"]));
     assert_eq!(code, 0, "{web:#}");
     assert_eq!(web["affected"], serde_json::json!(["tests", "web"]));
