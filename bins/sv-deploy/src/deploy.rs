@@ -1175,6 +1175,11 @@ async fn rollback_inner(
     guard(env, &audit, true, &console)?;
     let worker = bundle::worker(env)?;
     let script = worker.definition.name.clone();
+    // An unknown release is bad input whatever the account holds.
+    let undone = match &args.release {
+        Some(release) => Some(undo_target(&root, &env.name, release)?),
+        None => None,
+    };
     let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
     let list = client
         .workers()
@@ -1182,10 +1187,6 @@ async fn rollback_inner(
         .await
         .with_context(|| format!("reading the deployments of {script}"))?;
     let current = list.first().and_then(serving);
-    let undone = match &args.release {
-        Some(release) => Some(undo_target(&root, &env.name, release)?),
-        None => None,
-    };
     let target = match (&args.to, undone) {
         (Some(v), _) => v.clone(),
         (None, Some(v)) => v,

@@ -301,7 +301,15 @@ pub async fn acquire(
         } else {
             write(client, &place, &holder, req.ttl).await?;
             tokio::time::sleep(SETTLE).await;
-            let now_held = read(client, &place).await?;
+            let now_held = match read(client, &place).await {
+                Ok(h) => h,
+                Err(e) => {
+                    // Do not leave a lock nobody holds: remove ours (best effort; it
+                    // expires anyway).
+                    let _ = release_if_ours(client, &place, &holder.token).await;
+                    return Err(e);
+                }
+            };
             if now_held.as_ref().map(|h| &h.token) != Some(&holder.token) {
                 // A concurrent taker's write landed after ours: theirs.
                 continue;
@@ -362,24 +370,36 @@ impl DeployLock {
     /// # Errors
     /// API errors.
     pub async fn release(self, client: &sv_cloudflare::Client) -> anyhow::Result<()> {
-        match &self.place {
-            Place::Local(store) => Ok(store.unlock(&self.holder.token)?),
-            Place::Kv {
-                namespace_id,
-                title,
-            } => {
-                let held = read(client, &self.place).await?;
-                if held.is_some_and(|h| h.token == self.holder.token) {
-                    client
-                        .kv()
-                        .delete_value(namespace_id, KEY)
-                        .await
-                        .with_context(|| {
-                            format!("releasing the deploy lock `{KEY}` in KV namespace {title}")
-                        })?;
-                }
-                Ok(())
+        release_if_ours(client, &self.place, &self.holder.token).await
+    }
+}
+
+/// Deletes the lock record when `token` owns it.
+async fn release_if_ours(
+    client: &sv_cloudflare::Client,
+    place: &Place,
+    token: &str,
+) -> anyhow::Result<()> {
+    match place {
+        Place::Local(store) => match store.unlock(token) {
+            Ok(()) | Err(sv_infra::Error::NoSuchLock { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        },
+        Place::Kv {
+            namespace_id,
+            title,
+        } => {
+            let held = read(client, place).await?;
+            if held.is_some_and(|h| h.token == token) {
+                client
+                    .kv()
+                    .delete_value(namespace_id, KEY)
+                    .await
+                    .with_context(|| {
+                        format!("releasing the deploy lock `{KEY}` in KV namespace {title}")
+                    })?;
             }
+            Ok(())
         }
     }
 }
