@@ -182,6 +182,11 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub cloudflare: CloudflareArgs,
 
+    /// A release id (as `history` shows it): its records (the deploy, a resume) from the
+    /// local history and the records kept in KV, instead of the serving split
+    #[arg(value_name = "ID")]
+    pub release: Option<String>,
+
     /// Where the health checks reach the Worker (default: its workers.dev URL)
     #[arg(long, value_name = "URL", env = "SV_DEPLOY_WORKER_URL")]
     pub worker_url: Option<Url>,

@@ -1175,12 +1175,16 @@ async fn rollback_inner(
     guard(env, &audit, true, &console)?;
     let worker = bundle::worker(env)?;
     let script = worker.definition.name.clone();
-    // An unknown release is bad input whatever the account holds.
+    let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+    // An unknown release is bad input whatever the Worker's deployments hold; the release
+    // may have been made on another machine (its records are kept in KV too).
     let undone = match &args.release {
-        Some(release) => Some(undo_target(&root, &env.name, release)?),
+        Some(release) => {
+            let records = all_records(&client, env, &root, &console).await?;
+            Some(undo_target(&records, &env.name, release)?)
+        }
         None => None,
     };
-    let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
     let list = client
         .workers()
         .list_deployments(&script)
@@ -1338,8 +1342,7 @@ async fn rollback_inner(
 }
 
 /// The version a release replaced (what `rollback RELEASE` returns to).
-fn undo_target(root: &Path, env: &str, release: &str) -> anyhow::Result<String> {
-    let records = read_history(root, env)?;
+fn undo_target(records: &[DeploymentRecord], env: &str, release: &str) -> anyhow::Result<String> {
     let record = records
         .iter()
         .rev()
@@ -1376,7 +1379,10 @@ async fn resume_inner(
     let root = app_root(&loaded);
     let audit = Audit::new(&root, &env.name);
     guard(env, &audit, args.ignore_freeze, &console)?;
-    let records = read_history(&root, &env.name)?;
+    let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+    let _ = audit.cloud.set(client.clone());
+    // The pause may have happened on another machine: its records are kept in KV too.
+    let records = all_records(&client, env, &root, &console).await?;
     let id = &args.id;
     let record = records.iter().rev().find(|r| &r.id == id).ok_or_else(|| {
         input_error(anyhow::anyhow!(
@@ -1403,8 +1409,6 @@ async fn resume_inner(
             "release {id} has no paused split to resume"
         )));
     };
-    let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
-    let _ = audit.cloud.set(client.clone());
     let gate_cfg = GateConfig::from_config(env.config.deploy.gate.as_ref(), args.gate_window);
     let lock = take_lock(
         &client,
@@ -1629,10 +1633,16 @@ fn release_of(
     info: &sv_cloudflare::workers::WorkerVersion,
 ) -> anyhow::Result<Option<(String, Option<PagesRef>)>> {
     let records = read_history(root, env)?;
-    let local = records
+    // A deploy, or the resume that finished it (and deployed its Pages).
+    let of_version: Vec<&DeploymentRecord> = records
         .iter()
         .rev()
-        .find(|r| r.kind == "deploy" && r.version_id.as_deref() == Some(version));
+        .filter(|r| r.kind != "rollback" && r.version_id.as_deref() == Some(version))
+        .collect();
+    let local = of_version
+        .iter()
+        .find(|r| r.pages.is_some())
+        .or_else(|| of_version.first());
     if let Some(r) = local {
         return Ok(Some((r.id.clone(), r.pages.clone())));
     }
@@ -1741,6 +1751,56 @@ pub async fn history(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<
     Ok(ExitStatus::Success)
 }
 
+/// The local records merged with those kept in KV (oldest first); KV that cannot be read
+/// is a warning, the local records stand.
+async fn all_records(
+    client: &sv_cloudflare::Client,
+    env: &Environment,
+    root: &Path,
+    console: &Console,
+) -> anyhow::Result<Vec<DeploymentRecord>> {
+    let local = read_history(root, &env.name)?;
+    match crate::records::fetch(client, env, usize::MAX).await {
+        Ok(kept) => Ok(crate::records::merge(local, kept)),
+        Err(e) => {
+            console.warn(&format!(
+                "release records kept on Cloudflare not read (using the local ones): {e:#}"
+            ));
+            Ok(local)
+        }
+    }
+}
+
+/// `sv-deploy status ID`: the records of one release (its deploy, and the resume that
+/// finished it) from the local history and KV.
+async fn release_status(
+    global: &GlobalArgs,
+    loaded: &LoadedConfig,
+    env: &Environment,
+    client: &sv_cloudflare::Client,
+    release: &str,
+) -> anyhow::Result<ExitStatus> {
+    let root = app_root(loaded);
+    let console = Console::new(sv_cli::context::runner(), global.quiet);
+    let records: Vec<DeploymentRecord> = all_records(client, env, &root, &console)
+        .await?
+        .into_iter()
+        .filter(|r| r.id == release)
+        .collect();
+    if records.is_empty() {
+        return Err(input_error(anyhow::anyhow!(
+            "no release {release} in the history of `{}` (local or kept on Cloudflare)",
+            env.name
+        )));
+    }
+    global.output().print(&HistoryReport {
+        environment: env.name.clone(),
+        records,
+        remote: None,
+    })?;
+    Ok(ExitStatus::Success)
+}
+
 /// `sv-deploy status`.
 pub async fn status(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
     let runner = sv_cli::context::runner();
@@ -1749,6 +1809,9 @@ pub async fn status(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<Ex
     let worker = bundle::worker(env)?;
     let script = worker.definition.name.clone();
     let client = sv_cli::context::cloudflare(&args.cloudflare, &runner)?;
+    if let Some(release) = &args.release {
+        return release_status(global, &loaded, env, &client, release).await;
+    }
     let current = current_deployment(&client, &script).await?;
     let mut versions = Vec::new();
     if let Some(d) = &current {

@@ -190,7 +190,30 @@ fn resume_continues_the_remaining_steps_of_a_paused_release() {
     assert_eq!(last["outcome"], "succeeded");
     assert_eq!(last["percent"], 100);
 
-    // It is no longer paused: a second resume is refused.
+    // `status ID` tells the release's story from any machine (the records kept in KV).
+    std::fs::remove_dir_all(app.root().join(".sv/deployments")).unwrap();
+    let status = app
+        .cmd()
+        .args(["status", "--env", "staging", &id, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(0), "{status:?}");
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let story: Vec<(&str, &str)> = status["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(story, [("deploy", "paused"), ("resume", "succeeded")]);
+    let unknown = app
+        .cmd()
+        .args(["status", "--env", "staging", "20000101000000-000000"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+
+    // It is no longer paused: a second resume is refused (from the KV records too).
     let again = app
         .cmd()
         .args(["resume", "--env", "staging", &id])
