@@ -12,6 +12,8 @@ main() {
     if [ "${SV_DEPLOY_DRY_RUN:-false}" = "true" ]; then args+=(--dry-run); fi
     if [ "${SV_DEPLOY_IGNORE_FREEZE:-false}" = "true" ]; then args+=(--ignore-freeze); fi
     if [ "${SV_DEPLOY_PAUSE_ON_INCONCLUSIVE:-false}" = "true" ]; then args+=(--pause-on-inconclusive); fi
+    if [ -n "${SV_DEPLOY_AFFECTED_SINCE:-}" ]; then args+=(--affected --since "$SV_DEPLOY_AFFECTED_SINCE"); fi
+    if [ -n "${SV_DEPLOY_LOCK_TIMEOUT:-}" ]; then args+=(--lock-timeout "$SV_DEPLOY_LOCK_TIMEOUT"); fi
     local name
     set -f
     for name in ${SV_DEPLOY_SECRETS:-}; do

@@ -57,6 +57,21 @@ pub struct DeployArgs {
     #[arg(long, alias = "override-freeze")]
     pub ignore_freeze: bool,
 
+    /// Deploy only what changed since --since REF (git diff) and what depends on it: the
+    /// Worker if its workspace is affected, Pages if the web workspace is; nothing affected
+    /// exits 0
+    #[arg(long, requires = "since")]
+    pub affected: bool,
+
+    /// The git ref --affected compares with (e.g. origin/main, HEAD~1, a tag)
+    #[arg(long, value_name = "REF", requires = "affected")]
+    pub since: Option<String>,
+
+    /// How long to wait for another deploy or rollback of this environment to finish (the
+    /// deploy lock), e.g. 30s, 10m; then fail naming the holder
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub lock_timeout: Duration,
+
     /// When a gate before 100% is inconclusive (too little traffic to judge), hold the
     /// split and stop (outcome `paused`, exit 1) instead of moving on; a human then promotes
     /// with `rollback --to NEW` or returns with `rollback`
@@ -76,6 +91,11 @@ pub struct RollbackArgs {
     #[command(flatten)]
     pub cloudflare: CloudflareArgs,
 
+    /// Release to undo (its id, as `history` shows it): the version it replaced returns to
+    /// 100% (e.g. a paused release)
+    #[arg(value_name = "RELEASE", conflicts_with = "to")]
+    pub release: Option<String>,
+
     /// Version id to serve at 100% (default: the version before the one serving most traffic)
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
@@ -88,6 +108,56 @@ pub struct RollbackArgs {
     /// refuses that otherwise, code 10220); it then runs with the current secrets
     #[arg(long)]
     pub force: bool,
+
+    /// How long to wait for a deploy or rollback of this environment in progress (the
+    /// deploy lock), then fail naming the holder
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub lock_timeout: Duration,
+
+    /// Roll back even to a version made before a D1 migration marked
+    /// `-- sv: not-backward-compatible` was applied (refused otherwise; recorded)
+    #[arg(long)]
+    pub allow_incompatible_migrations: bool,
+}
+
+/// Continue a rollout paused by --pause-on-inconclusive: its remaining steps, each gated
+/// again, then Pages
+#[derive(Debug, Clone, Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub cloudflare: CloudflareArgs,
+
+    /// The paused release's id (as `history` shows it)
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// How long each remaining step is watched (overrides sv.yaml deploy.gate.window)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub gate_window: Option<Duration>,
+
+    /// Where the health gate reaches the Worker (default: its workers.dev URL)
+    #[arg(long, value_name = "URL", env = "SV_DEPLOY_WORKER_URL")]
+    pub worker_url: Option<Url>,
+
+    /// Connect to this address for the Worker URL's host instead of resolving it
+    #[arg(long, value_name = "HOST:PORT")]
+    pub connect_to: Option<SocketAddr>,
+
+    /// Pause again when a remaining step's gate is inconclusive
+    #[arg(long)]
+    pub pause_on_inconclusive: bool,
+
+    /// Do not deploy the web output to Pages after the Worker reaches 100%
+    #[arg(long)]
+    pub skip_pages: bool,
+
+    /// Resume even inside a freeze window from sv.yaml (recorded in the audit trail)
+    #[arg(long, alias = "override-freeze")]
+    pub ignore_freeze: bool,
+
+    /// How long to wait for another deploy or rollback of this environment (the deploy lock)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub lock_timeout: Duration,
 }
 
 /// Deployments recorded for an environment (newest last)
@@ -111,6 +181,11 @@ pub struct HistoryArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub cloudflare: CloudflareArgs,
+
+    /// A release id (as `history` shows it): its records (the deploy, a resume) from the
+    /// local history and the records kept in KV, instead of the serving split
+    #[arg(value_name = "ID")]
+    pub release: Option<String>,
 
     /// Where the health checks reach the Worker (default: its workers.dev URL)
     #[arg(long, value_name = "URL", env = "SV_DEPLOY_WORKER_URL")]

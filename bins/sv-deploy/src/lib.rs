@@ -3,15 +3,19 @@
 //! `main.rs` parses arguments and calls [`run`]; this crate turns arguments into requests
 //! for the library crates and prints their reports.
 
+pub mod affected;
 pub mod args;
 pub mod build;
 pub mod bundle;
 pub mod console;
 pub mod deploy;
 pub mod gate;
+pub mod lock;
+pub mod migrate;
 pub mod notify;
 mod once;
 pub mod pages;
+pub mod records;
 pub mod report;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +39,7 @@ pub struct Cli {
 pub enum Command {
     Deploy(args::DeployArgs),
     Rollback(args::RollbackArgs),
+    Resume(args::ResumeArgs),
     History(args::HistoryArgs),
     Status(args::StatusArgs),
     Validate(ValidateArgs),
@@ -47,6 +52,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Deploy(args) => deploy::deploy(&cli.global, &args).await,
         Command::Rollback(args) => deploy::rollback(&cli.global, &args).await,
+        Command::Resume(args) => deploy::resume(&cli.global, &args).await,
         Command::History(args) => deploy::history(&cli.global, &args).await,
         Command::Status(args) => deploy::status(&cli.global, &args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),

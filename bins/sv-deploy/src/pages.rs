@@ -187,7 +187,7 @@ pub async fn deploy(
 }
 
 /// A recent deployment of `project` whose commit message is `message`.
-async fn deployment_with_message(
+pub(crate) async fn deployment_with_message(
     client: &sv_cloudflare::Client,
     project: &str,
     message: &str,

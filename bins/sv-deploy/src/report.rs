@@ -27,6 +27,8 @@ pub enum Outcome {
     Refused,
     /// `--pause-on-inconclusive`: a gate could not decide; the split stays for a human.
     Paused,
+    /// `--affected`: nothing deployable changed since the ref; nothing was done.
+    NothingToDeploy,
 }
 
 impl Outcome {
@@ -38,6 +40,7 @@ impl Outcome {
             Self::DryRun => "dry run",
             Self::Refused => "refused",
             Self::Paused => "paused",
+            Self::NothingToDeploy => "nothing to deploy",
         }
     }
 }
@@ -85,6 +88,19 @@ pub struct DeployReport {
     pub pages_project: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pages: Option<crate::pages::PagesResult>,
+    /// D1 migrations this release applied before its version took traffic (in a dry run:
+    /// the pending ones it would apply).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<crate::migrate::Migration>,
+    /// Workspaces `--affected` selected (changed since the ref, and what depends on them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affected: Option<Vec<String>>,
+    /// `resume` of a paused release (recorded with kind `resume`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resumed: bool,
+    /// Splits and rollbacks are forced (the release set secrets: Cloudflare code 10220).
+    #[serde(skip)]
+    pub forced: bool,
 }
 
 impl DeployReport {
@@ -106,6 +122,10 @@ impl DeployReport {
             steps: Vec::new(),
             pages_project: None,
             pages: None,
+            migrations: Vec::new(),
+            affected: None,
+            resumed: false,
+            forced: false,
         }
     }
 
@@ -189,13 +209,15 @@ impl Render for DeployReport {
         let mut out = String::new();
         let outcome = match self.outcome {
             Outcome::Succeeded => styles.green(self.outcome.label()),
-            Outcome::DryRun | Outcome::Paused => styles.yellow(self.outcome.label()),
+            Outcome::DryRun | Outcome::Paused | Outcome::NothingToDeploy => {
+                styles.yellow(self.outcome.label())
+            }
             _ => styles.red(self.outcome.label()),
         };
         let _ = writeln!(
             out,
             "{} {} to {}: {outcome}",
-            styles.bold("deploy"),
+            styles.bold(if self.resumed { "resume" } else { "deploy" }),
             self.id,
             self.environment
         );
@@ -239,6 +261,21 @@ impl Render for DeployReport {
                 .collect();
             let _ = writeln!(out, "  bindings: {}", list.join(", "));
         }
+        if let Some(a) = &self.affected {
+            let _ = writeln!(out, "  affected workspaces: {}", a.join(", "));
+        }
+        if !self.migrations.is_empty() {
+            let verb = if self.outcome == Outcome::DryRun {
+                "would apply"
+            } else {
+                "applied"
+            };
+            let _ = writeln!(
+                out,
+                "  migrations {verb}: {}",
+                migrations_list(&self.migrations)
+            );
+        }
         let steps: Vec<String> = self.rollout.iter().map(|p| format!("{p}%")).collect();
         let _ = writeln!(out, "  rollout: {}", steps.join(" -> "));
         if let Some(s) = &self.smoke {
@@ -280,6 +317,7 @@ impl Render for DeployReport {
             Outcome::Succeeded => "✅",
             Outcome::DryRun => "📝",
             Outcome::Paused => "⏸️",
+            Outcome::NothingToDeploy => "⏭️",
             _ => "❌",
         };
         let _ = writeln!(
@@ -304,6 +342,20 @@ impl Render for DeployReport {
         }
         if let Some(u) = &self.url {
             let _ = writeln!(out, "| URL | {u} |");
+        }
+        if let Some(a) = &self.affected {
+            let _ = writeln!(
+                out,
+                "| Affected workspaces | {} |",
+                markdown_escape(&a.join(", "))
+            );
+        }
+        if !self.migrations.is_empty() {
+            let _ = writeln!(
+                out,
+                "| Migrations | {} |",
+                markdown_escape(&migrations_list(&self.migrations))
+            );
         }
         let steps: Vec<String> = self.rollout.iter().map(|p| format!("{p}%")).collect();
         let _ = writeln!(out, "| Rollout | {} |", steps.join(" → "));
@@ -422,6 +474,44 @@ pub struct DeploymentRecord {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
+    /// D1 migrations the release applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<crate::migrate::Migration>,
+    /// Pages project and deployment of the release (a rollback: the one it returned to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<PagesRef>,
+    /// The rollout schedule of a deploy (what `resume` continues).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollout: Vec<u32>,
+    /// Splits were forced (the deploy set secrets): `resume` forces its splits too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
+}
+
+/// A Pages deployment a release made or returned to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagesRef {
+    pub project: String,
+    pub deployment_id: String,
+}
+
+/// `db/0003_x.sql (not backward-compatible), ...`
+pub fn migrations_list(list: &[crate::migrate::Migration]) -> String {
+    list.iter()
+        .map(|m| {
+            format!(
+                "{}/{}{}",
+                m.database,
+                m.name,
+                if m.incompatible {
+                    " (not backward-compatible)"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `sv-deploy history`.
@@ -503,6 +593,16 @@ impl Render for HistoryReport {
                     .as_ref()
                     .map_or(String::new(), |x| format!(": {x}"))
             );
+            if !r.migrations.is_empty() {
+                let _ = writeln!(out, "    migrations: {}", migrations_list(&r.migrations));
+            }
+            if let Some(p) = &r.pages {
+                let _ = writeln!(
+                    out,
+                    "    pages: {} deployment {}",
+                    p.project, p.deployment_id
+                );
+            }
         }
         if let Some(remote) = &self.remote {
             let _ = writeln!(
@@ -763,6 +863,14 @@ mod tests {
             outcome: Outcome::RolledBack,
             reason: Some("gate failed".into()),
             run_url: None,
+            migrations: vec![crate::migrate::Migration {
+                database: "staging-main".into(),
+                name: "0003_drop_legacy.sql".into(),
+                incompatible: true,
+            }],
+            pages: None,
+            rollout: vec![10, 50, 100],
+            forced: false,
         };
         let h = HistoryReport {
             environment: "staging".into(),

@@ -255,6 +255,20 @@ impl PagesApi<'_> {
         self.client.call(req).await
     }
 
+    /// `POST …/projects/{name}/deployments/{id}/rollback`: a new production deployment with
+    /// the content of that earlier production deployment (Cloudflare refuses preview
+    /// deployments, code 8000035). Not retried after ambiguous failures.
+    pub async fn rollback_deployment(
+        &self,
+        project: &str,
+        id: &str,
+    ) -> Result<PagesDeployment, Error> {
+        let url = self.url(&[project, "deployments", id, "rollback"])?;
+        self.client
+            .call(Request::post(url).idempotency(Idempotency::Unsafe))
+            .await
+    }
+
     /// `POST /pages/assets/check-missing` (authenticated with the upload JWT): which of these
     /// hashes the store lacks. A read: retried.
     pub async fn check_missing_assets(

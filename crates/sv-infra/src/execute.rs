@@ -704,21 +704,49 @@ async fn apply_migrations(c: &Change, uuid: &str, ctx: &ExecContext<'_>) -> Resu
             what: "applying migrations without a migrations directory".into(),
         });
     };
-    let d1 = ctx.client.d1();
-    let what = |m: &str| format!("applying migration `{m}` to D1 database `{}`", c.name);
+    let wanted: Vec<String> = wanted
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    apply_pending_migrations(ctx.client, uuid, &c.name, dir, &wanted).await?;
+    Ok(())
+}
+
+/// Applies those of `wanted` (file names in `dir`, in this order) that the D1 database
+/// `uuid` (named `name`, for messages) has not recorded in `d1_migrations`, creating the
+/// table when missing, and returns the names it applied. The one migration runner: sv-plan
+/// apply and sv-deploy's releases both go through it.
+///
+/// Each migration runs as one query together with its row in `d1_migrations` (as wrangler
+/// does), which D1 executes all or nothing, so after an ambiguous failure the table says
+/// whether it ran; it is retried only if it did not.
+///
+/// # Errors
+/// A migration file cannot be read, or D1 refuses a query.
+pub async fn apply_pending_migrations(
+    client: &sv_cloudflare::Client,
+    uuid: &str,
+    name: &str,
+    dir: &std::path::Path,
+    wanted: &[String],
+) -> Result<Vec<String>, Error> {
+    let d1 = client.d1();
+    let what = |m: &str| format!("applying migration `{m}` to D1 database `{name}`");
     // `CREATE TABLE IF NOT EXISTS`: repeatable, so retried after a 5xx or a reset.
     d1.query_repeatable(uuid, migrations::CREATE_TABLE, &[])
         .await
         .map_err(Error::cf(what("d1_migrations table")))?;
-    let applied = crate::inventory::applied_migrations(ctx.client, uuid, &c.name).await?;
-    for name in wanted.iter().filter_map(Value::as_str) {
-        if applied.iter().any(|a| a == name) {
+    let applied = crate::inventory::applied_migrations(client, uuid, name).await?;
+    let mut done = Vec::new();
+    for migration in wanted {
+        if applied.iter().any(|a| a == migration) {
             continue;
         }
-        let sql = migrations::read(dir, name)?;
+        let sql = migrations::read(dir, migration)?;
         let batch = format!(
             "{sql}\n;\nINSERT INTO d1_migrations (name) VALUES ('{}');",
-            name.replace('\'', "''")
+            migration.replace('\'', "''")
         );
         let mut attempt = 1;
         loop {
@@ -727,19 +755,19 @@ async fn apply_migrations(c: &Change, uuid: &str, ctx: &ExecContext<'_>) -> Resu
                 Err(e)
                     if e.category() == ErrorCategory::Network && attempt < MIGRATION_ATTEMPTS =>
                 {
-                    let recorded =
-                        crate::inventory::applied_migrations(ctx.client, uuid, &c.name).await?;
-                    if recorded.iter().any(|a| a == name) {
+                    let recorded = crate::inventory::applied_migrations(client, uuid, name).await?;
+                    if recorded.iter().any(|a| a == migration) {
                         break;
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(250 * attempt)).await;
                     attempt += 1;
                 }
-                Err(e) => return Err(Error::cf(what(name))(e)),
+                Err(e) => return Err(Error::cf(what(migration))(e)),
             }
         }
+        done.push(migration.clone());
     }
-    Ok(())
+    Ok(done)
 }
 
 /// Tries of one migration when the outcome of each is unknown (the client itself does not

@@ -275,6 +275,41 @@ pub async fn applied_migrations(
     }
 }
 
+/// Names and `applied_at` times (D1's `CURRENT_TIMESTAMP`, UTC, `YYYY-MM-DD HH:MM:SS`) recorded
+/// in wrangler's `d1_migrations` table, in the order applied (empty when it does not exist).
+///
+/// # Errors
+/// The query fails for another reason than a missing table.
+pub async fn applied_migrations_at(
+    client: &Client,
+    uuid: &str,
+    name: &str,
+) -> Result<Vec<(String, String)>, Error> {
+    let answer = client
+        .d1()
+        .query_read_only(
+            uuid,
+            "SELECT name, applied_at FROM d1_migrations ORDER BY id",
+            &[],
+        )
+        .await;
+    match answer {
+        Ok(results) => Ok(results
+            .into_iter()
+            .flat_map(|r| r.results)
+            .filter_map(|row| {
+                let n = row.get("name").and_then(Value::as_str)?;
+                let at = row.get("applied_at").and_then(Value::as_str).unwrap_or("");
+                Some((n.to_owned(), at.to_owned()))
+            })
+            .collect()),
+        Err(e) if e.to_string().contains("no such table") => Ok(Vec::new()),
+        Err(e) => Err(Error::cf(format!(
+            "reading applied migrations of D1 database `{name}`"
+        ))(e)),
+    }
+}
+
 async fn list_r2(client: &Client, state: &State) -> Result<Vec<Observed>, Error> {
     let list: Vec<_> = client
         .r2()

@@ -32,7 +32,9 @@ pub mod store;
 pub use adopt::adopt_by_name;
 pub use converge::{ConvergeRequest, Converged, converge, plan_environment};
 pub use desired::desired;
-pub use execute::{ApplyReport, ExecContext, OpOutcome, OpResult, execute};
+pub use execute::{
+    ApplyReport, ExecContext, OpOutcome, OpResult, apply_pending_migrations, execute,
+};
 pub use inventory::{Inventory, inventory};
 pub use store::{LocalStore, StateStore};
 

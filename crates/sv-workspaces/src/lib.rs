@@ -396,7 +396,62 @@ impl Graph {
         }
         seen
     }
+
+    /// Every workspace that depends on `id`, directly or not.
+    #[must_use]
+    pub fn dependents_of(&self, id: &str) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![id.to_owned()];
+        while let Some(cur) = stack.pop() {
+            for w in self.workspaces.values() {
+                if w.depends_on.contains(&cur) && seen.insert(w.id.clone()) {
+                    stack.push(w.id.clone());
+                }
+            }
+        }
+        seen
+    }
+
+    /// The workspace whose directory holds `path` (relative to the app root, `/`
+    /// separators); the deepest one when workspaces nest.
+    #[must_use]
+    pub fn owner_of(&self, path: &str) -> Option<&Workspace> {
+        self.workspaces
+            .values()
+            .filter(|w| path.starts_with(&format!("{}/", w.id)))
+            .max_by_key(|w| w.id.len())
+    }
+
+    /// The workspaces `changed` (paths relative to the app root, e.g. from
+    /// `git diff --name-only --relative REF`) affect: those holding a changed file, plus
+    /// every workspace depending on them. A change to the root's [`ROOT_MANIFESTS`]
+    /// (dependencies of every workspace) affects all; other files outside every workspace
+    /// (docs, CI, sv.yaml) affect none.
+    #[must_use]
+    pub fn affected<S: AsRef<str>>(&self, changed: &[S]) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for path in changed {
+            let path = path.as_ref().trim_start_matches("./");
+            if ROOT_MANIFESTS.contains(&path) {
+                return self.workspaces.keys().cloned().collect();
+            }
+            if let Some(w) = self.owner_of(path) {
+                out.insert(w.id.clone());
+            }
+        }
+        let dependents: Vec<String> = out.iter().flat_map(|id| self.dependents_of(id)).collect();
+        out.extend(dependents);
+        out
+    }
 }
+
+/// Root files whose change affects every workspace.
+pub const ROOT_MANIFESTS: [&str; 4] = [
+    "package.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+];
 
 #[cfg(test)]
 mod tests {
@@ -426,6 +481,27 @@ mod tests {
         let worker = graph.find("@spacevision/worker").unwrap();
         assert_eq!(worker.id, "worker");
         assert!(worker.has_script("build"));
+    }
+
+    #[test]
+    fn affected_is_what_changed_and_what_depends_on_it() {
+        let graph = read(&spacevision()).unwrap();
+        let set = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        assert_eq!(
+            graph.affected(&["worker/src/index.ts", "README.md"]),
+            set(&["tests", "worker"])
+        );
+        assert_eq!(
+            graph.affected(&["shared/src/types.ts"]),
+            set(&["shared", "tests", "web", "worker"])
+        );
+        assert_eq!(graph.affected(&["web/index.html"]), set(&["tests", "web"]));
+        assert!(graph.affected(&["docs/x.md", "sv.yaml"]).is_empty());
+        assert!(graph.affected::<&str>(&[]).is_empty());
+        assert_eq!(graph.affected(&["package-lock.json"]).len(), 4);
+        // A directory sharing a prefix is not the workspace.
+        assert!(graph.affected(&["workers-notes/a.md"]).is_empty());
+        assert_eq!(graph.dependents_of("tests"), BTreeSet::new());
     }
 
     #[test]

@@ -19,6 +19,7 @@ fn help_texts() {
     insta::assert_snapshot!("help", help(&["--help"]));
     insta::assert_snapshot!("help_deploy", help(&["deploy", "--help"]));
     insta::assert_snapshot!("help_rollback", help(&["rollback", "--help"]));
+    insta::assert_snapshot!("help_resume", help(&["resume", "--help"]));
     insta::assert_snapshot!("help_history", help(&["history", "--help"]));
     insta::assert_snapshot!("help_status", help(&["status", "--help"]));
 }

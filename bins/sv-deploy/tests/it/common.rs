@@ -71,7 +71,7 @@ impl App {
         "spacevision-api-staging.sv-emulator.workers.dev"
     }
 
-    fn addr(&self) -> String {
+    pub fn addr(&self) -> String {
         self.emulator
             .base_url()
             .trim_start_matches("http://")
@@ -100,13 +100,18 @@ impl App {
     /// `sv-deploy deploy --env staging` with a 1 s gate, the Worker reached on the emulator,
     /// answering as `response` declares.
     pub fn deploy(&self, response: &str) -> Command {
+        self.deploy_watching(response, "1s")
+    }
+
+    /// [`Self::deploy`] with another gate window.
+    pub fn deploy_watching(&self, response: &str, window: &str) -> Command {
         let mut cmd = self.cmd();
         cmd.args([
             "deploy",
             "--env",
             "staging",
             "--gate-window",
-            "1s",
+            window,
             "--worker-url",
             &format!("http://{}", self.host()),
             "--connect-to",

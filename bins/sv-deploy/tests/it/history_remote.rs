@@ -1,5 +1,6 @@
-//! `history --remote` against sv-emulator: the Worker's deployments read from the API, so
-//! the history is there on a machine without the local `.sv/` records.
+//! `history --remote` against sv-emulator: the release records kept in KV and the Worker's
+//! deployments read from the API, so the history is there on a machine without the local
+//! `.sv/` records.
 
 use crate::common::{App, GOOD, json};
 
@@ -16,7 +17,7 @@ fn filters() -> Vec<(&'static str, &'static str)> {
 }
 
 #[test]
-fn remote_history_lists_the_api_deployments_newest_first() {
+fn remote_history_lists_the_kept_records_and_the_api_deployments() {
     let app = App::start();
     let (code, first) = json(app.deploy(GOOD).arg("--skip-pages"));
     assert_eq!(code, 0, "{first:#}");
@@ -28,7 +29,24 @@ fn remote_history_lists_the_api_deployments_newest_first() {
     std::fs::remove_dir_all(app.root().join(".sv/deployments")).unwrap();
     let (code, history) = json(app.cmd().args(["history", "--env", "staging", "--remote"]));
     assert_eq!(code, 0, "{history:#}");
-    assert_eq!(history["records"], serde_json::json!([]));
+    // The release records come back from KV, oldest first, whole.
+    let records = history["records"].as_array().unwrap();
+    let ids: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            first["id"].as_str().unwrap(),
+            second["id"].as_str().unwrap()
+        ],
+        "{history:#}"
+    );
+    assert_eq!(records[1]["version_id"], v2);
+    assert_eq!(records[1]["outcome"], "succeeded");
+    assert_eq!(records[0]["migrations"].as_array().unwrap().len(), 2);
+    // Without --remote only the (gone) local records are read.
+    let (code, local) = json(app.cmd().args(["history", "--env", "staging"]));
+    assert_eq!(code, 0);
+    assert_eq!(local["records"], serde_json::json!([]));
     let remote = history["remote"].as_array().unwrap();
     // First deploy: one deployment; second: 0% smoke stage, 50%, 100%.
     assert!(remote.len() >= 4, "{history:#}");

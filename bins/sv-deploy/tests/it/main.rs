@@ -5,8 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod act;
+mod affected;
 mod cli;
 mod common;
 mod deploy;
 mod history_remote;
+mod lock;
 mod pause;
+mod release;

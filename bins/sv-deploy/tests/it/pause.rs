@@ -98,3 +98,155 @@ fn an_inconclusive_gate_pauses_the_rollout_then_a_human_promotes() {
     assert_eq!(promoted.status.code(), Some(0), "{promoted:?}");
     assert_eq!(app.split(), [(v2, 100.0)]);
 }
+
+/// The example app with a gate that never has enough traffic to judge, deployed once (v1),
+/// then a second deploy paused at staging's first step (50%): (app, v1, v2, release id).
+fn paused() -> (App, String, String, String) {
+    let app = App::start();
+    let config = app.root().join("sv.yaml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "gate: { window: 2m,",
+        "gate: { window: 2m, min_requests: 1000,",
+    );
+    std::fs::write(&config, text).unwrap();
+    let first = app
+        .deploy(GOOD)
+        .args(["--skip-pages", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let v1 = version_of(&first);
+    let out = app
+        .deploy(GOOD)
+        .args([
+            "--skip-build",
+            "--pause-on-inconclusive",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "paused");
+    let reason = v["reason"].as_str().unwrap();
+    let id = v["id"].as_str().unwrap().to_owned();
+    assert!(
+        reason.contains(&format!("sv-deploy resume --env staging {id}")),
+        "{reason}"
+    );
+    let v2 = v["version_id"].as_str().unwrap().to_owned();
+    (app, v1, v2, id)
+}
+
+fn history(app: &App) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(app.root().join(".sv/deployments/staging.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn resume_continues_the_remaining_steps_of_a_paused_release() {
+    let (app, _v1, v2, id) = paused();
+    let out = app
+        .cmd()
+        .args([
+            "resume",
+            "--env",
+            "staging",
+            &id,
+            "--gate-window",
+            "1s",
+            "--worker-url",
+            &format!("http://{}", app.host()),
+            "--connect-to",
+            &app.addr(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "succeeded");
+    assert_eq!(v["id"], id.as_str());
+    assert_eq!(v["resumed"], true);
+    // Only the remaining step ran, gated again; then Pages.
+    let steps: Vec<u64> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["percent"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [100]);
+    assert_eq!(v["pages"]["project"], "staging-spacevision-web");
+    assert_eq!(app.split(), [(v2, 100.0)]);
+    // The history now says how the release ended.
+    let last = history(&app).pop().unwrap();
+    assert_eq!(last["id"], id.as_str());
+    assert_eq!(last["kind"], "resume");
+    assert_eq!(last["outcome"], "succeeded");
+    assert_eq!(last["percent"], 100);
+
+    // `status ID` tells the release's story from any machine (the records kept in KV).
+    std::fs::remove_dir_all(app.root().join(".sv/deployments")).unwrap();
+    let status = app
+        .cmd()
+        .args(["status", "--env", "staging", &id, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(0), "{status:?}");
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let story: Vec<(&str, &str)> = status["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(story, [("deploy", "paused"), ("resume", "succeeded")]);
+    let unknown = app
+        .cmd()
+        .args(["status", "--env", "staging", "20000101000000-000000"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+
+    // It is no longer paused: a second resume is refused (from the KV records too).
+    let again = app
+        .cmd()
+        .args(["resume", "--env", "staging", &id])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not paused"));
+}
+
+#[test]
+fn rollback_of_a_paused_release_returns_its_previous_version() {
+    let (app, v1, _v2, id) = paused();
+    let out = app
+        .cmd()
+        .args(["rollback", "--env", "staging", &id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(app.split(), [(v1, 100.0)]);
+    // The split it paused at is gone: nothing to resume.
+    let resume = app
+        .cmd()
+        .args(["resume", "--env", "staging", &id])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&resume.stderr);
+    assert_eq!(resume.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("changed since release"), "{stderr}");
+    // An unknown release is bad input.
+    let unknown = app
+        .cmd()
+        .args(["rollback", "--env", "staging", "20000101000000-000000"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+}
