@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use sv_audit::{AuditRecord, Outcome};
 use sv_cli::{ExitStatus, input_error};
 use sv_config::Operation;
-use sv_infra::{ExecContext, StateStore as _};
+use sv_infra::ExecContext;
 use sv_planner::{LockInfo, Plan, PlanOptions, Render as _, State, StateResource};
 
 use crate::args::{ApplyArgs, DestroyArgs, ImportArgs, PlanArgs, RefreshArgs, StateCommand};
@@ -251,7 +251,7 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
     };
     let mut state = planned.state;
     crate::ctx::stamp_lineage(&mut state);
-    let (report, _state) = sv_infra::execute(&plan, &exec, &ctx.store, state)
+    let (report, _state) = sv_infra::execute(&plan, &exec, ctx.store.as_ref(), state)
         .await
         .context("state could not be written during apply")?;
     for op in &report.results {

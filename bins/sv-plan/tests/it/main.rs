@@ -5,6 +5,7 @@ mod act;
 mod github;
 mod lifecycle;
 mod output;
+mod r2_state;
 mod state;
 
 use std::path::PathBuf;
