@@ -140,3 +140,15 @@ pub struct RefreshArgs {
     #[arg(long)]
     pub dry_run: bool,
 }
+
+/// `sv-plan generate`
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// Write the `resources:` section (with the import commands as comments) to FILE
+    /// instead of printing it
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only these kinds: kv, d1, r2, dns, pages, route, domain (repeatable; default all)
+    #[arg(long = "kind", value_name = "KIND", value_parser = ["kv", "d1", "r2", "dns", "pages", "route", "domain"])]
+    pub kinds: Vec<String>,
+}

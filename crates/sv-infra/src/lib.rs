@@ -13,6 +13,8 @@
 //!   R2 bucket, locked by conditional writes.
 //! - [`converge`]: plan + apply of a whole environment in one call (derived environments:
 //!   developer, preview, drill).
+//! - [`generate`]: the reverse of `desired`: an existing account as an sv.yaml `resources:`
+//!   section plus the `sv-plan import` commands adopting it.
 //! - [`adopt`]: a derived environment's live resources recorded in its state by their
 //!   reserved names (its state may not have survived: CI jobs start fresh).
 //!
@@ -26,6 +28,7 @@ pub mod adopt;
 pub mod converge;
 pub mod desired;
 pub mod execute;
+pub mod generate;
 pub mod inventory;
 pub mod migrations;
 pub mod r2_store;
