@@ -84,6 +84,10 @@ pub struct ApplyArgs {
     /// Why (recorded in the state lock)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Delete or replace data stores (D1, KV, R2) without backing them up first (recorded
+    /// in the audit trail)
+    #[arg(long)]
+    pub no_backup: bool,
 }
 
 /// `sv-plan destroy`
@@ -100,6 +104,10 @@ pub struct DestroyArgs {
     /// Operations in flight at once within a wave
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
+    /// Delete data stores (D1, KV, R2) without backing them up first (recorded in the
+    /// audit trail)
+    #[arg(long)]
+    pub no_backup: bool,
 }
 
 /// `sv-plan state …`

@@ -46,7 +46,7 @@ fn lock<'a>(
     Ok(LockGuard { ctx, id: info.id })
 }
 
-fn audit(
+pub(crate) fn audit(
     ctx: &Ctx,
     operation: &str,
     target: &str,
@@ -190,6 +190,7 @@ struct RunRequest<'a> {
     dry_run: bool,
     concurrency: usize,
     reason: Option<String>,
+    no_backup: bool,
 }
 
 async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> {
@@ -237,12 +238,17 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         ctx.global.output().print(&plan)?;
         return Ok(ExitStatus::Success);
     }
+    let backup = crate::backup::prepare(ctx, &plan, &planned.state, req.name, req.no_backup)?;
     if req.saved.is_none() && !req.auto_approve && !confirm(&plan, req.name)? {
         return Err(anyhow::anyhow!(
             "{} cancelled: nothing was changed",
             req.name
         ));
     }
+    let backup_path = match backup {
+        Some(pending) => Some(crate::backup::take(ctx, pending, req.name).await?),
+        None => None,
+    };
     let exec = ExecContext {
         client: ctx.client()?,
         zone_id: planned.inventory.zone_id.clone(),
@@ -270,7 +276,10 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         )?;
     }
     let succeeded = report.succeeded;
-    let output = ApplyOutput(report);
+    let output = ApplyOutput {
+        report,
+        backup: backup_path.map(|p| p.display().to_string()),
+    };
     ctx.global.output().print(&output)?;
     if ctx.runner.is_active() {
         ctx.runner
@@ -279,6 +288,11 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         ctx.runner
             .set_output("applied", &succeeded.to_string())
             .context("cannot write step outputs")?;
+        if let Some(path) = &output.backup {
+            ctx.runner
+                .set_output("backup-path", path)
+                .context("cannot write step outputs")?;
+        }
     }
     Ok(if succeeded {
         ExitStatus::Success
@@ -299,6 +313,7 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<ExitStatus> {
             dry_run: args.dry_run,
             concurrency: args.concurrency,
             reason: args.reason.clone(),
+            no_backup: args.no_backup,
         },
     )
     .await
@@ -316,6 +331,7 @@ pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> anyhow::Result<ExitStatus
             dry_run: args.dry_run,
             concurrency: args.concurrency,
             reason: None,
+            no_backup: args.no_backup,
         },
     )
     .await

@@ -5,6 +5,7 @@
 //! and prints their reports.
 
 pub mod args;
+mod backup;
 mod commands;
 mod ctx;
 mod generate;

@@ -83,7 +83,19 @@ pub async fn generate(req: &GenerateRequest<'_>) -> Result<Generated, Error> {
         skipped: Vec::new(),
     };
     let mut dns_names: BTreeMap<String, usize> = BTreeMap::new();
-    for o in &inventory.observed {
+    // By name and content, not id: the same account always generates the same section
+    // (and the same `TXT.@.2` keys for records sharing a type and name).
+    let mut observed = inventory.observed;
+    observed.sort_by_cached_key(|o| {
+        let text = |k: &str| {
+            o.attributes
+                .get(k)
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        (o.kind, text("type"), o.name.clone(), text("content"), o.id.clone())
+    });
+    for o in &observed {
         match o.kind {
             Kind::Kv | Kind::D1 | Kind::R2 | Kind::Pages => {
                 let Some(key) = key_of(req, &o.name) else {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap (workspace rule); helpers outside #[test] need it said
 
 mod act;
+mod backup;
 mod generate;
 mod github;
 mod lifecycle;
