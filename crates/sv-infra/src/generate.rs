@@ -93,7 +93,13 @@ pub async fn generate(req: &GenerateRequest<'_>) -> Result<Generated, Error> {
                 .map(ToString::to_string)
                 .unwrap_or_default()
         };
-        (o.kind, text("type"), o.name.clone(), text("content"), o.id.clone())
+        (
+            o.kind,
+            text("type"),
+            o.name.clone(),
+            text("content"),
+            o.id.clone(),
+        )
     });
     for o in &observed {
         match o.kind {
