@@ -238,6 +238,7 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         ctx.global.output().print(&plan)?;
         return Ok(ExitStatus::Success);
     }
+    check_token_scope(ctx, &plan, planned.inventory.zone_id.as_deref()).await?;
     let backup = crate::backup::prepare(ctx, &plan, &planned.state, req.name, req.no_backup)?;
     if req.saved.is_none() && !req.auto_approve && !confirm(&plan, req.name)? {
         return Err(anyhow::anyhow!(
@@ -299,6 +300,36 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
     } else {
         ExitStatus::Failure
     })
+}
+
+/// Refuses (exit 2, nothing changed) when the token lacks a write permission the plan needs
+/// or is not active; when its permissions cannot be read, warns and goes on.
+async fn check_token_scope(ctx: &Ctx, plan: &Plan, zone_id: Option<&str>) -> anyhow::Result<()> {
+    use sv_infra::scope::ScopeCheck;
+    let zone = ctx.env().zone.as_deref().zip(zone_id);
+    match sv_infra::scope::check_write_scope(ctx.client()?, plan, zone).await {
+        Ok(ScopeCheck::Granted) => Ok(()),
+        Ok(ScopeCheck::Missing(missing)) => {
+            let lines: Vec<String> = missing.iter().map(|m| format!("  - {m}")).collect();
+            Err(input_error(anyhow::anyhow!(
+                "the API token cannot make these changes; it lacks:\n{}\nadd the permission(s) to \
+                 the token (dashboard → My Profile → API Tokens → Edit) and run again. Nothing was \
+                 changed.",
+                lines.join("\n")
+            )))
+        }
+        Ok(ScopeCheck::Inactive { status }) => Err(input_error(anyhow::anyhow!(
+            "the API token is {status}: nothing was changed"
+        ))),
+        Ok(ScopeCheck::Unknown(why)) => {
+            tracing::warn!("token permissions not checked before applying: {why}");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("token permissions not checked before applying: {e:#}");
+            Ok(())
+        }
+    }
 }
 
 pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<ExitStatus> {

@@ -11,6 +11,7 @@
 //!   one write) so an interrupted apply converges on re-run.
 //! - [`store`]: where state lives (a local file) and its lock; [`r2_store`]: the same in an
 //!   R2 bucket, locked by conditional writes.
+//! - [`scope`]: whether the API token may make the changes a plan holds (before an apply).
 //! - [`converge`]: plan + apply of a whole environment in one call (derived environments:
 //!   developer, preview, drill).
 //! - [`generate`]: the reverse of `desired`: an existing account as an sv.yaml `resources:`
@@ -32,6 +33,7 @@ pub mod generate;
 pub mod inventory;
 pub mod migrations;
 pub mod r2_store;
+pub mod scope;
 pub mod store;
 
 pub use adopt::adopt_by_name;
