@@ -290,8 +290,11 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
             .set_output("applied", &succeeded.to_string())
             .context("cannot write step outputs")?;
         if let Some(path) = &output.backup {
+            // Absolute, for the upload step of actions/apply.
+            let absolute = std::fs::canonicalize(path)
+                .map_or_else(|_| path.clone(), |p| p.display().to_string());
             ctx.runner
-                .set_output("backup-path", path)
+                .set_output("backup-path", &absolute)
                 .context("cannot write step outputs")?;
         }
     }
