@@ -5,6 +5,7 @@
 #   SV_PLAN_ARTIFACT  non-empty when a saved plan was downloaded
 #   SV_PLAN_PATH      where the downloaded plan is
 #   SV_NO_BACKUP      `true`: delete or replace data stores without the backup first
+#   SV_FAILURE_ISSUE  `true`: open/close the environment's failed-apply issue (GITHUB_TOKEN)
 # sv-plan writes the `applied` and `backup-path` outputs and the job summary itself.
 set -euo pipefail
 
@@ -17,6 +18,14 @@ main() {
         false | "") ;;
         *)
             echo "no-backup must be true or false, not '${SV_NO_BACKUP}'" >&2
+            exit 2
+            ;;
+    esac
+    case "${SV_FAILURE_ISSUE:-false}" in
+        true) extra+=(--failure-issue) ;;
+        false | "") ;;
+        *)
+            echo "failure-issue must be true or false, not '${SV_FAILURE_ISSUE}'" >&2
             exit 2
             ;;
     esac

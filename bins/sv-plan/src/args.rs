@@ -88,6 +88,11 @@ pub struct ApplyArgs {
     /// in the audit trail)
     #[arg(long)]
     pub no_backup: bool,
+    /// When operations fail, open (or update) a GitHub issue for the environment linking this
+    /// run; close it after the next apply that succeeds. Needs GITHUB_TOKEN and
+    /// GITHUB_REPOSITORY
+    #[arg(long)]
+    pub failure_issue: bool,
 }
 
 /// `sv-plan destroy`

@@ -191,6 +191,7 @@ struct RunRequest<'a> {
     concurrency: usize,
     reason: Option<String>,
     no_backup: bool,
+    failure_issue: bool,
 }
 
 async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> {
@@ -277,11 +278,28 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         )?;
     }
     let succeeded = report.succeeded;
+    // The apply's own result stands whatever GitHub says: a failure to file the issue is
+    // reported, not turned into a failed apply.
+    let issue_note = if req.failure_issue {
+        Some(
+            crate::github::failure_issue(ctx, &report)
+                .await
+                .unwrap_or_else(|e| format!("warning: no failed-apply issue: {e:#}")),
+        )
+    } else {
+        None
+    };
     let output = ApplyOutput {
         report,
         backup: backup_path.map(|p| p.display().to_string()),
     };
     ctx.global.output().print(&output)?;
+    if let Some(note) = issue_note {
+        tracing::info!("{note}");
+        if !ctx.global.quiet {
+            writeln!(std::io::stderr(), "{note}")?;
+        }
+    }
     if ctx.runner.is_active() {
         ctx.runner
             .append_summary(&sv_planner::Render::markdown(&output))
@@ -348,6 +366,7 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<ExitStatus> {
             concurrency: args.concurrency,
             reason: args.reason.clone(),
             no_backup: args.no_backup,
+            failure_issue: args.failure_issue,
         },
     )
     .await
@@ -366,6 +385,7 @@ pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> anyhow::Result<ExitStatus
             concurrency: args.concurrency,
             reason: None,
             no_backup: args.no_backup,
+            failure_issue: false,
         },
     )
     .await

@@ -139,6 +139,52 @@ fn read_plan(path: &Path) -> anyhow::Result<Plan> {
         .map_err(input_error)
 }
 
+/// After an apply: with failed operations, opens or updates the environment's
+/// `sv:apply-failed` issue (the report, and the run that failed); after a successful apply,
+/// closes it. Returns what was done, for the log.
+pub async fn failure_issue(ctx: &Ctx, report: &sv_infra::ApplyReport) -> anyhow::Result<String> {
+    let gh = sv_cli::context::github(&ctx.runner)?;
+    let github = client(&gh)?;
+    let marker = Marker::new("apply", &report.environment).map_err(input_error)?;
+    if report.succeeded {
+        let closed = github
+            .close_issue_by_marker(&marker, Some("Apply succeeded again: closing."))
+            .await
+            .context("cannot close the failed-apply issue")?;
+        return Ok(closed
+            .iter()
+            .map(|n| format!("Closed failed-apply issue #{n}."))
+            .collect::<Vec<_>>()
+            .join(" "));
+    }
+    let mut body = sv_planner::Render::markdown(&crate::report::ApplyOutput {
+        report: report.clone(),
+        backup: None,
+    });
+    match gh.run_url.as_deref().or(ctx.run_url().as_deref()) {
+        Some(url) => body.push_str(&format!("\n\nFailed run: {url}\n")),
+        None => body.push_str("\n\nFailed outside GitHub Actions (no run to link).\n"),
+    }
+    body.push_str(
+        "\nEverything marked done is recorded in state: fix the cause and run apply again; \
+         this issue closes itself when an apply succeeds.\n",
+    );
+    let outcome = github
+        .upsert_issue(
+            &marker,
+            &format!("sv-plan apply failed in `{}`", report.environment),
+            &body,
+            &["sv:apply-failed"],
+            &[],
+        )
+        .await
+        .context("cannot open or update the failed-apply issue")?;
+    Ok(format!(
+        "Failed-apply issue #{} {:?}: {}",
+        outcome.number, outcome.action, outcome.url
+    ))
+}
+
 /// `sv-plan drift`: exit 2 when the live account differs from sv.yaml, with one issue per
 /// environment kept open while it does.
 pub async fn drift(ctx: &Ctx, args: &DriftArgs) -> anyhow::Result<ExitStatus> {

@@ -152,3 +152,50 @@ fn risky_plans_label_the_pull_request_and_the_label_goes_when_the_risk_does() {
         .unwrap();
     assert_eq!(comments.len(), 1, "still one sticky comment");
 }
+
+#[test]
+fn a_failed_apply_opens_an_issue_linking_the_run_and_the_next_success_closes_it() {
+    let app = App::new();
+    let with_run = |args: &[&str]| {
+        let out = app
+            .cmd()
+            .env("GITHUB_API_URL", app.emu.github_api_url())
+            .env("GITHUB_TOKEN", app.emu.token())
+            .env("GITHUB_REPOSITORY", "acme/spacevision")
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_RUN_ID", "4242")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // No Worker deployed: the custom domain fails.
+    let (code, out, err) = with_run(&["apply", "--auto-approve", "--failure-issue"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("Failed-apply issue #1 Opened"), "{err}");
+    let issue = app
+        .block_on(async { gh_client(&app).get_issue(1).await })
+        .unwrap();
+    assert_eq!(issue.title, "sv-plan apply failed in `production`");
+    assert_eq!(issue.state, "open");
+    assert!(issue.labels.iter().any(|l| l.name == "sv:apply-failed"));
+    let body = issue.body.unwrap_or_default();
+    assert!(
+        body.contains("Failed run: https://github.example/acme/spacevision/actions/runs/4242"),
+        "{body}"
+    );
+    assert!(body.contains("domain.images.spacevision.app"), "{body}");
+
+    app.deploy_worker();
+    let (code, out, err) = with_run(&["apply", "--auto-approve", "--failure-issue"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("Closed failed-apply issue #1."), "{err}");
+    let issue = app
+        .block_on(async { gh_client(&app).get_issue(1).await })
+        .unwrap();
+    assert_eq!(issue.state, "closed");
+}
