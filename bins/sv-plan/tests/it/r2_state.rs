@@ -66,6 +66,19 @@ fn plan_apply_then_no_changes_with_state_in_r2() {
     let (code, out, _) = app.run(&["state", "list"]);
     assert_eq!(code, 0);
     assert!(out.contains("kv.sessions\t"), "{out}");
+    // generate never offers sv's own state bucket as a resource.
+    let (code, out, err) = app.run(&["--format", "json", "generate", "--kind", "r2"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let generated: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        generated["resources"]["r2"].get("uploads").is_some(),
+        "{out}"
+    );
+    assert!(generated["resources"]["r2"].get(BUCKET).is_none(), "{out}");
+    assert_eq!(
+        generated["skipped"][0],
+        "R2 bucket `team-state`: it holds sv's state"
+    );
     // `state rm` writes through the conditional path too.
     let (code, out, err) = app.run(&["state", "rm", "kv.cache"]);
     assert_eq!(code, 0, "{out}\n{err}");
