@@ -875,3 +875,54 @@ async fn backup_worker(
     .await?;
     Ok(())
 }
+
+/// Backs up exactly `items` of `env` into a new archive in `out` (named like `create`'s,
+/// so `sv-backup list`, `verify` and `restore` take it), without printing anything: what
+/// sv-plan calls before an apply deletes or replaces data stores. `items` are KV, D1 or R2
+/// resources (`resource` = address, `target` = live name); others are skipped as `create`
+/// skips them. The caller records its own audit entry.
+///
+/// # Errors
+/// The archive exists or cannot be written, or a read from the API fails.
+pub async fn create_archive(
+    client: &Client,
+    config: &LoadedConfig,
+    env: &Environment,
+    items: &[Item],
+    out: &std::path::Path,
+    encryption: Encryption,
+) -> anyhow::Result<ArchiveSummary> {
+    let now = Utc::now();
+    let header = ManifestHeader {
+        tool: TOOL.into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        created_at: now,
+        environment: env.name.clone(),
+        source: serde_json::Map::from_iter([(
+            "project".to_owned(),
+            serde_json::Value::from(config.config.project.clone()),
+        )]),
+        resources: items
+            .iter()
+            .filter(|i| i.skipped.is_none())
+            .map(|i| i.resource.clone())
+            .collect(),
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let name = format!(
+        "{}-{}-{}.tar.gz.age",
+        config.config.project,
+        env.name,
+        now.format("%Y%m%dT%H%M%SZ")
+    );
+    let writer = ArchiveWriter::create(out, &name, encryption, header)?;
+    let mut sink = Sink {
+        writer: Some(writer),
+    };
+    for item in items.iter().filter(|i| i.skipped.is_none()) {
+        backup_item(client, config, env, item, &mut sink)
+            .await
+            .with_context(|| format!("backing up {} ({})", item.resource, item.target))?;
+    }
+    sink.finish().await
+}

@@ -57,6 +57,48 @@ fn object_not_found() -> ApiError {
     ApiError::not_found(10007, "The specified key does not exist.")
 }
 
+/// Serialises object writes, so a conditional write's check and write happen as one step
+/// (two `If-None-Match: *` PUTs racing for a lock: exactly one wins).
+static OBJECT_WRITES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Error code of a failed precondition. The REST object API documents none; R2's S3 API
+/// answers 412 `PreconditionFailed`, and this code is the emulator's choice.
+pub const PRECONDITION_FAILED_CODE: i64 = 10031;
+
+fn precondition_failed(which: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        PRECONDITION_FAILED_CODE,
+        format!("At least one of the pre-conditions you specified did not hold ({which})."),
+    )
+}
+
+/// `If-Match` / `If-None-Match` on a write, as R2's S3 API (`PutObject`, `DeleteObject`)
+/// and the Workers binding (`onlyIf: {etagMatches, etagDoesNotMatch}`) evaluate them:
+/// `If-Match: *` or a list of etags needs the object to exist with one of them;
+/// `If-None-Match: *` needs it absent (create-only), `If-None-Match: ETAG` needs its etag to
+/// differ. Quoted and bare etags both match.
+fn check_write_preconditions(headers: &HeaderMap, current: Option<&str>) -> Result<(), ApiError> {
+    let matches = |list: &str| {
+        list.split(',').map(str::trim).any(|t| {
+            t == "*" || current.is_some_and(|e| t.trim_start_matches("W/").trim_matches('"') == e)
+        })
+    };
+    if let Some(v) = headers.get(header::IF_MATCH) {
+        let list = v.to_str().unwrap_or_default();
+        if current.is_none() || !matches(list) {
+            return Err(precondition_failed("If-Match"));
+        }
+    }
+    if let Some(v) = headers.get(header::IF_NONE_MATCH) {
+        let list = v.to_str().unwrap_or_default();
+        if current.is_some() && matches(list) {
+            return Err(precondition_failed("If-None-Match"));
+        }
+    }
+    Ok(())
+}
+
 /// 3–63 characters, lower-case letters, digits and hyphens, alphanumeric at both ends.
 pub fn valid_bucket_name(name: &str) -> bool {
     let b = name.as_bytes();
@@ -592,8 +634,17 @@ async fn put_object(
         http_metadata: Value::Object(http),
         custom_metadata: json!(custom),
     };
-    st.store
-        .r2_put(&R2Bucket::key(j.as_deref(), &name), &meta, &body)?;
+    {
+        let _writing = OBJECT_WRITES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bucket_key = R2Bucket::key(j.as_deref(), &name);
+        if headers.contains_key(header::IF_MATCH) || headers.contains_key(header::IF_NONE_MATCH) {
+            let current = st.store.r2_get(&bucket_key, &key)?.map(|(m, _)| m.etag);
+            check_write_preconditions(&headers, current.as_deref())?;
+        }
+        st.store.r2_put(&bucket_key, &meta, &body)?;
+    }
     ok(json!({
         "key": meta.key,
         "size": meta.size.to_string(),
@@ -675,14 +726,45 @@ async fn delete_object(
 ) -> ApiResult {
     let j = jurisdiction(&headers)?;
     st.r2_bucket(j.as_deref(), &name)?;
-    st.store
-        .r2_delete(&R2Bucket::key(j.as_deref(), &name), &key)?;
+    let bucket_key = R2Bucket::key(j.as_deref(), &name);
+    let _writing = OBJECT_WRITES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if headers.contains_key(header::IF_MATCH) || headers.contains_key(header::IF_NONE_MATCH) {
+        let current = st.store.r2_get(&bucket_key, &key)?.map(|(m, _)| m.etag);
+        check_write_preconditions(&headers, current.as_deref())?;
+    }
+    st.store.r2_delete(&bucket_key, &key)?;
     ok(json!({"key": key}))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_preconditions() {
+        let h = |name: header::HeaderName, v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(name, HeaderValue::from_str(v).unwrap());
+            m
+        };
+        let create_only = h(header::IF_NONE_MATCH, "*");
+        assert!(check_write_preconditions(&create_only, None).is_ok());
+        let err = check_write_preconditions(&create_only, Some("abc")).unwrap_err();
+        assert_eq!(err.code(), PRECONDITION_FAILED_CODE);
+        let if_match = h(header::IF_MATCH, "\"abc\"");
+        assert!(check_write_preconditions(&if_match, Some("abc")).is_ok());
+        assert!(check_write_preconditions(&if_match, Some("def")).is_err());
+        assert!(check_write_preconditions(&if_match, None).is_err());
+        let any = h(header::IF_MATCH, "*");
+        assert!(check_write_preconditions(&any, Some("x")).is_ok());
+        assert!(check_write_preconditions(&any, None).is_err());
+        let not_this = h(header::IF_NONE_MATCH, "abc");
+        assert!(check_write_preconditions(&not_this, Some("def")).is_ok());
+        assert!(check_write_preconditions(&not_this, Some("abc")).is_err());
+        assert!(check_write_preconditions(&HeaderMap::new(), Some("abc")).is_ok());
+    }
 
     #[test]
     fn bucket_names() {

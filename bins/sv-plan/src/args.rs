@@ -84,6 +84,15 @@ pub struct ApplyArgs {
     /// Why (recorded in the state lock)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Delete or replace data stores (D1, KV, R2) without backing them up first (recorded
+    /// in the audit trail)
+    #[arg(long)]
+    pub no_backup: bool,
+    /// When operations fail, open (or update) a GitHub issue for the environment linking this
+    /// run; close it after the next apply that succeeds. Needs GITHUB_TOKEN and
+    /// GITHUB_REPOSITORY
+    #[arg(long)]
+    pub failure_issue: bool,
 }
 
 /// `sv-plan destroy`
@@ -100,6 +109,10 @@ pub struct DestroyArgs {
     /// Operations in flight at once within a wave
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
+    /// Delete data stores (D1, KV, R2) without backing them up first (recorded in the
+    /// audit trail)
+    #[arg(long)]
+    pub no_backup: bool,
 }
 
 /// `sv-plan state …`
@@ -139,4 +152,16 @@ pub struct RefreshArgs {
     /// Show what would be recorded and change nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `sv-plan generate`
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// Write the `resources:` section (with the import commands as comments) to FILE
+    /// instead of printing it
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only these kinds: kv, d1, r2, dns, pages, route, domain (repeatable; default all)
+    #[arg(long = "kind", value_name = "KIND", value_parser = ["kv", "d1", "r2", "dns", "pages", "route", "domain"])]
+    pub kinds: Vec<String>,
 }

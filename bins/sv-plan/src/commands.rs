@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use sv_audit::{AuditRecord, Outcome};
 use sv_cli::{ExitStatus, input_error};
 use sv_config::Operation;
-use sv_infra::{ExecContext, StateStore as _};
+use sv_infra::ExecContext;
 use sv_planner::{LockInfo, Plan, PlanOptions, Render as _, State, StateResource};
 
 use crate::args::{ApplyArgs, DestroyArgs, ImportArgs, PlanArgs, RefreshArgs, StateCommand};
@@ -46,7 +46,7 @@ fn lock<'a>(
     Ok(LockGuard { ctx, id: info.id })
 }
 
-fn audit(
+pub(crate) fn audit(
     ctx: &Ctx,
     operation: &str,
     target: &str,
@@ -190,6 +190,8 @@ struct RunRequest<'a> {
     dry_run: bool,
     concurrency: usize,
     reason: Option<String>,
+    no_backup: bool,
+    failure_issue: bool,
 }
 
 async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> {
@@ -237,12 +239,18 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         ctx.global.output().print(&plan)?;
         return Ok(ExitStatus::Success);
     }
+    check_token_scope(ctx, &plan, planned.inventory.zone_id.as_deref()).await?;
+    let backup = crate::backup::prepare(ctx, &plan, &planned.state, req.name, req.no_backup)?;
     if req.saved.is_none() && !req.auto_approve && !confirm(&plan, req.name)? {
         return Err(anyhow::anyhow!(
             "{} cancelled: nothing was changed",
             req.name
         ));
     }
+    let backup_path = match backup {
+        Some(pending) => Some(crate::backup::take(ctx, pending, req.name).await?),
+        None => None,
+    };
     let exec = ExecContext {
         client: ctx.client()?,
         zone_id: planned.inventory.zone_id.clone(),
@@ -251,7 +259,7 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
     };
     let mut state = planned.state;
     crate::ctx::stamp_lineage(&mut state);
-    let (report, _state) = sv_infra::execute(&plan, &exec, &ctx.store, state)
+    let (report, _state) = sv_infra::execute(&plan, &exec, ctx.store.as_ref(), state)
         .await
         .context("state could not be written during apply")?;
     for op in &report.results {
@@ -270,8 +278,28 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         )?;
     }
     let succeeded = report.succeeded;
-    let output = ApplyOutput(report);
+    // The apply's own result stands whatever GitHub says: a failure to file the issue is
+    // reported, not turned into a failed apply.
+    let issue_note = if req.failure_issue {
+        Some(
+            crate::github::failure_issue(ctx, &report)
+                .await
+                .unwrap_or_else(|e| format!("warning: no failed-apply issue: {e:#}")),
+        )
+    } else {
+        None
+    };
+    let output = ApplyOutput {
+        report,
+        backup: backup_path.map(|p| p.display().to_string()),
+    };
     ctx.global.output().print(&output)?;
+    if let Some(note) = issue_note {
+        tracing::info!("{note}");
+        if !ctx.global.quiet {
+            writeln!(std::io::stderr(), "{note}")?;
+        }
+    }
     if ctx.runner.is_active() {
         ctx.runner
             .append_summary(&sv_planner::Render::markdown(&output))
@@ -279,12 +307,50 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         ctx.runner
             .set_output("applied", &succeeded.to_string())
             .context("cannot write step outputs")?;
+        if let Some(path) = &output.backup {
+            // Absolute, for the upload step of actions/apply.
+            let absolute = std::fs::canonicalize(path)
+                .map_or_else(|_| path.clone(), |p| p.display().to_string());
+            ctx.runner
+                .set_output("backup-path", &absolute)
+                .context("cannot write step outputs")?;
+        }
     }
     Ok(if succeeded {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
     })
+}
+
+/// Refuses (exit 2, nothing changed) when the token lacks a write permission the plan needs
+/// or is not active; when its permissions cannot be read, warns and goes on.
+async fn check_token_scope(ctx: &Ctx, plan: &Plan, zone_id: Option<&str>) -> anyhow::Result<()> {
+    use sv_infra::scope::ScopeCheck;
+    let zone = ctx.env().zone.as_deref().zip(zone_id);
+    match sv_infra::scope::check_write_scope(ctx.client()?, plan, zone).await {
+        Ok(ScopeCheck::Granted) => Ok(()),
+        Ok(ScopeCheck::Missing(missing)) => {
+            let lines: Vec<String> = missing.iter().map(|m| format!("  - {m}")).collect();
+            Err(input_error(anyhow::anyhow!(
+                "the API token cannot make these changes; it lacks:\n{}\nadd the permission(s) to \
+                 the token (dashboard → My Profile → API Tokens → Edit) and run again. Nothing was \
+                 changed.",
+                lines.join("\n")
+            )))
+        }
+        Ok(ScopeCheck::Inactive { status }) => Err(input_error(anyhow::anyhow!(
+            "the API token is {status}: nothing was changed"
+        ))),
+        Ok(ScopeCheck::Unknown(why)) => {
+            tracing::warn!("token permissions not checked before applying: {why}");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("token permissions not checked before applying: {e:#}");
+            Ok(())
+        }
+    }
 }
 
 pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<ExitStatus> {
@@ -299,6 +365,8 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<ExitStatus> {
             dry_run: args.dry_run,
             concurrency: args.concurrency,
             reason: args.reason.clone(),
+            no_backup: args.no_backup,
+            failure_issue: args.failure_issue,
         },
     )
     .await
@@ -316,6 +384,8 @@ pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> anyhow::Result<ExitStatus
             dry_run: args.dry_run,
             concurrency: args.concurrency,
             reason: None,
+            no_backup: args.no_backup,
+            failure_issue: false,
         },
     )
     .await

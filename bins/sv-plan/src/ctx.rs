@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use sv_actions::Runner;
 use sv_cli::{CloudflareArgs, GlobalArgs, input_error};
 use sv_config::{Environment, LoadedConfig, StateBackend};
-use sv_infra::{Inventory, LocalStore, StateStore};
+use sv_infra::{Inventory, LocalStore, R2Store, StateStore};
 use sv_planner::{Desired, Plan, PlanInput, PlanOptions, State};
 
 pub struct Ctx {
@@ -18,7 +18,7 @@ pub struct Ctx {
     pub env: Environment,
     client: Option<sv_cloudflare::Client>,
     cloudflare: CloudflareArgs,
-    pub store: LocalStore,
+    pub store: Box<dyn StateStore>,
 }
 
 /// A computed plan and what it was computed from.
@@ -30,23 +30,26 @@ impl Ctx {
         let config = sv_cli::context::load_config(global)?;
         let env = sv_cli::context::environment(&config, global)?.clone();
         let env_name = env.name.clone();
-        let dir = match &config.config.state {
-            StateBackend::Local(dir) => config.resolve_path(dir),
-            StateBackend::R2(r2) => {
-                return Err(input_error(anyhow::anyhow!(
-                    "state.r2 (bucket `{}`) is not supported by this sv-plan yet: use \
-                     `state: {{ local: .sv/state }}` in {}",
-                    r2.bucket,
-                    global.config.display()
-                )));
-            }
-        };
-        let store = LocalStore::new(&dir, &env_name);
-        // Only commands that call the API need a token (`state list` and `unlock` do not).
+        // Only commands that call the API need a token (`state list` and `unlock` of local
+        // state do not); state in R2 needs it for everything.
         let client = if cf.api_token.is_some() {
             Some(sv_cli::context::cloudflare(cf, &runner)?)
         } else {
             None
+        };
+        let store: Box<dyn StateStore> = match &config.config.state {
+            StateBackend::Local(dir) => {
+                Box::new(LocalStore::new(&config.resolve_path(dir), &env_name))
+            }
+            StateBackend::R2(r2) => {
+                let client = match &client {
+                    Some(c) => c,
+                    // Fails with the message that names the missing variable.
+                    None => &sv_cli::context::cloudflare(cf, &runner)
+                        .with_context(|| format!("state is in R2 bucket `{}`", r2.bucket))?,
+                };
+                Box::new(R2Store::new(client, &r2.bucket, &r2.prefix, &env_name))
+            }
         };
         Ok(Self {
             global: global.clone(),

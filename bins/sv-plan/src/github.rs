@@ -11,9 +11,41 @@ use crate::args::{CommentArgs, DriftArgs};
 use crate::ctx::Ctx;
 use crate::report::Message;
 
-/// The comment body: the plan's Markdown and the commit it was planned at.
+/// The pull-request labels sv-plan keeps in step with its plan comments.
+pub const LABEL_RISKY: &str = "sv:risky";
+pub const LABEL_DESTROY: &str = "sv:destroy";
+pub const LABEL_CHANGES: &str = "sv:changes";
+pub const LABEL_NO_CHANGES: &str = "sv:no-changes";
+
+/// The labels `plan` calls for, each also written into its comment as a hidden
+/// `<!-- sv:… -->` flag: a pull request can carry one comment per environment, and its
+/// labels are those of all of them together.
+fn flags(plan: &Plan) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if plan
+        .risks
+        .iter()
+        .any(|r| r.level >= sv_planner::RiskLevel::Warning)
+    {
+        out.push(LABEL_RISKY);
+    }
+    if plan.summary.delete + plan.summary.replace > 0 {
+        out.push(LABEL_DESTROY);
+    }
+    if plan.summary.has_changes() {
+        out.push(LABEL_CHANGES);
+    }
+    out
+}
+
+fn flag(label: &str) -> String {
+    format!("<!-- {label} -->")
+}
+
+/// The comment body: the plan's flags (hidden), its Markdown and the commit it was planned at.
 pub fn comment_body(plan: &Plan, sha: Option<&str>) -> String {
-    let mut body = plan.markdown();
+    let mut body: String = flags(plan).iter().map(|l| flag(l) + "\n").collect();
+    body.push_str(&plan.markdown());
     if let Some(sha) = sha {
         body.push_str(&format!("\n\n<sub>Planned at commit {sha}.</sub>\n"));
     }
@@ -30,14 +62,49 @@ fn client(gh: &GitHubContext) -> anyhow::Result<sv_github::GitHub> {
 pub async fn post_comment(gh: &GitHubContext, plan: &Plan, pr: u64) -> anyhow::Result<String> {
     let marker = Marker::new("plan", &plan.environment).map_err(input_error)?;
     let body = comment_body(plan, gh.sha.as_deref());
-    let outcome = client(gh)?
+    let github = client(gh)?;
+    let outcome = github
         .upsert_comment(pr, &marker, &body)
         .await
         .with_context(|| format!("cannot comment on pull request #{pr}"))?;
+    let labels = sync_labels(&github, pr)
+        .await
+        .with_context(|| format!("cannot label pull request #{pr}"))?;
     Ok(format!(
-        "Plan comment {:?} on pull request #{pr}: {}",
+        "Plan comment {:?} on pull request #{pr}: {}{labels}",
         outcome.action, outcome.url
     ))
+}
+
+/// Sets `sv:risky`, `sv:destroy`, `sv:changes` and `sv:no-changes` on the pull request from
+/// the flags of all its plan comments (every environment), adding and removing only those;
+/// other labels are left alone. Returns a note of what changed.
+async fn sync_labels(github: &sv_github::GitHub, pr: u64) -> anyhow::Result<String> {
+    let comments = github.list_issue_comments(pr).await?;
+    let plans: Vec<&str> = comments
+        .iter()
+        .map(|c| c.body.as_str())
+        .filter(|b| b.starts_with("<!-- sv:plan:"))
+        .collect();
+    let any = |label: &str| plans.iter().any(|b| b.contains(&flag(label)));
+    let wanted = [
+        (LABEL_RISKY, any(LABEL_RISKY)),
+        (LABEL_DESTROY, any(LABEL_DESTROY)),
+        (LABEL_CHANGES, any(LABEL_CHANGES)),
+        (LABEL_NO_CHANGES, !plans.is_empty() && !any(LABEL_CHANGES)),
+    ];
+    let current = github.get_issue(pr).await?.labels;
+    let mut changed = Vec::new();
+    for (label, on) in wanted {
+        if github.set_label(pr, &current, label, on).await? {
+            changed.push(format!("{}{label}", if on { "+" } else { "-" }));
+        }
+    }
+    Ok(if changed.is_empty() {
+        String::new()
+    } else {
+        format!(" (labels {})", changed.join(" "))
+    })
 }
 
 /// `sv-plan comment PLAN [--pr N]`
@@ -70,6 +137,52 @@ fn read_plan(path: &Path) -> anyhow::Result<Plan> {
             )
         })
         .map_err(input_error)
+}
+
+/// After an apply: with failed operations, opens or updates the environment's
+/// `sv:apply-failed` issue (the report, and the run that failed); after a successful apply,
+/// closes it. Returns what was done, for the log.
+pub async fn failure_issue(ctx: &Ctx, report: &sv_infra::ApplyReport) -> anyhow::Result<String> {
+    let gh = sv_cli::context::github(&ctx.runner)?;
+    let github = client(&gh)?;
+    let marker = Marker::new("apply", &report.environment).map_err(input_error)?;
+    if report.succeeded {
+        let closed = github
+            .close_issue_by_marker(&marker, Some("Apply succeeded again: closing."))
+            .await
+            .context("cannot close the failed-apply issue")?;
+        return Ok(closed
+            .iter()
+            .map(|n| format!("Closed failed-apply issue #{n}."))
+            .collect::<Vec<_>>()
+            .join(" "));
+    }
+    let mut body = sv_planner::Render::markdown(&crate::report::ApplyOutput {
+        report: report.clone(),
+        backup: None,
+    });
+    match gh.run_url.as_deref().or(ctx.run_url().as_deref()) {
+        Some(url) => body.push_str(&format!("\n\nFailed run: {url}\n")),
+        None => body.push_str("\n\nFailed outside GitHub Actions (no run to link).\n"),
+    }
+    body.push_str(
+        "\nEverything marked done is recorded in state: fix the cause and run apply again; \
+         this issue closes itself when an apply succeeds.\n",
+    );
+    let outcome = github
+        .upsert_issue(
+            &marker,
+            &format!("sv-plan apply failed in `{}`", report.environment),
+            &body,
+            &["sv:apply-failed"],
+            &[],
+        )
+        .await
+        .context("cannot open or update the failed-apply issue")?;
+    Ok(format!(
+        "Failed-apply issue #{} {:?}: {}",
+        outcome.number, outcome.action, outcome.url
+    ))
 }
 
 /// `sv-plan drift`: exit 2 when the live account differs from sv.yaml, with one issue per

@@ -5,8 +5,10 @@
 //! and prints their reports.
 
 pub mod args;
+mod backup;
 mod commands;
 mod ctx;
+mod generate;
 mod github;
 mod report;
 
@@ -15,7 +17,8 @@ use sv_cli::validate::ValidateArgs;
 use sv_cli::{CloudflareArgs, CompletionsArgs, ExitStatus, GlobalArgs};
 
 use crate::args::{
-    ApplyArgs, CommentArgs, DestroyArgs, DriftArgs, ImportArgs, PlanArgs, RefreshArgs, StateCommand,
+    ApplyArgs, CommentArgs, DestroyArgs, DriftArgs, GenerateArgs, ImportArgs, PlanArgs,
+    RefreshArgs, StateCommand,
 };
 
 /// Plan and apply Cloudflare infrastructure declared in sv.yaml
@@ -48,6 +51,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Record the live attributes of managed resources in state
     Refresh(RefreshArgs),
+    /// Write the live account's resources as an sv.yaml `resources:` section, with the
+    /// `sv-plan import` commands that adopt them
+    Generate(GenerateArgs),
     /// Post a saved plan as the sticky comment of its environment on a pull request
     Comment(CommentArgs),
     /// Exit 2 when the live account drifted from sv.yaml; keep one GitHub issue per environment
@@ -69,6 +75,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::State(cmd) => commands::state(&ctx()?, cmd).await,
         Command::Import(args) => commands::import(&ctx()?, args).await,
         Command::Refresh(args) => commands::refresh(&ctx()?, args).await,
+        Command::Generate(args) => generate::generate(&ctx()?, args).await,
         Command::Comment(args) => github::comment(&cli.global, args).await,
         Command::Drift(args) => github::drift(&ctx()?, args).await,
         Command::Validate(_) => sv_cli::validate::run(&cli.global),

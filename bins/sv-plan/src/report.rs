@@ -9,12 +9,24 @@ use sv_report::{Render, Styles, markdown_escape};
 
 /// The outcome of `apply`/`destroy`.
 #[derive(Debug, Serialize)]
-pub struct ApplyOutput(pub ApplyReport);
+pub struct ApplyOutput {
+    #[serde(flatten)]
+    pub report: ApplyReport,
+    /// The archive taken before data stores were deleted or replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+}
 
 impl Render for ApplyOutput {
     fn human(&self, s: &Styles) -> String {
-        let r = &self.0;
+        let r = &self.report;
         let mut out = String::new();
+        if let Some(path) = &self.backup {
+            let _ = writeln!(
+                out,
+                "Backed up the data stores it deletes or replaces first: {path}"
+            );
+        }
         for op in &r.results {
             let (mark, tail) = match &op.outcome {
                 OpOutcome::Done { .. } => (s.green("done"), String::new()),
@@ -51,10 +63,15 @@ impl Render for ApplyOutput {
     }
 
     fn markdown(&self) -> String {
-        let r = &self.0;
+        let r = &self.report;
         let (done, failed, not_started) = r.counts();
+        let backup = self
+            .backup
+            .as_ref()
+            .map(|p| format!("Backed up the data stores it deletes or replaces first: `{p}`\n\n"))
+            .unwrap_or_default();
         let mut out = format!(
-            "### sv-plan apply: `{}` {}\n\n{done} done, {failed} failed, {not_started} not started (state serial {}).\n\n| wave | action | address | result |\n|---|---|---|---|\n",
+            "### sv-plan apply: `{}` {}\n\n{backup}{done} done, {failed} failed, {not_started} not started (state serial {}).\n\n| wave | action | address | result |\n|---|---|---|---|\n",
             markdown_escape(&r.environment),
             if r.succeeded { "succeeded" } else { "failed" },
             r.state_serial

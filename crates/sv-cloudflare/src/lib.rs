@@ -37,6 +37,7 @@ pub mod graphql;
 pub mod kv;
 pub mod pages;
 pub mod r2;
+pub mod r2_conditional;
 pub mod tail;
 pub mod tokens;
 pub mod user;

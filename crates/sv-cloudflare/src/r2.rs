@@ -321,7 +321,7 @@ impl ObjectDownload {
 /// R2 endpoints; see [`Client::r2`].
 #[derive(Debug, Clone, Copy)]
 pub struct R2Api<'a> {
-    client: &'a Client,
+    pub(crate) client: &'a Client,
 }
 
 impl Client {
@@ -339,7 +339,7 @@ impl R2Api<'_> {
     }
 
     /// `…/r2/buckets/{bucket}/objects/{key}` with the key's `/` kept.
-    fn object_url(&self, bucket: &str, key: &str) -> Result<Url, Error> {
+    pub(crate) fn object_url(&self, bucket: &str, key: &str) -> Result<Url, Error> {
         if key.is_empty() {
             return Err(Error::invalid("empty R2 object key"));
         }

@@ -822,3 +822,99 @@ pub(crate) async fn blob(
     );
     Ok(response)
 }
+
+// ---------------------------------------------------------------- issue labels
+
+/// `GET /repos/{o}/{r}/issues/{n}/labels`: the labels on an issue or pull request.
+pub(crate) async fn list_issue_labels(
+    State(state): State<GithubState>,
+    axum::Extension(base): axum::Extension<Base>,
+    Path((owner, repo, n)): Path<(String, String, String)>,
+) -> ApiResult {
+    let n = number(&n)?;
+    let data = state.lock();
+    let r = data.repo(&owner, &repo).ok_or_else(ApiError::not_found)?;
+    let i = r.issues.get(&n).ok_or_else(ApiError::not_found)?;
+    let labels: Vec<Value> = i
+        .labels
+        .iter()
+        .map(|l| render::label(&base, r, l))
+        .collect();
+    Ok(Json(labels).into_response())
+}
+
+/// `POST /repos/{o}/{r}/issues/{n}/labels` `{"labels": [...]}`: adds labels (creating repository
+/// labels that do not exist yet, as GitHub does) and answers every label now on the issue.
+/// An unknown number becomes an implicit pull request, as for comments.
+pub(crate) async fn add_issue_labels(
+    State(state): State<GithubState>,
+    axum::Extension(base): axum::Extension<Base>,
+    Path((owner, repo, n)): Path<(String, String, String)>,
+    bytes: Bytes,
+) -> ApiResult {
+    let n = number(&n)?;
+    let map = parse_body(&bytes, "Label")?;
+    let labels = strings_field(&map, "Label", "labels")?
+        .ok_or_else(|| ApiError::invalid("Label", "labels", "missing_field", None))?;
+    if labels.iter().any(|l| l.trim().is_empty()) {
+        return Err(ApiError::invalid("Label", "name", "missing_field", None));
+    }
+    let mut data = state.lock();
+    data.ensure_issue(&owner, &repo, n);
+    let ids: Vec<u64> = labels.iter().map(|_| data.alloc_id()).collect();
+    let r = data.repo_mut(&owner, &repo);
+    for (label, id) in labels.iter().zip(ids) {
+        r.labels
+            .entry(label.to_lowercase())
+            .or_insert_with(|| crate::state::LabelRec {
+                id,
+                name: label.clone(),
+                color: "ededed".into(),
+            });
+    }
+    let i = r.issues.get_mut(&n).ok_or_else(ApiError::not_found)?;
+    for l in labels {
+        if !i.labels.iter().any(|x| x.eq_ignore_ascii_case(&l)) {
+            i.labels.push(l);
+        }
+    }
+    i.updated_at = now();
+    let r = data.repo(&owner, &repo).ok_or_else(ApiError::not_found)?;
+    let i = r.issues.get(&n).ok_or_else(ApiError::not_found)?;
+    let out: Vec<Value> = i
+        .labels
+        .iter()
+        .map(|l| render::label(&base, r, l))
+        .collect();
+    Ok(Json(out).into_response())
+}
+
+/// `DELETE /repos/{o}/{r}/issues/{n}/labels/{name}`: removes one label and answers the rest;
+/// 404 "Label does not exist" when the issue does not carry it.
+pub(crate) async fn remove_issue_label(
+    State(state): State<GithubState>,
+    axum::Extension(base): axum::Extension<Base>,
+    Path((owner, repo, n, name)): Path<(String, String, String, String)>,
+) -> ApiResult {
+    let n = number(&n)?;
+    let mut data = state.lock();
+    let r = data.repo_mut(&owner, &repo);
+    let i = r.issues.get_mut(&n).ok_or_else(ApiError::not_found)?;
+    let before = i.labels.len();
+    i.labels.retain(|l| !l.eq_ignore_ascii_case(&name));
+    if i.labels.len() == before {
+        return Err(ApiError::status(
+            StatusCode::NOT_FOUND,
+            "Label does not exist",
+        ));
+    }
+    i.updated_at = now();
+    let r = data.repo(&owner, &repo).ok_or_else(ApiError::not_found)?;
+    let i = r.issues.get(&n).ok_or_else(ApiError::not_found)?;
+    let out: Vec<Value> = i
+        .labels
+        .iter()
+        .map(|l| render::label(&base, r, l))
+        .collect();
+    Ok(Json(out).into_response())
+}

@@ -19,6 +19,9 @@
 //! - `GET /user`, `GET /repos/{o}/{r}` (minimal; repositories exist implicitly)
 //! - `GET|POST /repos/{o}/{r}/issues/{n}/comments`, `GET|PATCH|DELETE /repos/{o}/{r}/issues/comments/{id}`
 //! - `GET|POST /repos/{o}/{r}/issues` (`state`, `labels`, `creator`, `direction`), `GET|PATCH /repos/{o}/{r}/issues/{n}`
+//! - `GET|POST /repos/{o}/{r}/issues/{n}/labels` (POST `{labels: [...]}` adds, creating unknown
+//!   repository labels; answers all labels on the issue), `DELETE …/labels/{name}` (404
+//!   "Label does not exist" when the issue does not carry it)
 //! - `GET /repos/{o}/{r}/actions/artifacts` (`name`), `GET /repos/{o}/{r}/actions/runs/{run}/artifacts`,
 //!   `GET|DELETE /repos/{o}/{r}/actions/artifacts/{id}`, `GET /repos/{o}/{r}/actions/artifacts/{id}/zip`
 //!   (302 to `/_blobs/…?sig=…`, which needs no credentials and refuses an `Authorization` header)
@@ -103,6 +106,14 @@ pub fn router(state: GithubState) -> Router {
         .route(
             &format!("{repo}/issues/{{number}}/comments"),
             get(api::list_comments).post(api::create_comment),
+        )
+        .route(
+            &format!("{repo}/issues/{{number}}/labels"),
+            get(api::list_issue_labels).post(api::add_issue_labels),
+        )
+        .route(
+            &format!("{repo}/issues/{{number}}/labels/{{name}}"),
+            axum::routing::delete(api::remove_issue_label),
         )
         .route(
             &format!("{repo}/issues/comments/{{id}}"),

@@ -1,4 +1,4 @@
-//! GitHub REST integration for sv: sticky pull-request comments, tool-managed issues and
+//! GitHub REST integration for sv: sticky pull-request comments, tool-managed issues, labels and
 //! workflow artifacts, all found again by hidden markers; and Actions repository secrets
 //! (sealed-box encrypted writes, see `GitHub::put_secret`).
 //!
@@ -31,6 +31,7 @@ mod comments;
 mod context;
 mod error;
 mod issues;
+mod labels;
 mod marker;
 mod secrets;
 

@@ -9,9 +9,13 @@
 //! - [`execute`]: a plan carried out wave by wave (bounded parallelism inside a wave),
 //!   each success recorded in state as soon as it completes (those completing together in
 //!   one write) so an interrupted apply converges on re-run.
-//! - [`store`]: where state lives (a local file) and its lock.
+//! - [`store`]: where state lives (a local file) and its lock; [`r2_store`]: the same in an
+//!   R2 bucket, locked by conditional writes.
+//! - [`scope`]: whether the API token may make the changes a plan holds (before an apply).
 //! - [`converge`]: plan + apply of a whole environment in one call (derived environments:
 //!   developer, preview, drill).
+//! - [`generate`]: the reverse of `desired`: an existing account as an sv.yaml `resources:`
+//!   section plus the `sv-plan import` commands adopting it.
 //! - [`adopt`]: a derived environment's live resources recorded in its state by their
 //!   reserved names (its state may not have survived: CI jobs start fresh).
 //!
@@ -25,8 +29,11 @@ pub mod adopt;
 pub mod converge;
 pub mod desired;
 pub mod execute;
+pub mod generate;
 pub mod inventory;
 pub mod migrations;
+pub mod r2_store;
+pub mod scope;
 pub mod store;
 
 pub use adopt::adopt_by_name;
@@ -36,6 +43,7 @@ pub use execute::{
     ApplyReport, ExecContext, OpOutcome, OpResult, apply_pending_migrations, execute,
 };
 pub use inventory::{Inventory, inventory};
+pub use r2_store::R2Store;
 pub use store::{LocalStore, StateStore};
 
 use std::path::PathBuf;
@@ -90,6 +98,16 @@ pub enum Error {
     Plan(#[source] sv_planner::PlanError),
     #[error("{address}: the plan has no id for it (re-run `sv-plan plan`)")]
     MissingId { address: Address },
+    /// A conditional state write found a state this run did not read: another writer
+    /// (one that did not hold the lock) replaced it.
+    #[error(
+        "state {location} was changed by another run since this one read it; nothing was \
+         overwritten: plan again"
+    )]
+    StateChanged { location: String },
+    /// The R2 state backend was used outside a multi-threaded tokio runtime.
+    #[error("the R2 state backend needs a multi-threaded tokio runtime (as every sv binary runs)")]
+    Runtime,
 }
 
 impl Error {

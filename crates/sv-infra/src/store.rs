@@ -4,8 +4,7 @@
 //! both hold it. Writes go to a temporary file renamed over the old
 //! one, so a crash never leaves half a state.
 //!
-//! The R2 backend (`state.r2` in sv.yaml) is not implemented: locking needs a conditional
-//! write (`If-None-Match: *`) that the emulator does not offer yet.
+//! The R2 backend (`state.r2` in sv.yaml) is [`crate::r2_store::R2Store`].
 
 use std::path::{Path, PathBuf};
 

@@ -42,4 +42,11 @@ fn plan_action_then_apply_action_then_no_changes() {
         .read_artifact("sv-plan-staging", "sv-plan.json")
         .unwrap();
     assert!(saved.contains("\"environment\": \"staging\""), "{saved}");
+    // The D1 replacement at the end was backed up, and the archive uploaded.
+    let name = outcome.step_output("backup-name").unwrap();
+    assert!(name.starts_with("spacevision-staging-"), "{name}");
+    let uploaded = outcome
+        .artifact_path("sv-backup-before-apply-staging")
+        .join(&name);
+    assert!(uploaded.is_file(), "{uploaded:?} not uploaded");
 }

@@ -106,3 +106,96 @@ fn drift_opens_then_closes_one_issue() {
     );
     assert_eq!(issue_state(), "closed");
 }
+
+fn labels(app: &App, pr: u64) -> Vec<String> {
+    let issue = app
+        .block_on(async { gh_client(app).get_issue(pr).await })
+        .unwrap();
+    let mut names: Vec<String> = issue.labels.into_iter().map(|l| l.name).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn risky_plans_label_the_pull_request_and_the_label_goes_when_the_risk_does() {
+    let app = App::new();
+    app.apply_all();
+    let plan = app.path("plan.json");
+    let plan = plan.to_str().unwrap();
+    // Someone's own label stays whatever sv-plan does.
+    app.block_on(async { gh_client(&app).add_labels(9, &["needs-review"]).await })
+        .unwrap();
+
+    app.edit("location: weur", "location: enam");
+    let (code, out, err) = app.run(&["plan", "--allow-data-loss", "--out", plan]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run_gh(&app, &["comment", plan, "--pr", "9"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("+sv:risky"), "{out}");
+    assert_eq!(
+        labels(&app, 9),
+        ["needs-review", "sv:changes", "sv:destroy", "sv:risky"]
+    );
+
+    app.edit("location: enam", "location: weur");
+    let (code, out, err) = app.run(&["plan", "--out", plan]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run_gh(&app, &["comment", plan, "--pr", "9"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(labels(&app, 9), ["needs-review", "sv:no-changes"]);
+    // Commenting the same plan again changes no label.
+    let (code, out, err) = run_gh(&app, &["comment", plan, "--pr", "9"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!out.contains("(labels"), "{out}");
+    let comments = app
+        .block_on(async { gh_client(&app).list_issue_comments(9).await })
+        .unwrap();
+    assert_eq!(comments.len(), 1, "still one sticky comment");
+}
+
+#[test]
+fn a_failed_apply_opens_an_issue_linking_the_run_and_the_next_success_closes_it() {
+    let app = App::new();
+    let with_run = |args: &[&str]| {
+        let out = app
+            .cmd()
+            .env("GITHUB_API_URL", app.emu.github_api_url())
+            .env("GITHUB_TOKEN", app.emu.token())
+            .env("GITHUB_REPOSITORY", "acme/spacevision")
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_RUN_ID", "4242")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // No Worker deployed: the custom domain fails.
+    let (code, out, err) = with_run(&["apply", "--auto-approve", "--failure-issue"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("Failed-apply issue #1 Opened"), "{err}");
+    let issue = app
+        .block_on(async { gh_client(&app).get_issue(1).await })
+        .unwrap();
+    assert_eq!(issue.title, "sv-plan apply failed in `production`");
+    assert_eq!(issue.state, "open");
+    assert!(issue.labels.iter().any(|l| l.name == "sv:apply-failed"));
+    let body = issue.body.unwrap_or_default();
+    assert!(
+        body.contains("Failed run: https://github.example/acme/spacevision/actions/runs/4242"),
+        "{body}"
+    );
+    assert!(body.contains("domain.images.spacevision.app"), "{body}");
+
+    app.deploy_worker();
+    let (code, out, err) = with_run(&["apply", "--auto-approve", "--failure-issue"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("Closed failed-apply issue #1."), "{err}");
+    let issue = app
+        .block_on(async { gh_client(&app).get_issue(1).await })
+        .unwrap();
+    assert_eq!(issue.state, "closed");
+}

@@ -2,9 +2,12 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap (workspace rule); helpers outside #[test] need it said
 
 mod act;
+mod backup;
+mod generate;
 mod github;
 mod lifecycle;
 mod output;
+mod r2_state;
 mod state;
 
 use std::path::PathBuf;

@@ -133,3 +133,84 @@ fn state_commands_need_no_cloudflare_token_but_plan_says_which_one_is_missing() 
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("CLOUDFLARE_API_TOKEN is not set"), "{err}");
 }
+
+/// A token minted in the emulator with `groups` on the account and `zone_groups` on every
+/// zone; returns its value.
+fn mint_token(app: &App, groups: &[&str], zone_groups: &[&str]) -> String {
+    let account = app.emu.account_id().to_owned();
+    let group = |g: &&str| serde_json::json!({"id": g});
+    let body = serde_json::json!({
+        "name": "ci",
+        "policies": [
+            {"effect": "allow",
+             "resources": {format!("com.cloudflare.api.account.{account}"): "*"},
+             "permission_groups": groups.iter().map(group).collect::<Vec<_>>()},
+            {"effect": "allow",
+             "resources": {format!("com.cloudflare.api.account.{account}"): {"com.cloudflare.api.account.zone.*": "*"}},
+             "permission_groups": zone_groups.iter().map(group).collect::<Vec<_>>()},
+        ],
+    });
+    let url = format!("{}/user/tokens", app.emu.cloudflare_api_url());
+    let token = app.emu.token().to_owned();
+    let answer: serde_json::Value = app.block_on(async move {
+        let resp = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_str(&resp.text().await.unwrap()).unwrap()
+    });
+    answer["result"]["value"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn apply_refuses_a_token_without_a_permission_the_plan_needs_and_names_it() {
+    let app = App::new();
+    app.deploy_worker();
+    // Everything but D1 Write (ids as the emulator lists them in /user/tokens/permission_groups).
+    let kv = "f7f0eda5697f475c90846e879bab8666";
+    let r2 = "bf7481a1826f439697cb59a20b22293e";
+    let pages = "8d28297797f24fb8a0c332fe0866ec89";
+    let scripts = "e086da7e2179491d91ee5f35b3ca210a";
+    let dns = "4755a26eedb94da69e1066d98aa820be";
+    let routes = "28f4b596e7d643029c524985477ae49a";
+    let token = mint_token(&app, &[kv, r2, pages, scripts], &[dns, routes]);
+    let out = app
+        .cmd()
+        .env("CLOUDFLARE_API_TOKEN", &token)
+        .args(["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "D1 Write on account {} (needed by d1.main)",
+            app.emu.account_id()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("KV Storage"), "only what is missing: {err}");
+    assert!(
+        !app.path(".sv/state/production.json").exists(),
+        "nothing applied"
+    );
+    // Given D1 Write too, the same token applies.
+    let d1 = "09b2857d1c31407795e75e3fed8617a1";
+    let token = mint_token(&app, &[kv, d1, r2, pages, scripts], &[dns, routes]);
+    let out = app
+        .cmd()
+        .env("CLOUDFLARE_API_TOKEN", &token)
+        .args(["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -6,4 +6,5 @@ mod auth;
 mod comments;
 mod common;
 mod issues;
+mod labels;
 mod persistence;
