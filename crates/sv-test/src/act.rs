@@ -102,6 +102,36 @@ pub fn stand_in_dir(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Fills `dir` with `sv-toolkit/sv@v0` as act serves it to a workflow under test: this
+/// repository's `actions/` and `scripts/` (pass `dir` to
+/// [`ActRun::local_repository`]`("sv-toolkit/sv@v0", dir)`).
+///
+/// TEST STAND-IN: no sv release can be downloaded here, so `scripts/install.sh` is wrapped
+/// to install from the binaries this test run built (`bin_dir`, through its `--bin-dir`);
+/// everything else (the workflow and every action) runs as shipped.
+///
+/// # Errors
+/// Copying or writing fails.
+pub fn sv_repository(dir: &Path, bin_dir: &Path) -> Result<(), Error> {
+    let root = crate::paths::workspace_root();
+    crate::example::copy_dir(&root.join("actions"), &dir.join("actions"), &[])?;
+    crate::example::copy_dir(&root.join("scripts"), &dir.join("scripts"), &[])?;
+    let (install, real) = (
+        dir.join("scripts/install.sh"),
+        dir.join("scripts/install.real.sh"),
+    );
+    std::fs::rename(&install, &real).map_err(Error::io(&install))?;
+    std::fs::write(
+        &install,
+        format!(
+            "#!/usr/bin/env bash\n# act test stand-in: install from the binaries this test run built.\n\
+             exec bash \"$(dirname \"${{BASH_SOURCE[0]}}\")/install.real.sh\" --bin-dir '{}' \"$@\"\n",
+            bin_dir.display()
+        ),
+    )
+    .map_err(Error::io(&install))
+}
+
 /// One act invocation; build it up, then [`run`](Self::run) it.
 #[derive(Clone)]
 pub struct ActRun {

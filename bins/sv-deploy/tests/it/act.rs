@@ -11,44 +11,6 @@ use sv_test::ActRun;
 
 use crate::common::App;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// `sv-toolkit/sv@v0` as act serves it: this repository's actions and scripts.
-///
-/// TEST STAND-IN: no sv release can be downloaded here, so `scripts/install.sh` is wrapped
-/// to install from the binaries this test run built (`--bin-dir`); everything else (the
-/// workflow, actions/setup, actions/deploy) runs as shipped.
-fn sv_repository(dir: &Path, bin_dir: &Path) {
-    let root = sv_test::paths::workspace_root();
-    copy_dir(&root.join("actions"), &dir.join("actions"));
-    copy_dir(&root.join("scripts"), &dir.join("scripts"));
-    std::fs::rename(
-        dir.join("scripts/install.sh"),
-        dir.join("scripts/install.real.sh"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("scripts/install.sh"),
-        format!(
-            "#!/usr/bin/env bash\n# sv-deploy's act test: install from the built binaries.\n\
-             exec bash \"$(dirname \"${{BASH_SOURCE[0]}}\")/install.real.sh\" --bin-dir '{}' \"$@\"\n",
-            bin_dir.display()
-        ),
-    )
-    .unwrap();
-}
-
 /// Makes the emulated staging Worker answer as `response` declares (the emulator runs no
 /// JavaScript: a plain-text `SV_RESPONSE` binding from wrangler's vars says what to answer).
 fn set_response(app: &App, response: &str) {
@@ -123,7 +85,7 @@ fn deploy_workflow_gated_rollout_then_a_failing_gate_rolls_back() {
         .parent()
         .unwrap()
         .to_path_buf();
-    sv_repository(repo.path(), &bin_dir);
+    sv_test::act::sv_repository(repo.path(), &bin_dir).unwrap();
 
     // First push: nothing deployed yet, the Worker serves 100% at once, then gated.
     set_response(&app, r#"{"status":200,"body":"{\"ok\":true}"}"#);

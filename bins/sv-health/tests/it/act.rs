@@ -3,52 +3,12 @@
 //! the Actions cache (sv-test's offline `actions/cache` stand-in keeps entries in a
 //! directory this test owns), a healthy run passes, and an outage opens one issue.
 
-use std::path::Path;
-
 use sv_test::ActRun;
 
 use crate::common::{app, github_server, http_server};
 
 /// The SHA workflows/health.yml pins `actions/cache/{restore,save}` to.
 const CACHE: &str = "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684";
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// `sv-toolkit/sv@v0` as act serves it: this repository's actions and scripts.
-///
-/// TEST STAND-IN: no sv release can be downloaded here, so `scripts/install.sh` is wrapped
-/// to install from the binaries this test run built (`--bin-dir`); everything else (the
-/// workflow, actions/setup, actions/health) runs as shipped.
-fn sv_repository(dir: &Path, bin_dir: &Path) {
-    let root = sv_test::paths::workspace_root();
-    copy_dir(&root.join("actions"), &dir.join("actions"));
-    copy_dir(&root.join("scripts"), &dir.join("scripts"));
-    std::fs::rename(
-        dir.join("scripts/install.sh"),
-        dir.join("scripts/install.real.sh"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("scripts/install.sh"),
-        format!(
-            "#!/usr/bin/env bash\n# sv-health's act test: install from the built binaries.\n\
-             exec bash \"$(dirname \"${{BASH_SOURCE[0]}}\")/install.real.sh\" --bin-dir '{}' \"$@\"\n",
-            bin_dir.display()
-        ),
-    )
-    .unwrap();
-}
 
 #[test]
 fn health_workflow_keeps_history_in_the_cache_and_opens_an_issue_on_outage() {
@@ -75,7 +35,7 @@ fn health_workflow_keeps_history_in_the_cache_and_opens_an_issue_on_outage() {
         .parent()
         .unwrap()
         .to_path_buf();
-    sv_repository(repo.path(), &bin_dir);
+    sv_test::act::sv_repository(repo.path(), &bin_dir).unwrap();
     let cache = tempfile::tempdir().unwrap();
 
     let run = |run_id: u32| {
@@ -162,7 +122,7 @@ fn health_action_comments_on_the_pull_request_once() {
         .parent()
         .unwrap()
         .to_path_buf();
-    sv_repository(repo.path(), &bin_dir);
+    sv_test::act::sv_repository(repo.path(), &bin_dir).unwrap();
     let run = || {
         ActRun::new(root.join(".github/workflows/pr-health.yml"))
             .source_dir(&root)

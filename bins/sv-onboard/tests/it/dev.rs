@@ -6,16 +6,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::App;
-
-/// Running (a zombie waiting for whoever adopted it to reap it is not running).
-fn alive(pid: &str) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
-    // `pid (comm) STATE …`
-    stat.rsplit_once(") ")
-        .and_then(|(_, rest)| rest.chars().next())
-        .is_some_and(|state| state != 'Z' && state != 'X')
-}
+use crate::{App, alive};
 
 fn wait_for(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::App;
+use crate::{App, alive};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -64,11 +64,7 @@ fn processes_in(root: &Path) -> Vec<String> {
         let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) else {
             continue;
         };
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X'));
-        if cwd.starts_with(root) && !zombie {
+        if cwd.starts_with(root) && alive(&pid) {
             let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
             found.push(format!(
                 "{pid}: {}",

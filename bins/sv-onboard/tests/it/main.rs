@@ -17,6 +17,15 @@ mod setup;
 mod token;
 mod token_act;
 
+/// Running (a zombie waiting for whoever adopted it to reap it is not running).
+fn alive(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    // `pid (comm) STATE …`
+    stat.rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next())
+        .is_some_and(|state| state != 'Z' && state != 'X')
+}
+
 fn transcript(args: &[&str]) -> String {
     let out = Command::cargo_bin("sv-onboard")
         .unwrap()

@@ -11,44 +11,6 @@ use crate::preview::{PreviewApp, prefixed};
 
 const HOST: &str = "pr-7-spacevision-api.sv-emulator.workers.dev";
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// `sv-toolkit/sv@v0` as act serves it: this repository's actions and scripts.
-///
-/// TEST STAND-IN: no sv release can be downloaded here, so `scripts/install.sh` is wrapped
-/// to install from the binaries this test run built (`--bin-dir`); everything else (the
-/// workflow, actions/setup, actions/preview, actions/deploy) runs as shipped.
-pub(crate) fn sv_repository(dir: &Path, bin_dir: &Path) {
-    let root = sv_test::paths::workspace_root();
-    copy_dir(&root.join("actions"), &dir.join("actions"));
-    copy_dir(&root.join("scripts"), &dir.join("scripts"));
-    std::fs::rename(
-        dir.join("scripts/install.sh"),
-        dir.join("scripts/install.real.sh"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("scripts/install.sh"),
-        format!(
-            "#!/usr/bin/env bash\n# sv-onboard's act test: install from the built binaries.\n\
-             exec bash \"$(dirname \"${{BASH_SOURCE[0]}}\")/install.real.sh\" --bin-dir '{}' \"$@\"\n",
-            bin_dir.display()
-        ),
-    )
-    .unwrap();
-}
-
 fn event(action: &str) -> String {
     serde_json::json!({
         "action": action,
@@ -138,7 +100,7 @@ fn preview_workflow_opened_then_closed() {
         .parent()
         .unwrap()
         .to_path_buf();
-    sv_repository(repo.path(), &bin_dir);
+    sv_test::act::sv_repository(repo.path(), &bin_dir).unwrap();
     let comments = || {
         app.block_on(async {
             sv_github::GitHub::new(

@@ -5,7 +5,6 @@
 use sv_test::{ActRun, EmulatorProcess};
 
 use crate::doctor::{KV, mint_with};
-use crate::preview_act::sv_repository;
 use crate::token::verified_id;
 
 /// The scheduled run of the workflow, checking `token` (the emulator's account).
@@ -23,7 +22,7 @@ fn run(emu: &EmulatorProcess, token: &str) -> sv_test::ActOutcome {
         .parent()
         .unwrap()
         .to_path_buf();
-    sv_repository(repo.path(), &bin_dir);
+    sv_test::act::sv_repository(repo.path(), &bin_dir).unwrap();
     ActRun::new(app.path().join(".github/workflows/token-check.yml"))
         .source_dir(app.path())
         .event("schedule")

@@ -282,6 +282,39 @@ impl Flow<'_> {
     }
 }
 
+/// A fresh age identity written to `dir/key.txt`: (its path, its recipient).
+fn age_key(dir: &Path) -> (std::path::PathBuf, String) {
+    use secrecy::ExposeSecret as _;
+    let key = dir.join("key.txt");
+    let identity = age::x25519::Identity::generate();
+    std::fs::write(&key, format!("{}\n", identity.to_string().expose_secret())).unwrap();
+    (key, identity.to_public().to_string())
+}
+
+impl Flow<'_> {
+    /// `sv-backup create` of staging into `dir`: the archive's path.
+    fn backup(&mut self, recipient: &str, dir: &Path) -> String {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = dir.to_string_lossy().into_owned();
+        self.must(&[
+            "sv-backup",
+            "create",
+            "--env",
+            "staging",
+            "--recipient",
+            recipient,
+            "--out",
+            &out,
+        ]);
+        let archive = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(".tar.gz.age"))
+            .expect("an archive");
+        archive.to_string_lossy().into_owned()
+    }
+}
+
 const DATA_TARGETS: &[&str] = &[
     "--target",
     "kv.sessions",
@@ -321,15 +354,7 @@ fn flow(faulty: bool) -> (Dump, Dump, Vec<String>) {
         "{}",
         String::from_utf8_lossy(&npm.stderr)
     );
-    let key = work.path().join("key.txt");
-    let identity = age::x25519::Identity::generate();
-    {
-        use secrecy::ExposeSecret as _;
-        std::fs::write(&key, format!("{}\n", identity.to_string().expose_secret())).unwrap();
-    }
-    let recipient = identity.to_public().to_string();
-    let backups = work.path().join("backups");
-    std::fs::create_dir_all(&backups).unwrap();
+    let (key, recipient) = age_key(work.path());
     let mut flow = Flow {
         emulator: &emulator,
         app: &app,
@@ -368,23 +393,7 @@ fn flow(faulty: bool) -> (Dump, Dump, Vec<String>) {
     // Health probes the data stores through the API (its HTTP checks cannot resolve here).
     let health = flow.step(&["sv-health", "check", "--env", "staging", "--no-alert"]);
     assert_ne!(health.code, None, "sv-health was killed");
-    let backups_arg = backups.to_string_lossy().into_owned();
-    flow.must(&[
-        "sv-backup",
-        "create",
-        "--env",
-        "staging",
-        "--recipient",
-        &recipient,
-        "--out",
-        &backups_arg,
-    ]);
-    let archive = std::fs::read_dir(&backups)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.gz.age"))
-        .expect("an archive");
-    let archive = archive.to_string_lossy().into_owned();
+    let archive = flow.backup(&recipient, &work.path().join("backups"));
     let key_arg = key.to_string_lossy().into_owned();
 
     // The bad day: everything in the account is gone.
@@ -507,15 +516,7 @@ fn a_killed_restore_converges_on_rerun_with_exactly_the_backed_up_data() {
     let work = tempfile::tempdir().unwrap();
     let app = work.path().join("app");
     sv_test::example::copy_to(&app).unwrap();
-    let key = work.path().join("key.txt");
-    let identity = age::x25519::Identity::generate();
-    {
-        use secrecy::ExposeSecret as _;
-        std::fs::write(&key, format!("{}\n", identity.to_string().expose_secret())).unwrap();
-    }
-    let recipient = identity.to_public().to_string();
-    let backups = work.path().join("backups");
-    std::fs::create_dir_all(&backups).unwrap();
+    let (key, recipient) = age_key(work.path());
     let mut flow = Flow {
         emulator: &emulator,
         app: &app,
@@ -529,23 +530,7 @@ fn a_killed_restore_converges_on_rerun_with_exactly_the_backed_up_data() {
     flow.must(&apply_data);
     flow.seed();
     let before = flow.dump();
-    let backups_arg = backups.to_string_lossy().into_owned();
-    flow.must(&[
-        "sv-backup",
-        "create",
-        "--env",
-        "staging",
-        "--recipient",
-        &recipient,
-        "--out",
-        &backups_arg,
-    ]);
-    let archive = std::fs::read_dir(&backups)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.gz.age"))
-        .expect("an archive");
-    let archive = archive.to_string_lossy().into_owned();
+    let archive = flow.backup(&recipient, &work.path().join("backups"));
     let key_arg = key.to_string_lossy().into_owned();
     let restore: Vec<&str> = vec![
         "sv-backup",
