@@ -75,8 +75,9 @@ fn token_hash(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
-/// Permission groups the emulator knows (the ones the sv tools ask for).
-const PERMISSION_GROUPS: [(&str, &str, &str); 12] = [
+/// Permission groups the emulator knows: the ones the sv tools ask for or check, with the
+/// ids Cloudflare publishes (a token policy naming another id is refused).
+const PERMISSION_GROUPS: [(&str, &str, &str); 20] = [
     (
         "c8fed203ed3043cba015a93ad1616f1f",
         "Zone Read",
@@ -128,7 +129,7 @@ const PERMISSION_GROUPS: [(&str, &str, &str); 12] = [
         "com.cloudflare.api.account.zone",
     ),
     (
-        "3030687196b94b638145a3953da2b699",
+        "8acbe5bb0d54464ab867149d7f7cf8ac",
         "User Details Read",
         "com.cloudflare.api.user",
     ),
@@ -136,6 +137,46 @@ const PERMISSION_GROUPS: [(&str, &str, &str); 12] = [
         "3518d0f75557482e952c6762d3e64903",
         "Memberships Read",
         "com.cloudflare.api.user",
+    ),
+    (
+        "0cc3a61731504c89b99ec1be78b77aa0",
+        "API Tokens Read",
+        "com.cloudflare.api.user",
+    ),
+    (
+        "8b47d2786a534c08a1f94ee8f9f599ef",
+        "Workers KV Storage Read",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "192192df92ee43ac90f2aeeffce67e35",
+        "D1 Read",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "b4992e1108244f5d8bfbd5744320c2e1",
+        "Workers R2 Storage Read",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "e247aedd66bd41cc9193af0213416666",
+        "Pages Read",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "1a71c399035b4950a1bd1466bbe4f420",
+        "Workers Scripts Read",
+        "com.cloudflare.api.account",
+    ),
+    (
+        "82e64a83756745bbbb1c9c2701bf816b",
+        "DNS Read",
+        "com.cloudflare.api.account.zone",
+    ),
+    (
+        "2072033d694d415a936eaeb94e6405b8",
+        "Workers Routes Read",
+        "com.cloudflare.api.account.zone",
     ),
 ];
 

@@ -206,7 +206,7 @@ const GROUPS: [(&str, &str); 12] = [
     ("05880cd1bdc24d8bae0be2136972816b", "Workers Tail Read"),
     ("b89a480218d04ceb98b4fe57ca29dc1f", "Account Analytics Read"),
     ("28f4b596e7d643029c524985477ae49a", "Workers Routes Write"),
-    ("3030687196b94b638145a3953da2b699", "User Details Read"),
+    ("8acbe5bb0d54464ab867149d7f7cf8ac", "User Details Read"),
     ("3518d0f75557482e952c6762d3e64903", "Memberships Read"),
 ];
 

@@ -133,7 +133,24 @@ impl Ctx {
                 )));
             }
         }
-        let inventory = self.inventory(&state, &desired).await?;
+        // The token's permissions are read while the account is: a missing read permission
+        // is named instead of the 403 the list call it breaks gets.
+        let (inventory, policies) = tokio::join!(
+            self.inventory(&state, &desired),
+            sv_infra::scope::token_policies(self.client()?)
+        );
+        let read_scope = policies.map(|p| {
+            let mut needs = sv_infra::scope::read_needs(&desired, &state);
+            let zone_id = inventory.as_ref().ok().and_then(|i| i.zone_id.clone());
+            if zone_id.is_none() {
+                // Without the zone's id a grant on that one zone cannot be recognised.
+                needs.retain(|p, _| !p.zone);
+            }
+            let zone = self.env().zone.as_deref().zip(zone_id.as_deref());
+            sv_infra::scope::evaluate(&p, self.client_account(), zone, &needs)
+        });
+        check_read_scope(read_scope)?;
+        let inventory = inventory?;
         let adopted = state.adopt_pending(&inventory.observed, &desired, chrono::Utc::now());
         let checksum = self.config_checksum()?;
         let mut plan = Plan::compute(&PlanInput {
@@ -160,6 +177,13 @@ impl Ctx {
         })
     }
 
+    fn client_account(&self) -> &str {
+        self.client
+            .as_ref()
+            .and_then(sv_cloudflare::Client::account_id)
+            .unwrap_or_default()
+    }
+
     pub fn actor(&self) -> sv_audit::Actor {
         sv_audit::Actor::from_env(sv_cli::env_vars::process_env)
     }
@@ -177,5 +201,37 @@ impl Ctx {
 pub fn stamp_lineage(state: &mut State) {
     if state.lineage.is_empty() {
         state.lineage = uuid::Uuid::new_v4().to_string();
+    }
+}
+
+/// Refuses (exit 2) a plan the token cannot read for, naming each missing permission; when
+/// its permissions cannot be read, says so at info level and goes on (the list calls fail
+/// with Cloudflare's own message if it really cannot read).
+fn check_read_scope(
+    check: Result<sv_infra::scope::ScopeCheck, sv_infra::Error>,
+) -> anyhow::Result<()> {
+    use sv_infra::scope::ScopeCheck;
+    match check {
+        Ok(ScopeCheck::Granted) => Ok(()),
+        Ok(ScopeCheck::Missing(missing)) => {
+            let lines: Vec<String> = missing.iter().map(|m| format!("  - {m}")).collect();
+            Err(input_error(anyhow::anyhow!(
+                "the API token cannot read what this plan looks at; it lacks:\n{}\nadd the \
+                 permission(s) to the token (dashboard → My Profile → API Tokens → Edit; a \
+                 Write/Edit permission includes the Read) and run again.",
+                lines.join("\n")
+            )))
+        }
+        Ok(ScopeCheck::Inactive { status }) => Err(input_error(anyhow::anyhow!(
+            "the API token is {status}: create or roll a token (`sv-onboard token`)"
+        ))),
+        Ok(ScopeCheck::Unknown(why)) => {
+            tracing::info!("token read permissions not checked before planning: {why}");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::info!("token read permissions not checked before planning: {e:#}");
+            Ok(())
+        }
     }
 }

@@ -1,16 +1,19 @@
-//! The token-scope check before an apply: does the API token hold the write permission
-//! each kind of change in the plan needs, on the account (KV, D1, R2, Pages, custom
-//! domains) or the zone (DNS, routes)? A missing one is named before anything changes,
-//! instead of surfacing as a 403 halfway through a wave.
+//! The token-scope checks: can the API token read every kind of resource a plan looks at
+//! (before `plan`), and does it hold the write permission each kind of change in the plan
+//! needs (before an apply), on the account (KV, D1, R2, Pages, custom domains) or the zone
+//! (DNS, routes)? A missing one is named before anything changes, instead of surfacing as a
+//! bare 403 on a list call or halfway through a wave.
 //!
 //! The token is verified (`/user/tokens/verify`, then the account endpoint for
 //! account-owned tokens), and its policies read with `GET /user/tokens/{id}`. Reading them
 //! needs "API Tokens Read"; a token without it (or an account-owned one) cannot be
 //! inspected, and the check says so ([`ScopeCheck::Unknown`]) rather than guessing.
 //!
-//! Permission groups are matched by name, or by the ids sv-emulator and sv-onboard use.
+//! Permission groups are matched by name, or by their ids (Cloudflare's, which sv-emulator
+//! lists too). A write group also grants the matching read: Cloudflare's "Edit" permissions
+//! include reading.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use sv_cloudflare::Client;
@@ -19,13 +22,15 @@ use sv_planner::{Action, Address, Kind, Plan};
 
 use crate::Error;
 
-/// A permission group a kind of change needs.
+/// A permission group a kind of change (or read) needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Permission {
     pub name: &'static str,
     pub id: &'static str,
     /// Granted on a zone (`com.cloudflare.api.account.zone.…`) rather than the account.
     pub zone: bool,
+    /// The write group that includes this (read) permission, as (name, id).
+    pub implied_by: Option<(&'static str, &'static str)>,
 }
 
 /// The write permission changing a resource of `kind` needs.
@@ -57,7 +62,40 @@ pub fn write_permission(kind: Kind) -> Option<Permission> {
         ),
         Kind::Cron => return None,
     };
-    Some(Permission { name, id, zone })
+    Some(Permission {
+        name,
+        id,
+        zone,
+        implied_by: None,
+    })
+}
+
+/// The permission listing resources of `kind` needs (its write group grants it too).
+#[must_use]
+pub fn read_permission(kind: Kind) -> Option<Permission> {
+    let (name, id) = match kind {
+        Kind::Kv => (
+            "Workers KV Storage Read",
+            "8b47d2786a534c08a1f94ee8f9f599ef",
+        ),
+        Kind::D1 => ("D1 Read", "192192df92ee43ac90f2aeeffce67e35"),
+        Kind::R2 => (
+            "Workers R2 Storage Read",
+            "b4992e1108244f5d8bfbd5744320c2e1",
+        ),
+        Kind::Pages => ("Pages Read", "e247aedd66bd41cc9193af0213416666"),
+        Kind::CustomDomain => ("Workers Scripts Read", "1a71c399035b4950a1bd1466bbe4f420"),
+        Kind::Dns => ("DNS Read", "82e64a83756745bbbb1c9c2701bf816b"),
+        Kind::WorkerRoute => ("Workers Routes Read", "2072033d694d415a936eaeb94e6405b8"),
+        Kind::Cron => return None,
+    };
+    let write = write_permission(kind)?;
+    Some(Permission {
+        name,
+        id,
+        zone: write.zone,
+        implied_by: Some((write.name, write.id)),
+    })
 }
 
 /// A permission the token lacks, and what needs it.
@@ -82,7 +120,7 @@ impl std::fmt::Display for Missing {
     }
 }
 
-/// The outcome of [`check_write_scope`].
+/// The outcome of a scope check ([`check_write_scope`], [`evaluate`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopeCheck {
     /// Every permission the plan needs is granted.
@@ -107,6 +145,27 @@ pub fn needs(plan: &Plan) -> BTreeMap<Permission, Vec<Address>> {
     out
 }
 
+/// What each read permission is needed for by a plan over `desired` and `state`: every
+/// kind it lists, whether or not anything changes.
+#[must_use]
+pub fn read_needs(
+    desired: &[sv_planner::Desired],
+    state: &sv_planner::State,
+) -> BTreeMap<Permission, Vec<Address>> {
+    let addresses: BTreeSet<&Address> = desired
+        .iter()
+        .map(|d| &d.address)
+        .chain(state.resources.keys())
+        .collect();
+    let mut out: BTreeMap<Permission, Vec<Address>> = BTreeMap::new();
+    for a in addresses {
+        if let Some(p) = read_permission(a.kind) {
+            out.entry(p).or_default().push(a.clone());
+        }
+    }
+    out
+}
+
 fn groups_of(policy: &TokenPolicy) -> impl Iterator<Item = (&str, Option<&str>)> {
     policy
         .permission_groups
@@ -115,7 +174,12 @@ fn groups_of(policy: &TokenPolicy) -> impl Iterator<Item = (&str, Option<&str>)>
 }
 
 fn grants(policy: &TokenPolicy, p: Permission) -> bool {
-    groups_of(policy).any(|(id, name)| id == p.id || name == Some(p.name))
+    let matches = |id: &str, name: Option<&str>, (want_name, want_id): (&str, &str)| {
+        id == want_id || name == Some(want_name)
+    };
+    groups_of(policy).any(|(id, name)| {
+        matches(id, name, (p.name, p.id)) || p.implied_by.is_some_and(|w| matches(id, name, w))
+    })
 }
 
 /// Whether `policy`'s resources cover the account, or (for zone permissions) the zone.
@@ -174,6 +238,73 @@ pub fn missing(
     out
 }
 
+/// What the token's policies are, as far as they can be read.
+#[derive(Debug, Clone)]
+pub enum TokenPolicies {
+    Readable(Vec<TokenPolicy>),
+    /// The token is not usable (`disabled`, `expired`).
+    Inactive {
+        status: String,
+    },
+    /// The policies cannot be read (why).
+    Unknown(String),
+}
+
+/// Verifies the client's token and reads its policies (two requests).
+///
+/// # Errors
+/// The token cannot be verified at all (invalid token, API down).
+pub async fn token_policies(client: &Client) -> Result<TokenPolicies, Error> {
+    let (owner, status) = client
+        .user()
+        .verify_any()
+        .await
+        .map_err(Error::cf("verifying the API token"))?;
+    if !status.is_active() {
+        return Ok(TokenPolicies::Inactive {
+            status: status.status,
+        });
+    }
+    if owner == sv_cloudflare::user::TokenOwner::Account {
+        return Ok(TokenPolicies::Unknown(
+            "an account-owned token's permissions are not readable with it".into(),
+        ));
+    }
+    match client.tokens().get(&status.id).await {
+        Ok(d) => Ok(TokenPolicies::Readable(d.policies)),
+        Err(e) if e.category() == sv_cloudflare::ErrorCategory::Authentication => {
+            Ok(TokenPolicies::Unknown(
+                "the token cannot read its own permissions (that needs \"API Tokens Read\")".into(),
+            ))
+        }
+        Err(e) => Err(Error::cf("reading the API token's permissions")(e)),
+    }
+}
+
+/// Whether `policies` grant everything in `needs` on `account` (and `zone`: name, id).
+#[must_use]
+pub fn evaluate(
+    policies: &TokenPolicies,
+    account: &str,
+    zone: Option<(&str, &str)>,
+    needs: &BTreeMap<Permission, Vec<Address>>,
+) -> ScopeCheck {
+    match policies {
+        TokenPolicies::Inactive { status } => ScopeCheck::Inactive {
+            status: status.clone(),
+        },
+        TokenPolicies::Unknown(why) => ScopeCheck::Unknown(why.clone()),
+        TokenPolicies::Readable(policies) => {
+            let missing = missing(policies, account, zone, needs);
+            if missing.is_empty() {
+                ScopeCheck::Granted
+            } else {
+                ScopeCheck::Missing(missing)
+            }
+        }
+    }
+}
+
 /// Verifies the client's token and checks it can make every change in `plan`. `zone` is
 /// the environment's zone (name, id) when it has one.
 ///
@@ -188,37 +319,9 @@ pub async fn check_write_scope(
     if needs.is_empty() {
         return Ok(ScopeCheck::Granted);
     }
-    let (owner, status) = client
-        .user()
-        .verify_any()
-        .await
-        .map_err(Error::cf("verifying the API token"))?;
-    if !status.is_active() {
-        return Ok(ScopeCheck::Inactive {
-            status: status.status,
-        });
-    }
-    if owner == sv_cloudflare::user::TokenOwner::Account {
-        return Ok(ScopeCheck::Unknown(
-            "an account-owned token's permissions are not readable with it".into(),
-        ));
-    }
-    let details = match client.tokens().get(&status.id).await {
-        Ok(d) => d,
-        Err(e) if e.category() == sv_cloudflare::ErrorCategory::Authentication => {
-            return Ok(ScopeCheck::Unknown(
-                "the token cannot read its own permissions (that needs \"API Tokens Read\")".into(),
-            ));
-        }
-        Err(e) => return Err(Error::cf("reading the API token's permissions")(e)),
-    };
+    let policies = token_policies(client).await?;
     let account = client.account_id().unwrap_or_default();
-    let missing = missing(&details.policies, account, zone, &needs);
-    Ok(if missing.is_empty() {
-        ScopeCheck::Granted
-    } else {
-        ScopeCheck::Missing(missing)
-    })
+    Ok(evaluate(&policies, account, zone, &needs))
 }
 
 #[cfg(test)]
@@ -309,5 +412,35 @@ mod tests {
         let missing = missing(&policies, "acc", Some(("example.com", "zid")), &needs);
         assert_eq!(missing.len(), 1);
         assert_eq!(missing[0].permission, "D1 Write");
+    }
+
+    #[test]
+    fn a_write_group_grants_reading_and_a_read_group_does_not_grant_writing() {
+        let policies = vec![policy(
+            "allow",
+            serde_json::json!({"com.cloudflare.api.account.acc": "*"}),
+            &["D1 Write", "Workers KV Storage Read"],
+        )];
+        let read = |k: Kind, a: &str| {
+            BTreeMap::from([(read_permission(k).unwrap(), vec![a.parse().unwrap()])])
+        };
+        assert!(missing(&policies, "acc", None, &read(Kind::D1, "d1.main")).is_empty());
+        assert!(missing(&policies, "acc", None, &read(Kind::Kv, "kv.cache")).is_empty());
+        let text: Vec<String> = missing(&policies, "acc", None, &need(&[(Kind::Kv, "kv.cache")]))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            text,
+            ["Workers KV Storage Write on account acc (needed by kv.cache)"]
+        );
+        let text: Vec<String> = missing(&policies, "acc", None, &read(Kind::R2, "r2.uploads"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            text,
+            ["Workers R2 Storage Read on account acc (needed by r2.uploads)"]
+        );
     }
 }

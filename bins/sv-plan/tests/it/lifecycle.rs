@@ -18,9 +18,10 @@ fn create_from_empty_then_second_plan_is_a_no_op() {
     let (code, out, err) = app.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
     // Lists, not one GET per resource: zone lookup, one list per kind (7), CORS + lifecycle
-    // of the bucket, d1_migrations of the database, the Pages project's domains.
+    // of the bucket, d1_migrations of the database, the Pages project's domains; and the
+    // token's verify + its permissions (the read-scope check).
     assert!(
-        err.contains("Read the account with 11 API request(s)."),
+        err.contains("Read the account with 13 API request(s)."),
         "{err}"
     );
     assert!(

@@ -152,6 +152,7 @@ fn mint_token(app: &App, groups: &[&str], zone_groups: &[&str]) -> String {
     });
     let url = format!("{}/user/tokens", app.emu.cloudflare_api_url());
     let token = app.emu.token().to_owned();
+    sv_cloudflare::install_crypto_provider();
     let answer: serde_json::Value = app.block_on(async move {
         let resp = reqwest::Client::new()
             .post(url)
@@ -177,7 +178,9 @@ fn apply_refuses_a_token_without_a_permission_the_plan_needs_and_names_it() {
     let scripts = "e086da7e2179491d91ee5f35b3ca210a";
     let dns = "4755a26eedb94da69e1066d98aa820be";
     let routes = "28f4b596e7d643029c524985477ae49a";
-    let token = mint_token(&app, &[kv, r2, pages, scripts], &[dns, routes]);
+    // D1 Read lets it plan (a write group would include the read).
+    let d1_read = "192192df92ee43ac90f2aeeffce67e35";
+    let token = mint_token(&app, &[kv, d1_read, r2, pages, scripts], &[dns, routes]);
     let out = app
         .cmd()
         .env("CLOUDFLARE_API_TOKEN", &token)
@@ -205,6 +208,60 @@ fn apply_refuses_a_token_without_a_permission_the_plan_needs_and_names_it() {
         .cmd()
         .env("CLOUDFLARE_API_TOKEN", &token)
         .args(["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn plan_refuses_a_token_that_cannot_read_a_declared_kind_and_names_the_permission() {
+    let app = App::new();
+    // Read groups for everything but R2 and DNS (Workers Routes Write includes its read).
+    let kv = "8b47d2786a534c08a1f94ee8f9f599ef";
+    let d1 = "192192df92ee43ac90f2aeeffce67e35";
+    let pages = "e247aedd66bd41cc9193af0213416666";
+    let scripts = "1a71c399035b4950a1bd1466bbe4f420";
+    let zone = "c8fed203ed3043cba015a93ad1616f1f";
+    let routes_write = "28f4b596e7d643029c524985477ae49a";
+    let token = mint_token(&app, &[kv, d1, pages, scripts], &[zone, routes_write]);
+    let out = app
+        .cmd()
+        .env("CLOUDFLARE_API_TOKEN", &token)
+        .args(["plan"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let account = app.emu.account_id();
+    assert!(
+        err.contains(&format!(
+            "Workers R2 Storage Read on account {account} (needed by r2.uploads)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("DNS Read on zone spacevision.app (needed by dns."),
+        "{err}"
+    );
+    assert!(!err.contains("Routes"), "only what is missing: {err}");
+    assert!(!err.contains("D1"), "only what is missing: {err}");
+    // The read permissions (and nothing to write) are enough for a plan.
+    let r2 = "b4992e1108244f5d8bfbd5744320c2e1";
+    let dns = "82e64a83756745bbbb1c9c2701bf816b";
+    let token = mint_token(
+        &app,
+        &[kv, d1, r2, pages, scripts],
+        &[zone, dns, routes_write],
+    );
+    let out = app
+        .cmd()
+        .env("CLOUDFLARE_API_TOKEN", &token)
+        .args(["plan"])
         .output()
         .unwrap();
     assert_eq!(
