@@ -72,21 +72,16 @@ main() {
   log "sv-plan plan: what staging needs, read from the (empty) emulated account"
   "$BIN/sv-plan" plan --env staging --out "$WORK/staging.plan"
 
-  log "sv-plan apply: data stores and the Pages project first (the Worker binds them)"
-  "$BIN/sv-plan" apply --env staging --auto-approve \
-    --target kv.sessions --target kv.cache --target d1.main --target r2.uploads \
-    --target pages.spacevision-web
+  log "sv-plan apply: everything; the route and custom domain wait for the Worker's first deploy"
+  "$BIN/sv-plan" apply --env staging --auto-approve
 
   # The emulated Worker runs no JavaScript: each version declares what it answers.
   local host="spacevision-api-staging.sv-emulator.workers.dev"
   local authority="${EMULATOR_URL#http://}"
-  log "sv-deploy deploy: ordered builds, new version, smoke test, gated rollout"
+  log "sv-deploy deploy: ordered builds, new version, smoke test, gated rollout, then the waiting routes"
   "$BIN/sv-deploy" deploy --env staging --gate-window 1s \
     --worker-url "http://$host" --connect-to "$authority" \
     --annotate 'sv/response={"status":200,"body":"{\"ok\":true}","paths":{"/health":{"status":200,"body":"{\"ok\":true}"}}}'
-
-  log "sv-plan apply: routes, custom domain and DNS now that the Worker exists"
-  "$BIN/sv-plan" apply --env staging --auto-approve
 
   log "sv-plan plan --detailed-exitcode: live account matches sv.yaml (exit 0 = no changes)"
   "$BIN/sv-plan" plan --env staging --detailed-exitcode

@@ -720,7 +720,89 @@ async fn deploy_inner(
         pause_on_inconclusive: args.pause_on_inconclusive,
         pages_target,
     };
-    roll_out(&release, worker_rollout.as_ref(), &steps, held, report).await
+    let first_upload = worker_rollout
+        .as_ref()
+        .filter(|w| w.previous.is_none())
+        .map(|w| w.script.clone());
+    let status = roll_out(&release, worker_rollout.as_ref(), &steps, held, report).await?;
+    if status == ExitStatus::Success
+        && let Some(script) = first_upload
+    {
+        create_deferred_routes(&loaded, env, &client, &script, &console, &audit).await;
+    }
+    Ok(status)
+}
+
+/// After a Worker's first release: creates the routes and custom domains of it that
+/// `sv-plan apply` deferred because the Worker did not exist yet (sv-infra's
+/// `finish_deferred`), so a new environment needs one apply and one deploy. The release's
+/// own result stands: a failure here is a warning saying what to run.
+async fn create_deferred_routes(
+    loaded: &LoadedConfig,
+    env: &Environment,
+    client: &sv_cloudflare::Client,
+    script: &str,
+    console: &Console,
+    audit: &Audit,
+) {
+    let store = match sv_infra::store::configured(loaded, &env.name, Some(client)) {
+        Ok(s) => s,
+        Err(e) => {
+            console.warn(&format!(
+                "routes of {script} not created: {e}; run `sv-plan apply`"
+            ));
+            return;
+        }
+    };
+    let root = loaded.resolve_path(Path::new(""));
+    let req = sv_infra::ConvergeRequest {
+        client,
+        env,
+        root: &root,
+        store: store.as_ref(),
+        options: sv_planner::PlanOptions {
+            protect: env.protect,
+            ..sv_planner::PlanOptions::default()
+        },
+        concurrency: 8,
+        owner: audit.actor.0.clone(),
+        operation: "deploy.routes".into(),
+        config_checksum: String::new(),
+    };
+    match sv_infra::finish_deferred(&req, script).await {
+        Ok(sv_infra::FinishedDeferred::Done(done)) => {
+            for op in done.report.iter().flat_map(|r| &r.results) {
+                let (outcome, detail) = match &op.outcome {
+                    sv_infra::OpOutcome::Done { .. } => (sv_audit::Outcome::Succeeded, None),
+                    sv_infra::OpOutcome::Failed { error } => {
+                        (sv_audit::Outcome::Failed, Some(error.clone()))
+                    }
+                    _ => continue,
+                };
+                let line = match &detail {
+                    None => format!(
+                        "created {} ({}) now that {script} exists (sv-plan apply deferred it)",
+                        op.address, op.name
+                    ),
+                    Some(e) => format!("creating {} ({}) failed: {e}", op.address, op.name),
+                };
+                if detail.is_some() {
+                    console.warn(&format!("{line}; run `sv-plan apply` to retry"));
+                } else {
+                    console.info(&line);
+                }
+                if let Err(e) =
+                    audit.record("create-route", &op.address.to_string(), outcome, detail)
+                {
+                    console.warn(&format!("{e:#}"));
+                }
+            }
+        }
+        Ok(sv_infra::FinishedDeferred::Nothing | sv_infra::FinishedDeferred::NoState) => {}
+        Err(e) => console.warn(&format!(
+            "routes and custom domains of {script} not created: {e}; run `sv-plan apply`"
+        )),
+    }
 }
 
 /// The Worker half of a release, once its version is uploaded and smoke-tested.

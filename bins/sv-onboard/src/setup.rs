@@ -729,7 +729,7 @@ impl Run<'_> {
                         sv_infra::OpOutcome::Failed { error } => {
                             failed.push(format!("{} {}: {error}", r.address, r.name));
                         }
-                        sv_infra::OpOutcome::NotStarted => {}
+                        sv_infra::OpOutcome::NotStarted | sv_infra::OpOutcome::Deferred { .. } => {}
                     }
                 }
             }

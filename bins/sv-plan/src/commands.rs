@@ -266,7 +266,7 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         let (result, detail) = match &op.outcome {
             sv_infra::OpOutcome::Done { .. } => (Outcome::Succeeded, None),
             sv_infra::OpOutcome::Failed { error } => (Outcome::Failed, Some(error.clone())),
-            sv_infra::OpOutcome::NotStarted => continue,
+            sv_infra::OpOutcome::NotStarted | sv_infra::OpOutcome::Deferred { .. } => continue,
         };
         let action = serde_json::to_value(op.action)?;
         audit(

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use sv_actions::Runner;
 use sv_cli::{CloudflareArgs, GlobalArgs, input_error};
 use sv_config::{Environment, LoadedConfig, StateBackend};
-use sv_infra::{Inventory, LocalStore, R2Store, StateStore};
+use sv_infra::{Inventory, StateStore};
 use sv_planner::{Desired, Plan, PlanInput, PlanOptions, State};
 
 pub struct Ctx {
@@ -37,19 +37,14 @@ impl Ctx {
         } else {
             None
         };
-        let store: Box<dyn StateStore> = match &config.config.state {
-            StateBackend::Local(dir) => {
-                Box::new(LocalStore::new(&config.resolve_path(dir), &env_name))
+        let store: Box<dyn StateStore> = match (&config.config.state, &client) {
+            (StateBackend::R2(r2), None) => {
+                // Fails with the message that names the missing variable.
+                let client = sv_cli::context::cloudflare(cf, &runner)
+                    .with_context(|| format!("state is in R2 bucket `{}`", r2.bucket))?;
+                sv_infra::store::configured(&config, &env_name, Some(&client))?
             }
-            StateBackend::R2(r2) => {
-                let client = match &client {
-                    Some(c) => c,
-                    // Fails with the message that names the missing variable.
-                    None => &sv_cli::context::cloudflare(cf, &runner)
-                        .with_context(|| format!("state is in R2 bucket `{}`", r2.bucket))?,
-                };
-                Box::new(R2Store::new(client, &r2.bucket, &r2.prefix, &env_name))
-            }
+            (_, client) => sv_infra::store::configured(&config, &env_name, client.as_ref())?,
         };
         Ok(Self {
             global: global.clone(),

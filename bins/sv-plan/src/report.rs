@@ -32,6 +32,10 @@ impl Render for ApplyOutput {
                 OpOutcome::Done { .. } => (s.green("done"), String::new()),
                 OpOutcome::Failed { error } => (s.red("FAILED"), format!(": {error}")),
                 OpOutcome::NotStarted => (s.yellow("not started"), String::new()),
+                OpOutcome::Deferred { worker } => (
+                    s.yellow("deferred"),
+                    format!(": Worker `{worker}` is not deployed yet"),
+                ),
             };
             let _ = writeln!(
                 out,
@@ -42,7 +46,7 @@ impl Render for ApplyOutput {
                 op.action.verb()
             );
         }
-        let (done, failed, not_started) = r.counts();
+        let c = r.counts();
         let verdict = if r.succeeded {
             s.green("Apply complete")
         } else {
@@ -50,9 +54,16 @@ impl Render for ApplyOutput {
         };
         let _ = writeln!(
             out,
-            "{verdict}: {done} done, {failed} failed, {not_started} not started; state serial {}.",
+            "{verdict}: {} done, {} failed, {} not started{}; state serial {}.",
+            c.done,
+            c.failed,
+            c.not_started,
+            deferred_count(c.deferred),
             r.state_serial
         );
+        if let Some(note) = deferred_note(r) {
+            let _ = writeln!(out, "{note}");
+        }
         if !r.succeeded {
             let _ = writeln!(
                 out,
@@ -64,23 +75,33 @@ impl Render for ApplyOutput {
 
     fn markdown(&self) -> String {
         let r = &self.report;
-        let (done, failed, not_started) = r.counts();
+        let c = r.counts();
         let backup = self
             .backup
             .as_ref()
             .map(|p| format!("Backed up the data stores it deletes or replaces first: `{p}`\n\n"))
             .unwrap_or_default();
         let mut out = format!(
-            "### sv-plan apply: `{}` {}\n\n{backup}{done} done, {failed} failed, {not_started} not started (state serial {}).\n\n| wave | action | address | result |\n|---|---|---|---|\n",
+            "### sv-plan apply: `{}` {}\n\n{backup}{} done, {} failed, {} not started{} (state serial {}).\n\n{}| wave | action | address | result |\n|---|---|---|---|\n",
             markdown_escape(&r.environment),
             if r.succeeded { "succeeded" } else { "failed" },
-            r.state_serial
+            c.done,
+            c.failed,
+            c.not_started,
+            deferred_count(c.deferred),
+            r.state_serial,
+            deferred_note(r)
+                .map(|n| format!("{n}\n\n"))
+                .unwrap_or_default(),
         );
         for op in &r.results {
             let result = match &op.outcome {
                 OpOutcome::Done { .. } => "done".to_owned(),
                 OpOutcome::Failed { error } => format!("failed: {}", markdown_escape(error)),
                 OpOutcome::NotStarted => "not started".to_owned(),
+                OpOutcome::Deferred { worker } => {
+                    format!("deferred: Worker `{worker}` is not deployed yet")
+                }
             };
             let _ = writeln!(
                 out,
@@ -90,6 +111,27 @@ impl Render for ApplyOutput {
         }
         out
     }
+}
+
+/// `, N deferred` when any operation was.
+fn deferred_count(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} deferred")
+    }
+}
+
+/// What happens to deferred operations, when there are any.
+fn deferred_note(r: &ApplyReport) -> Option<String> {
+    let workers: Vec<String> = r.waiting_for().iter().map(|w| format!("`{w}`")).collect();
+    (!workers.is_empty()).then(|| {
+        format!(
+            "Deferred until the Worker {} is deployed: `sv-deploy deploy` creates them right \
+             after its first upload (or run apply again once it exists).",
+            workers.join(", ")
+        )
+    })
 }
 
 /// `state list`.

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use sv_cloudflare::Client;
 use sv_config::Environment;
-use sv_planner::{LockInfo, Plan, PlanInput, PlanOptions, State};
+use sv_planner::{Action, LockInfo, Plan, PlanInput, PlanOptions, State};
 
 use crate::{ApplyReport, Error, ExecContext, Inventory, StateStore};
 
@@ -154,4 +154,60 @@ async fn apply_locked(req: &ConvergeRequest<'_>, planned: Planned) -> Result<Con
         plan: planned.plan,
         report: Some(report),
     })
+}
+
+/// The result of [`finish_deferred`].
+#[derive(Debug)]
+pub enum FinishedDeferred {
+    /// The environment has no state yet (nothing was ever applied here): nothing was done;
+    /// `sv-plan apply` creates everything.
+    NoState,
+    /// No route or custom domain of the Worker is waiting.
+    Nothing,
+    /// The waiting creations were carried out (see the report for each).
+    Done(Box<Converged>),
+}
+
+/// After Worker `worker` is deployed: creates its routes and custom domains that sv.yaml
+/// declares and that do not exist yet — what an apply deferred because the Worker did not
+/// exist. Only those creations, under the state lock; anything else the environment's plan
+/// holds is left for the reviewed `sv-plan apply`.
+///
+/// # Errors
+/// As [`converge`].
+pub async fn finish_deferred(
+    req: &ConvergeRequest<'_>,
+    worker: &str,
+) -> Result<FinishedDeferred, Error> {
+    if req.store.load()?.is_none() {
+        return Ok(FinishedDeferred::NoState);
+    }
+    let planned = plan_environment(req).await?;
+    let targets: Vec<_> = planned
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create && crate::execute::needs_worker(c) == Some(worker))
+        .map(|c| c.address.clone())
+        .collect();
+    if targets.is_empty() {
+        return Ok(FinishedDeferred::Nothing);
+    }
+    let targeted = ConvergeRequest {
+        client: req.client,
+        env: req.env,
+        root: req.root,
+        store: req.store,
+        options: PlanOptions {
+            targets,
+            ..req.options.clone()
+        },
+        concurrency: req.concurrency,
+        owner: req.owner.clone(),
+        operation: req.operation.clone(),
+        config_checksum: req.config_checksum.clone(),
+    };
+    converge(&targeted)
+        .await
+        .map(|c| FinishedDeferred::Done(Box::new(c)))
 }

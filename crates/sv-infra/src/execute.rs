@@ -5,8 +5,15 @@
 //! complete together share one write), so whatever happens next, a re-run plans only what
 //! is left. The first failure lets the running wave finish and stops before the next
 //! one; the report says, per operation, what was done, what failed and what never started.
+//!
+//! Worker scripts are sv-deploy's, so on an environment's first apply the Worker its routes
+//! and custom domains point at may not exist yet (Cloudflare refuses those then). Such an
+//! operation is *deferred*, not failed: it is left out of state, the apply still succeeds,
+//! and sv-deploy creates it right after the Worker's first upload
+//! ([`crate::converge::finish_deferred`]), so a new environment needs one apply and one
+//! deploy, in the order the workflows run them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -52,6 +59,11 @@ pub enum OpOutcome {
     },
     /// A wave before it failed, so it was not attempted.
     NotStarted,
+    /// Points at a Worker script that is not deployed yet (a route or custom domain of a
+    /// new environment): left for sv-deploy to create after the Worker's first upload.
+    Deferred {
+        worker: String,
+    },
 }
 
 /// One operation of the plan and how it ended.
@@ -74,20 +86,76 @@ pub struct ApplyReport {
     pub succeeded: bool,
 }
 
+/// How many operations ended which way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpCounts {
+    pub done: usize,
+    pub failed: usize,
+    pub not_started: usize,
+    pub deferred: usize,
+}
+
 impl ApplyReport {
-    /// Counts of done, failed and not started operations.
+    /// Counts of done, failed, not started and deferred operations.
     #[must_use]
-    pub fn counts(&self) -> (usize, usize, usize) {
-        let mut c = (0, 0, 0);
+    pub fn counts(&self) -> OpCounts {
+        let mut c = OpCounts::default();
         for r in &self.results {
             match r.outcome {
-                OpOutcome::Done { .. } => c.0 += 1,
-                OpOutcome::Failed { .. } => c.1 += 1,
-                OpOutcome::NotStarted => c.2 += 1,
+                OpOutcome::Done { .. } => c.done += 1,
+                OpOutcome::Failed { .. } => c.failed += 1,
+                OpOutcome::NotStarted => c.not_started += 1,
+                OpOutcome::Deferred { .. } => c.deferred += 1,
             }
         }
         c
     }
+
+    /// The Workers that deferred operations wait for.
+    #[must_use]
+    pub fn waiting_for(&self) -> BTreeSet<&str> {
+        self.results
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                OpOutcome::Deferred { worker } => Some(worker.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The Worker script a change needs to exist when it is carried out: the script of a route
+/// or the service of a custom domain being created, replaced or updated.
+#[must_use]
+pub fn needs_worker(c: &Change) -> Option<&str> {
+    if !matches!(c.action, Action::Create | Action::Replace | Action::Update) {
+        return None;
+    }
+    let attr = match c.kind {
+        Kind::WorkerRoute => "script",
+        Kind::CustomDomain => "service",
+        _ => return None,
+    };
+    str_attr(&c.attributes, attr).filter(|s| !s.is_empty())
+}
+
+/// The Workers `plan` needs that are not deployed (one list call, only when it needs any).
+async fn undeployed_workers(plan: &Plan, client: &Client) -> BTreeSet<String> {
+    let needed: BTreeSet<&str> = plan.changes.iter().filter_map(needs_worker).collect();
+    if needed.is_empty() {
+        return BTreeSet::new();
+    }
+    // If the list fails, nothing is deferred: the operations run and the API says what it
+    // refuses, as it would without this check.
+    let Ok(scripts) = client.workers().list_scripts().await else {
+        return BTreeSet::new();
+    };
+    let deployed: BTreeSet<String> = scripts.into_iter().map(|s| s.id).collect();
+    needed
+        .into_iter()
+        .filter(|w| !deployed.contains(*w))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Carries out `plan`, recording each success in `state` through `store`.
@@ -106,8 +174,11 @@ pub async fn execute(
     let state = Mutex::new(state);
     let mut results = Vec::new();
     let mut failed = false;
+    let undeployed = undeployed_workers(plan, ctx.client).await;
+    // Deferred operations, and (by their `depends_on`) whatever needs them.
+    let mut deferred: BTreeMap<&Address, String> = BTreeMap::new();
     for (index, wave) in plan.waves.iter().enumerate() {
-        let changes: Vec<&Change> = wave.iter().filter_map(|a| plan.change(a)).collect();
+        let mut changes: Vec<&Change> = wave.iter().filter_map(|a| plan.change(a)).collect();
         if failed {
             results.extend(changes.iter().map(|c| OpResult {
                 address: c.address.clone(),
@@ -118,6 +189,24 @@ pub async fn execute(
             }));
             continue;
         }
+        changes.retain(|c| {
+            let waits_for = needs_worker(c)
+                .filter(|w| undeployed.contains(*w))
+                .map(str::to_owned)
+                .or_else(|| c.depends_on.iter().find_map(|d| deferred.get(d).cloned()));
+            let Some(worker) = waits_for else {
+                return true;
+            };
+            deferred.insert(&c.address, worker.clone());
+            results.push(OpResult {
+                address: c.address.clone(),
+                action: c.action,
+                name: c.name.clone(),
+                wave: index + 1,
+                outcome: OpOutcome::Deferred { worker },
+            });
+            false
+        });
         note_pending_creates(&changes, &state, store)?;
         let outcomes: Vec<(&Change, Result<Option<String>, Error>)> =
             futures::stream::iter(changes.into_iter().map(|c| async move {

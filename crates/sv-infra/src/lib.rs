@@ -37,10 +37,12 @@ pub mod scope;
 pub mod store;
 
 pub use adopt::adopt_by_name;
-pub use converge::{ConvergeRequest, Converged, converge, plan_environment};
+pub use converge::{
+    ConvergeRequest, Converged, FinishedDeferred, converge, finish_deferred, plan_environment,
+};
 pub use desired::desired;
 pub use execute::{
-    ApplyReport, ExecContext, OpOutcome, OpResult, apply_pending_migrations, execute,
+    ApplyReport, ExecContext, OpCounts, OpOutcome, OpResult, apply_pending_migrations, execute,
 };
 pub use inventory::{Inventory, inventory};
 pub use r2_store::R2Store;
@@ -105,6 +107,11 @@ pub enum Error {
          overwritten: plan again"
     )]
     StateChanged { location: String },
+    #[error(
+        "state is in R2 bucket `{bucket}`: reading it needs the Cloudflare API (set \
+         CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID)"
+    )]
+    StateNeedsApi { bucket: String },
     /// The R2 state backend was used outside a multi-threaded tokio runtime.
     #[error("the R2 state backend needs a multi-threaded tokio runtime (as every sv binary runs)")]
     Runtime,

@@ -12,6 +12,35 @@ use sv_planner::{LockInfo, State};
 
 use crate::Error;
 
+/// The store sv.yaml's `state:` names for `environment`: a directory relative to sv.yaml
+/// (the default `.sv/state`), or an R2 bucket, which needs `client`. Every tool that reads
+/// or writes an environment's state opens it here, so they all agree on where it is.
+///
+/// # Errors
+/// State is in R2 and there is no client ([`Error::StateNeedsApi`]).
+pub fn configured(
+    config: &sv_config::LoadedConfig,
+    environment: &str,
+    client: Option<&sv_cloudflare::Client>,
+) -> Result<Box<dyn StateStore>, Error> {
+    Ok(match &config.config.state {
+        sv_config::StateBackend::Local(dir) => {
+            Box::new(LocalStore::new(&config.resolve_path(dir), environment))
+        }
+        sv_config::StateBackend::R2(r2) => {
+            let client = client.ok_or_else(|| Error::StateNeedsApi {
+                bucket: r2.bucket.clone(),
+            })?;
+            Box::new(crate::R2Store::new(
+                client,
+                &r2.bucket,
+                &r2.prefix,
+                environment,
+            ))
+        }
+    })
+}
+
 /// A state backend for one environment.
 pub trait StateStore: Send + Sync {
     /// The state, or `None` when nothing was ever applied.

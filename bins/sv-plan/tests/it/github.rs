@@ -173,7 +173,9 @@ fn a_failed_apply_opens_an_issue_linking_the_run_and_the_next_success_closes_it(
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    // No Worker deployed: the custom domain fails.
+    // An unmanaged A record where sv.yaml's CNAME goes: the CNAME fails.
+    app.deploy_worker();
+    let occupied = app.occupy_api_host();
     let (code, out, err) = with_run(&["apply", "--auto-approve", "--failure-issue"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("Failed-apply issue #1 Opened"), "{err}");
@@ -188,9 +190,9 @@ fn a_failed_apply_opens_an_issue_linking_the_run_and_the_next_success_closes_it(
         body.contains("Failed run: https://github.example/acme/spacevision/actions/runs/4242"),
         "{body}"
     );
-    assert!(body.contains("domain.images.spacevision.app"), "{body}");
+    assert!(body.contains("dns.CNAME.api"), "{body}");
 
-    app.deploy_worker();
+    app.free_api_host(&occupied);
     let (code, out, err) = with_run(&["apply", "--auto-approve", "--failure-issue"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(err.contains("Closed failed-apply issue #1."), "{err}");

@@ -46,13 +46,13 @@ fn create_from_empty_then_second_plan_is_a_no_op() {
 #[test]
 fn failed_apply_reports_what_was_done_and_a_rerun_converges() {
     let app = App::new();
-    // No Worker deployed: the custom domain fails, the route (next wave) never starts.
+    app.deploy_worker();
+    // An A record where sv.yaml's CNAME goes: the CNAME fails, the route (next wave, it
+    // depends on the CNAME) never starts.
+    let occupied = app.occupy_api_host();
     let (code, out, _) = app.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("domain.images.spacevision.app (created) FAILED"),
-        "{out}"
-    );
+    assert!(out.contains("dns.CNAME.api (created) FAILED"), "{out}");
     assert!(
         out.contains("route.api.spacevision.app/* (created) not started"),
         "{out}"
@@ -66,6 +66,7 @@ fn failed_apply_reports_what_was_done_and_a_rerun_converges() {
         out.contains("Plan: 2 to create, 0 to update, 0 to replace, 0 to delete, 8 unchanged."),
         "{out}"
     );
+    app.free_api_host(&occupied);
     app.apply_all();
     let (code, out, _) = app.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");

@@ -128,6 +128,48 @@ impl App {
             .unwrap();
     }
 
+    /// Creates an A record at `api.` of the zone that sv.yaml does not manage, so creating
+    /// sv.yaml's CNAME there fails (Cloudflare refuses a CNAME beside an A record: 81053) —
+    /// a real API refusal for tests of failed applies. Returns (zone id, record id).
+    pub fn occupy_api_host(&self) -> (String, String) {
+        use sv_cloudflare::dns::DnsRecordInput;
+        let client = self.client();
+        self.block_on(async {
+            let zone = client
+                .zones()
+                .find_for_hostname("spacevision.app")
+                .await
+                .unwrap()
+                .unwrap();
+            let record = client
+                .dns()
+                .create(
+                    &zone.id,
+                    &DnsRecordInput {
+                        record_type: "A".into(),
+                        name: "api.spacevision.app".into(),
+                        content: "192.0.2.99".into(),
+                        ttl: 1,
+                        proxied: None,
+                        comment: None,
+                        tags: Vec::new(),
+                        priority: None,
+                        data: None,
+                    },
+                )
+                .await
+                .unwrap();
+            (zone.id, record.id)
+        })
+    }
+
+    /// Undoes [`App::occupy_api_host`].
+    pub fn free_api_host(&self, (zone_id, record_id): &(String, String)) {
+        let client = self.client();
+        self.block_on(client.dns().delete(zone_id, record_id))
+            .unwrap();
+    }
+
     /// Deploys the worker and applies the config; asserts it succeeded.
     pub fn apply_all(&self) {
         self.deploy_worker();
