@@ -666,6 +666,28 @@ fn risks(changes: &BTreeMap<Address, Change>, facts: &BTreeMap<Address, Facts>) 
                 ),
             );
         }
+        if c.kind == Kind::Pages
+            && c.action == Action::Update
+            && let Some(d) = c.changes.iter().find(|a| a.name == "custom_domains")
+        {
+            let kept = d.after.as_array().cloned().unwrap_or_default();
+            for host in d
+                .before
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|h| !kept.contains(h))
+                .filter_map(Value::as_str)
+            {
+                push(
+                    RiskLevel::Warning,
+                    format!(
+                        "Removing custom domain `{host}` from Pages project `{}`: the site stops answering on that host.",
+                        c.name
+                    ),
+                );
+            }
+        }
     }
     out.sort_by(|a, b| {
         b.level

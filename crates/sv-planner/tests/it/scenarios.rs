@@ -385,3 +385,52 @@ fn plan_json_round_trips() {
     let back: sv_planner::Plan = serde_json::from_str(&text).unwrap();
     assert_eq!(back, p);
 }
+
+#[test]
+fn removing_a_pages_custom_domain_is_a_warning() {
+    let mut state = empty_state();
+    managed(
+        &mut state,
+        "pages.web",
+        "web",
+        "web",
+        json!({"name": "web", "production_branch": "main", "custom_domains": ["a.example.com", "b.example.com"]}),
+        &[],
+    );
+    let live = [observed(
+        Kind::Pages,
+        "web",
+        "web",
+        json!({"name": "web", "production_branch": "main", "custom_domains": ["a.example.com", "b.example.com"]}),
+    )];
+    let want = [desired(
+        "pages.web",
+        "web",
+        json!({"name": "web", "production_branch": "main", "custom_domains": ["b.example.com", "c.example.com"]}),
+        &[],
+    )];
+    let p = plan(&want, &live, &state, PlanOptions::default()).unwrap();
+    assert_eq!(p.change(&addr("pages.web")).unwrap().action, Action::Update);
+    let messages: Vec<(RiskLevel, &str)> = p
+        .risks
+        .iter()
+        .map(|r| (r.level, r.message.as_str()))
+        .collect();
+    assert_eq!(
+        messages,
+        [(
+            RiskLevel::Warning,
+            "Removing custom domain `a.example.com` from Pages project `web`: the site stops answering on that host."
+        )]
+    );
+    // Only adding one is no risk.
+    let want = [desired(
+        "pages.web",
+        "web",
+        json!({"name": "web", "production_branch": "main", "custom_domains": ["a.example.com", "b.example.com", "c.example.com"]}),
+        &[],
+    )];
+    let p = plan(&want, &live, &state, PlanOptions::default()).unwrap();
+    assert_eq!(p.summary.update, 1);
+    assert!(p.risks.is_empty(), "{:?}", p.risks);
+}
