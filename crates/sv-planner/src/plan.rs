@@ -260,12 +260,20 @@ impl Plan {
                 }),
                 Some(live) => {
                     facts.insert(address.clone(), live.facts.clone());
-                    let changed = diff(
+                    // `diff` says live -> recorded; drift is recorded (was) -> live (now).
+                    let changed: Vec<AttributeChange> = diff(
                         &managed.attributes,
                         &live.attributes,
                         &BTreeSet::new(),
                         managed.kind,
-                    );
+                    )
+                    .into_iter()
+                    .map(|a| AttributeChange {
+                        before: a.after,
+                        after: a.before,
+                        ..a
+                    })
+                    .collect();
                     if !changed.is_empty() {
                         drift.push(Drift {
                             address: address.clone(),

@@ -133,6 +133,13 @@ fn a_domain_added_outside_sv_is_drift_the_plan_corrects() {
         out.contains("Removing custom domain `extra.spacevision.app`"),
         "{out}"
     );
+    // Drift says what sv applied, then what is live.
+    assert!(
+        out.contains(
+            "~ pages.spacevision-web: custom_domains was [\"www.spacevision.app\"], now [\"extra.spacevision.app\",\"www.spacevision.app\"]"
+        ),
+        "{out}"
+    );
     let (code, out, err) = app.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(live_domains(&app), ["www.spacevision.app"]);

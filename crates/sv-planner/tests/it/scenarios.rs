@@ -196,6 +196,16 @@ fn drift_is_reported_and_deleted_resources_are_recreated() {
             .iter()
             .any(|d| d.address == addr("dns.api") && d.changes[0].name == "proxied")
     );
+    // Was what sv applied, now what is live.
+    let dns = p
+        .drift
+        .iter()
+        .find(|d| d.address == addr("dns.api"))
+        .unwrap();
+    assert_eq!(
+        (&dns.changes[0].before, &dns.changes[0].after),
+        (&json!(true), &json!(false))
+    );
     assert_eq!(
         p.change(&addr("kv.sessions")).unwrap().action,
         Action::Create
