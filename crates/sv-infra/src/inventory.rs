@@ -549,3 +549,16 @@ async fn list_zoned(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_dev_hosts_are_never_custom_domains() {
+        assert!(is_pages_dev("site.pages.dev"));
+        assert!(is_pages_dev("main.site-3xa.PAGES.dev."));
+        assert!(!is_pages_dev("www.example.com"));
+        assert!(!is_pages_dev("notpages.dev"));
+    }
+}
