@@ -653,22 +653,31 @@ async fn deployment_logs(
 
 // ---- domains ----
 
-fn domain_json(p: &PagesProject, d: &PagesDomain) -> Value {
+/// A domain object as Cloudflare returns it. Domains are verified at once here (Cloudflare
+/// takes minutes and starts at `pending`); `zone_tag` is the id of the served zone the
+/// hostname is in, `null` for a hostname elsewhere.
+fn domain_json(zones: &[crate::model::Zone], d: &PagesDomain) -> Value {
+    let zone_tag = zones
+        .iter()
+        .find(|z| d.name == z.name || d.name.ends_with(&format!(".{}", z.name)))
+        .map(|z| z.id.clone());
     json!({
         "id": d.id,
         "name": d.name,
         "status": d.status,
         "created_on": d.created_on,
-        "verification_data": {"status": "active"},
-        "validation_data": {"status": "active", "method": "http"},
-        "zone_tag": Value::Null,
+        "certificate_authority": "google",
+        "verification_data": {"status": d.status},
+        "validation_data": {"status": d.status, "method": "http"},
+        "zone_tag": zone_tag,
         "domain_id": d.id,
-        "project": p.name,
     })
 }
 
+/// What Cloudflare answers for a domain the project does not have (HTTP 404; the code is
+/// the one API clients in the wild see, not from a Cloudflare document).
 fn domain_not_found() -> ApiError {
-    ApiError::not_found(8_000_018, "Domain not found")
+    ApiError::not_found(8_000_021, "The domain could not be found.")
 }
 
 async fn list_domains(State(st): S, Path((_a, name)): Path<(String, String)>) -> ApiResult {
@@ -676,7 +685,7 @@ async fn list_domains(State(st): S, Path((_a, name)): Path<(String, String)>) ->
         .read(|m| {
             m.pages
                 .get(&name)
-                .map(|p| p.domains.iter().map(|d| domain_json(p, d)).collect())
+                .map(|p| p.domains.iter().map(|d| domain_json(&m.zones, d)).collect())
         })
         .ok_or_else(project_not_found)?;
     let n = items.len();
@@ -691,29 +700,50 @@ struct DomainBody {
     name: String,
 }
 
+/// A hostname a domain may be: labels of letters, digits and inner hyphens, at least two.
+fn valid_hostname(h: &str) -> bool {
+    h.len() <= 253
+        && h.split('.').count() >= 2
+        && h.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 async fn add_domain(
     State(st): S,
     Path((_a, name)): Path<(String, String)>,
     Json(b): Json<DomainBody>,
 ) -> ApiResult {
+    let host = b.name.to_ascii_lowercase();
+    if !valid_hostname(&host) {
+        return Err(ApiError::bad_request(
+            8_000_000,
+            format!("{:?} is not a valid domain name", b.name),
+        ));
+    }
     let id = st.uuid();
     let now = st.now_rfc3339();
     let out = st.mutate(|m| {
         let p = m.pages.get_mut(&name).ok_or_else(project_not_found)?;
-        if p.domains.iter().any(|d| d.name == b.name) {
-            return Err(ApiError::conflict(
+        if p.domains.iter().any(|d| d.name == host) {
+            // Cloudflare answers 400 (not 409) with this code.
+            return Err(ApiError::bad_request(
                 8_000_018,
-                "This domain is already added to the project",
+                "You have already added this custom domain.",
             ));
         }
         let d = PagesDomain {
             id,
-            name: b.name.to_ascii_lowercase(),
+            name: host.clone(),
             status: "active".into(),
             created_on: now,
         };
         p.domains.push(d.clone());
-        Ok(domain_json(p, &d))
+        Ok(domain_json(&m.zones, &d))
     })?;
     ok(out)
 }
@@ -722,12 +752,13 @@ async fn get_domain(
     State(st): S,
     Path((_a, name, domain)): Path<(String, String, String)>,
 ) -> ApiResult {
+    let domain = domain.to_ascii_lowercase();
     st.read(|m| {
         let p = m.pages.get(&name).ok_or_else(project_not_found)?;
         p.domains
             .iter()
             .find(|d| d.name == domain)
-            .map(|d| domain_json(p, d))
+            .map(|d| domain_json(&m.zones, d))
             .ok_or_else(domain_not_found)
     })
     .and_then(ok)
@@ -737,6 +768,7 @@ async fn delete_domain(
     State(st): S,
     Path((_a, name, domain)): Path<(String, String, String)>,
 ) -> ApiResult {
+    let domain = domain.to_ascii_lowercase();
     st.mutate(|m| {
         let p = m.pages.get_mut(&name).ok_or_else(project_not_found)?;
         let pos = p

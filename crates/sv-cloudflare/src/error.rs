@@ -171,8 +171,10 @@ const AUTH_CODES: &[i64] = &[1000, 6003, 6111, 9106, 9109, 10000];
 /// carrying `success:false`.
 const NOT_FOUND_CODES: &[i64] = &[7000, 7003, 7404, 10006, 10007, 10013, 10090, 81044, 8000007];
 /// Codes that mean "already exists / conflicts with existing state".
-/// 10004 (R2 "bucket already exists, and you own it") is from our issue, not ENDPOINTS.md.
-const CONFLICT_CODES: &[i64] = &[7502, 10004, 10008, 10014, 10073, 81053, 81057];
+/// 10004 (R2 "bucket already exists, and you own it") is from our issue, not ENDPOINTS.md;
+/// 8000018 (Pages: "You have already added this custom domain.", sent with HTTP 400) is what
+/// API clients in the wild handle, not ENDPOINTS.md.
+const CONFLICT_CODES: &[i64] = &[7502, 8000018, 10004, 10008, 10014, 10073, 81053, 81057];
 /// Cloudflare's rate-limit code (sent with HTTP 429).
 const RATE_LIMITED_CODE: i64 = 971;
 
@@ -488,5 +490,7 @@ mod tests {
         assert!(is_not_found(StatusCode::NOT_FOUND, &[msg(10009)]));
         // A conflict code under 404 stays a not-found.
         assert!(!is_conflict(StatusCode::NOT_FOUND, &[msg(10014)]));
+        // Pages answers a domain added twice with 400 + 8000018.
+        assert!(is_conflict(StatusCode::BAD_REQUEST, &[msg(8000018)]));
     }
 }

@@ -1,6 +1,6 @@
-//! Cloudflare Pages, kept minimal: projects (list/get/create/delete), deployments
-//! (list/get/create), the direct-upload token and the asset-store calls of the direct-upload
-//! flow (ENDPOINTS.md §11). Computing asset hashes (BLAKE3 over base64 + extension, as wrangler
+//! Cloudflare Pages, kept minimal: projects (list/get/create/update/delete), their custom
+//! domains (list/add/delete), deployments (list/get/create), the direct-upload token and the
+//! asset-store calls of the direct-upload flow (ENDPOINTS.md §11). Computing asset hashes (BLAKE3 over base64 + extension, as wrangler
 //! does) is the caller's job.
 
 use std::collections::BTreeMap;
@@ -53,6 +53,45 @@ pub struct CreateProject {
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+
+/// Body of [`PagesApi::update_project`] (schema `pages_project-patch`): only the fields set
+/// are sent, so a PATCH changes nothing it does not name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateProject {
+    /// New production branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production_branch: Option<String>,
+    /// `build_config`, `deployment_configs`, … as the API expects them (deep-merged by the
+    /// API; `null` deletes a key).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A custom domain of a Pages project; main fields typed, the rest kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PagesDomain {
+    /// The hostname (what the project answers on; the handle of the domain calls).
+    pub name: String,
+    /// Domain id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `initializing`, `pending`, `active`, `deactivated`, `blocked`, `error`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Id of the zone the hostname is in, when it is in one of the account's zones.
+    #[serde(default)]
+    pub zone_tag: Option<String>,
+    /// Creation time.
+    #[serde(default)]
+    pub created_on: Option<String>,
+    /// `validation_data`, `verification_data`, `certificate_authority`, …
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Code of the answer to adding a domain the project already has ("You have already added
+/// this custom domain."); [`Error::is_conflict`] covers it.
+pub const DOMAIN_ALREADY_ADDED: i64 = 8_000_018;
 
 /// A deployment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,9 +227,49 @@ impl PagesApi<'_> {
         self.client.call(Request::post(url).json(project)?).await
     }
 
+    /// `PATCH …/pages/projects/{name}` with only what changes. Setting values is repeatable,
+    /// so it is retried after ambiguous failures.
+    pub async fn update_project(
+        &self,
+        name: &str,
+        update: &UpdateProject,
+    ) -> Result<PagesProject, Error> {
+        let url = self.url(&[name])?;
+        let req = Request::patch(url)
+            .json(update)?
+            .idempotency(Idempotency::Safe);
+        self.client.call(req).await
+    }
+
     /// `DELETE …/pages/projects/{name}`.
     pub async fn delete_project(&self, name: &str) -> Result<(), Error> {
         let url = self.url(&[name])?;
+        self.client.call_unit(Request::delete(url)).await
+    }
+
+    /// `GET …/projects/{name}/domains`: the project's custom domains (the `*.pages.dev`
+    /// subdomain is not one). One request: a project has few.
+    pub async fn list_domains(&self, project: &str) -> Result<Vec<PagesDomain>, Error> {
+        let url = self.url(&[project, "domains"])?;
+        let list: Option<Vec<PagesDomain>> = self.client.call(Request::get(url)).await?;
+        Ok(list.unwrap_or_default())
+    }
+
+    /// `POST …/projects/{name}/domains` `{name}` (schema `pages_domains-post`). Retried after
+    /// ambiguous failures: a repeat of a request that landed is answered with
+    /// [`DOMAIN_ALREADY_ADDED`] ([`Error::is_conflict`]), which callers take as done.
+    pub async fn add_domain(&self, project: &str, name: &str) -> Result<PagesDomain, Error> {
+        let url = self.url(&[project, "domains"])?;
+        let req = Request::post(url)
+            .json(&serde_json::json!({ "name": name }))?
+            .idempotency(Idempotency::Safe);
+        self.client.call(req).await
+    }
+
+    /// `DELETE …/projects/{name}/domains/{domain}` (missing → HTTP 404,
+    /// [`Error::is_not_found`]).
+    pub async fn delete_domain(&self, project: &str, name: &str) -> Result<(), Error> {
+        let url = self.url(&[project, "domains", name])?;
         self.client.call_unit(Request::delete(url)).await
     }
 

@@ -98,6 +98,9 @@ pub fn desired(env: &Environment, root: &Path) -> Result<Vec<Desired>, Error> {
             ResourceSpec::Pages(p) => {
                 put("name", json!(resource.name));
                 put("production_branch", json!(p.production_branch));
+                if !p.custom_domains.is_empty() {
+                    put("custom_domains", json!(pages_domains(&p.custom_domains)));
+                }
             }
             ResourceSpec::Route(r) => {
                 put("pattern", json!(r.pattern));
@@ -121,6 +124,15 @@ pub fn desired(env: &Environment, root: &Path) -> Result<Vec<Desired>, Error> {
         });
     }
     Ok(out)
+}
+
+/// The normalised set of a Pages project's custom domains (shared with the inventory):
+/// lower-case (the API stores them so), sorted, each once.
+pub(crate) fn pages_domains<S: AsRef<str>>(names: &[S]) -> BTreeSet<String> {
+    names
+        .iter()
+        .map(|n| n.as_ref().trim_end_matches('.').to_ascii_lowercase())
+        .collect()
 }
 
 fn lower<T: serde::Serialize>(v: &T) -> Value {
@@ -307,5 +319,26 @@ mod tests {
             json!([{"prefix": "tmp/", "expire_days": 7}, {"prefix": "users/", "abort_multipart_days": 1}])
         );
         assert_eq!(r2.attributes["cors"][0]["max_age_seconds"], json!(3600));
+        let pages = desired
+            .iter()
+            .find(|d| d.address.to_string() == "pages.spacevision-web")
+            .unwrap();
+        // `${zone}` resolved by sv-config.
+        assert_eq!(
+            pages.attributes["custom_domains"],
+            json!(["www.staging.spacevision.app"])
+        );
+    }
+
+    #[test]
+    fn pages_domains_are_a_sorted_lower_case_set() {
+        assert_eq!(
+            json!(pages_domains(&[
+                "WWW.example.com",
+                "api.example.com.",
+                "www.example.com"
+            ])),
+            json!(["api.example.com", "www.example.com"])
+        );
     }
 }

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use sv_cloudflare::Client;
 use sv_cloudflare::d1::{CreateDatabase, ReadReplication};
 use sv_cloudflare::dns::DnsRecordInput;
-use sv_cloudflare::pages::CreateProject;
+use sv_cloudflare::pages::{CreateProject, UpdateProject};
 use sv_cloudflare::r2::{
     CorsAllowed, CorsConfig, CorsRule, CreateBucket, LifecycleConfig, LifecycleRule,
 };
@@ -447,6 +447,7 @@ async fn create(c: &Change, ctx: &ExecContext<'_>) -> Result<String, Error> {
     let configured = match c.kind {
         Kind::D1 => apply_migrations(c, &id, ctx).await,
         Kind::R2 => put_bucket_rules(c, true, ctx).await,
+        Kind::Pages => set_pages_domains(c, &[], ctx).await,
         _ => Ok(()),
     };
     match configured {
@@ -614,7 +615,8 @@ async fn update(c: &Change, ctx: &ExecContext<'_>) -> Result<(), Error> {
             .map(|_| ())
             .map_err(Error::cf(what)),
         Kind::CustomDomain => create(c, ctx).await.map(|_| ()),
-        Kind::Pages | Kind::Cron => Err(Error::Unsupported {
+        Kind::Pages => update_pages(c, ctx).await,
+        Kind::Cron => Err(Error::Unsupported {
             address: c.address.clone(),
             what: format!(
                 "updating a {} in place (changed: {})",
@@ -726,6 +728,97 @@ async fn put_bucket_rules(c: &Change, created: bool, ctx: &ExecContext<'_>) -> R
             )))?;
     }
     Ok(())
+}
+
+/// An update of a Pages project: the production branch PATCHed when it changed, custom
+/// domains added and removed by difference with what the plan saw live.
+async fn update_pages(c: &Change, ctx: &ExecContext<'_>) -> Result<(), Error> {
+    if changed(c, "production_branch")
+        && let Some(branch) = str_attr(&c.attributes, "production_branch")
+    {
+        let update = UpdateProject {
+            production_branch: Some(branch.to_owned()),
+            ..UpdateProject::default()
+        };
+        ctx.client
+            .pages()
+            .update_project(&c.name, &update)
+            .await
+            .map_err(Error::cf(format!(
+                "setting the production branch of Pages project `{}`",
+                c.name
+            )))?;
+    }
+    if let Some(x) = c.changes.iter().find(|x| x.name == "custom_domains") {
+        set_pages_domains(c, &strings_of(&x.before), ctx).await?;
+    }
+    Ok(())
+}
+
+/// Makes the custom domains of Pages project `c` those of its attributes, given the ones it
+/// has (`live`): adds the missing, removes the extra. A domain already added (a re-run) or
+/// already gone counts as done.
+async fn set_pages_domains(
+    c: &Change,
+    live: &[String],
+    ctx: &ExecContext<'_>,
+) -> Result<(), Error> {
+    let wanted = c
+        .attributes
+        .get("custom_domains")
+        .map(strings_of)
+        .unwrap_or_default();
+    let pages = ctx.client.pages();
+    for name in live.iter().filter(|d| !wanted.contains(d)) {
+        match pages.delete_domain(&c.name, name).await {
+            Err(e) if !e.is_not_found() => {
+                return Err(Error::cf(format!(
+                    "removing custom domain `{name}` from Pages project `{}`",
+                    c.name
+                ))(e));
+            }
+            _ => {}
+        }
+    }
+    let mut present: Option<Vec<String>> = None;
+    for name in wanted.iter().filter(|d| !live.contains(d)) {
+        let what = || {
+            format!(
+                "adding custom domain `{name}` to Pages project `{}`",
+                c.name
+            )
+        };
+        match pages.add_domain(&c.name, name).await {
+            Ok(_) => {}
+            // "Already added" (a re-run, or a retry of a request that landed) is done; any
+            // other conflict (the host is taken elsewhere) is not: the list decides.
+            Err(e) if e.is_conflict() => {
+                if present.is_none() {
+                    let list = pages
+                        .list_domains(&c.name)
+                        .await
+                        .map_err(Error::cf(what()))?;
+                    present = Some(list.into_iter().map(|d| d.name).collect());
+                }
+                if !present.iter().flatten().any(|d| d == name) {
+                    return Err(Error::cf(what())(e));
+                }
+            }
+            Err(e) => return Err(Error::cf(what())(e)),
+        }
+    }
+    Ok(())
+}
+
+/// The strings of a JSON array (nothing for anything else).
+fn strings_of(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn strings(v: &Value, key: &str) -> Vec<String> {

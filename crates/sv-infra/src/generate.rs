@@ -124,7 +124,7 @@ pub async fn generate(req: &GenerateRequest<'_>) -> Result<Generated, Error> {
                         out.resources.r2.insert(key.clone(), bucket);
                     }
                     _ => {
-                        out.resources.pages.insert(key.clone(), pages(o));
+                        out.resources.pages.insert(key.clone(), pages(o, req.zone));
                     }
                 }
                 out.imports.push(import(o, &key));
@@ -244,7 +244,7 @@ fn d1(o: &Observed) -> D1Database {
     }
 }
 
-fn pages(o: &Observed) -> PagesProject {
+fn pages(o: &Observed, zone: Option<&str>) -> PagesProject {
     PagesProject {
         production_branch: o
             .attributes
@@ -252,6 +252,16 @@ fn pages(o: &Observed) -> PagesProject {
             .and_then(Value::as_str)
             .unwrap_or("main")
             .to_owned(),
+        // Domains in the environment's zone as `${zone}`, like route patterns.
+        custom_domains: o
+            .attributes
+            .get("custom_domains")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|d| zone_relative(d, zone))
+            .collect(),
         ..PagesProject::default()
     }
 }

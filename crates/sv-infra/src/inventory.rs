@@ -18,7 +18,7 @@ use sv_cloudflare::zones::ZoneFilter;
 use sv_planner::{Attrs, Facts, Kind, Observed, State};
 
 use crate::Error;
-use crate::desired::{cors_shape, lifecycle_shape};
+use crate::desired::{cors_shape, lifecycle_shape, pages_domains};
 
 /// What [`inventory`] found.
 #[derive(Debug, Clone, Default)]
@@ -446,9 +446,24 @@ async fn list_pages(client: &Client) -> Result<Vec<Observed>, Error> {
             if let Some(b) = &p.production_branch {
                 attrs.insert("production_branch".into(), json!(b));
             }
+            // The list carries each project's domains: no read per project. Its own
+            // `*.pages.dev` subdomain is among them and is not a custom domain.
+            let custom: Vec<&str> = p
+                .domains
+                .iter()
+                .map(String::as_str)
+                .filter(|d| Some(*d) != p.subdomain.as_deref() && !is_pages_dev(d))
+                .collect();
+            attrs.insert("custom_domains".into(), json!(pages_domains(&custom)));
             observed(Kind::Pages, p.name.clone(), p.name, attrs)
         })
         .collect())
+}
+
+/// A `*.pages.dev` host (a project's own subdomain or a preview alias), never a custom domain.
+fn is_pages_dev(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "pages.dev" || host.ends_with(".pages.dev")
 }
 
 async fn list_domains(client: &Client) -> Result<Vec<Observed>, Error> {
@@ -533,4 +548,17 @@ async fn list_zoned(
         out.push(observed(Kind::WorkerRoute, r.id, r.pattern, attrs));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_dev_hosts_are_never_custom_domains() {
+        assert!(is_pages_dev("site.pages.dev"));
+        assert!(is_pages_dev("main.site-3xa.PAGES.dev."));
+        assert!(!is_pages_dev("www.example.com"));
+        assert!(!is_pages_dev("notpages.dev"));
+    }
 }

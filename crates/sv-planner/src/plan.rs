@@ -260,12 +260,20 @@ impl Plan {
                 }),
                 Some(live) => {
                     facts.insert(address.clone(), live.facts.clone());
-                    let changed = diff(
+                    // `diff` says live -> recorded; drift is recorded (was) -> live (now).
+                    let changed: Vec<AttributeChange> = diff(
                         &managed.attributes,
                         &live.attributes,
                         &BTreeSet::new(),
                         managed.kind,
-                    );
+                    )
+                    .into_iter()
+                    .map(|a| AttributeChange {
+                        before: a.after,
+                        after: a.before,
+                        ..a
+                    })
+                    .collect();
                     if !changed.is_empty() {
                         drift.push(Drift {
                             address: address.clone(),
@@ -665,6 +673,28 @@ fn risks(changes: &BTreeMap<Address, Change>, facts: &BTreeMap<Address, Facts>) 
                     c.name
                 ),
             );
+        }
+        if c.kind == Kind::Pages
+            && c.action == Action::Update
+            && let Some(d) = c.changes.iter().find(|a| a.name == "custom_domains")
+        {
+            let kept = d.after.as_array().cloned().unwrap_or_default();
+            for host in d
+                .before
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|h| !kept.contains(h))
+                .filter_map(Value::as_str)
+            {
+                push(
+                    RiskLevel::Warning,
+                    format!(
+                        "Removing custom domain `{host}` from Pages project `{}`: the site stops answering on that host.",
+                        c.name
+                    ),
+                );
+            }
         }
     }
     out.sort_by(|a, b| {

@@ -161,14 +161,47 @@ async fn direct_upload_flow_and_deployments() {
         .await
         .result();
     assert_eq!(d["name"], "www.example.com");
-    assert_eq!(
-        c.get(&format!("{pp}/domains"))
-            .await
-            .result()
-            .as_array()
+    assert_eq!(d["status"], "active");
+    // In the served zone: the zone is named.
+    assert_eq!(d["zone_tag"], c.emu.zone_id.as_str());
+    assert_eq!(d["validation_data"]["method"], "http");
+    let elsewhere = c
+        .post(
+            &format!("{pp}/domains"),
+            json!({"name": "Shop.Example.ORG"}),
+        )
+        .await
+        .result();
+    assert_eq!(elsewhere["name"], "shop.example.org");
+    assert_eq!(elsewhere["zone_tag"], json!(null));
+    // Adding it again, in any case: 400 + 8000018, as Cloudflare answers.
+    c.post(&format!("{pp}/domains"), json!({"name": "WWW.example.com"}))
+        .await
+        .assert_error(400, 8000018);
+    c.post(&format!("{pp}/domains"), json!({"name": "not a host"}))
+        .await
+        .assert_error(400, 8000000);
+    let names = |v: serde_json::Value| -> Vec<String> {
+        v.as_array()
             .unwrap()
-            .len(),
-        1
+            .iter()
+            .map(|d| d["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(c.get(&format!("{pp}/domains")).await.result()),
+        ["www.example.com", "shop.example.org"]
+    );
+    // The project lists its subdomain and custom domains.
+    assert_eq!(
+        c.get(&pp).await.result()["domains"],
+        json!(["site.pages.dev", "www.example.com", "shop.example.org"])
+    );
+    assert_eq!(
+        c.get(&format!("{pp}/domains/shop.example.org"))
+            .await
+            .result()["name"],
+        "shop.example.org"
     );
     assert_eq!(
         c.delete(&format!("{pp}/domains/www.example.com"))
@@ -176,11 +209,27 @@ async fn direct_upload_flow_and_deployments() {
             .status,
         200
     );
+    c.delete(&format!("{pp}/domains/www.example.com"))
+        .await
+        .assert_error(404, 8000021);
+    c.get(&format!("{pp}/domains/www.example.com"))
+        .await
+        .assert_error(404, 8000021);
+    assert_eq!(
+        c.get(&pp).await.result()["domains"],
+        json!(["site.pages.dev", "shop.example.org"])
+    );
     let upd = c
         .patch(&pp, json!({"production_branch": "release"}))
         .await
         .result();
     assert_eq!(upd["production_branch"], "release");
+    // A PATCH changes only what it names.
+    assert_eq!(
+        upd["domains"],
+        json!(["site.pages.dev", "shop.example.org"])
+    );
+    assert_eq!(c.get(&pp).await.result()["production_branch"], "release");
     assert_eq!(c.delete(&pp).await.status, 200);
     c.get(&pp).await.assert_error(404, 8000007);
     c.emu.shutdown().await;

@@ -108,6 +108,13 @@ fn create_by_hand(app: &App) {
             })
             .await
             .unwrap();
+        for domain in [format!("www.{ZONE}"), "shop.example.org".to_owned()] {
+            client
+                .pages()
+                .add_domain("spacevision-web", &domain)
+                .await
+                .unwrap();
+        }
         client
             .workers()
             .create_route(&zone, &format!("api.{ZONE}/*"), Some("spacevision-api"))
@@ -183,6 +190,9 @@ fn generate_then_import_then_plan_shows_no_changes() {
     assert!(section.contains("max_age: 1h"), "{section}");
     assert!(section.contains("pattern: api.${zone}/*"), "{section}");
     assert!(section.contains("expire_days: 7"), "{section}");
+    // Pages custom domains: in the zone by variable, elsewhere as they are.
+    assert!(section.contains("- www.${zone}"), "{section}");
+    assert!(section.contains("- shop.example.org"), "{section}");
     let mut settings = insta::Settings::clone_current();
     for (from, to) in crate::filters() {
         settings.add_filter(from, to);

@@ -17,9 +17,9 @@ fn create_from_empty_then_second_plan_is_a_no_op() {
     // THE property: nothing left to do after an apply.
     let (code, out, err) = app.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    // Lists, not one GET per resource: zone lookup, one list per kind (7), CORS + lifecycle
-    // of the bucket, d1_migrations of the database, the Pages project's domains; and the
-    // token's verify + its permissions (the read-scope check).
+    // Lists, not one GET per resource: zone lookup, one list per kind (7; the Pages list
+    // carries each project's custom domains), CORS + lifecycle of the bucket, d1_migrations
+    // of the database; and the token's verify + its permissions (the read-scope check).
     assert!(
         err.contains("Read the account with 13 API request(s)."),
         "{err}"

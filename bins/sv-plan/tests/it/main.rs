@@ -7,6 +7,7 @@ mod generate;
 mod github;
 mod lifecycle;
 mod output;
+mod pages;
 mod r2_state;
 mod state;
 

@@ -707,3 +707,70 @@ async fn pages_asset_calls_use_the_upload_jwt() {
     );
     assert_eq!(seen[3].api_path(), "/pages/assets/upsert-hashes");
 }
+
+#[tokio::test]
+async fn pages_project_update_and_domains() {
+    use sv_cloudflare::pages::UpdateProject;
+    let server = TestServer::start(|seen, _| match (seen.method.as_str(), seen.api_path()) {
+        ("PATCH", _) => Reply::ok(
+            json!({"name": "site", "production_branch": "release", "domains": ["site.pages.dev"]}),
+        ),
+        ("GET", _) => Reply::ok_info(
+            json!([{"id": "d1", "name": "www.example.com", "status": "active", "zone_tag": "z1", "validation_data": {"method": "http"}}]),
+            json!({"page": 1, "per_page": 100, "count": 1, "total_count": 1}),
+        ),
+        ("POST", _) if seen.json()["name"] == "dup.example.com" => Reply::err(
+            400,
+            8_000_018,
+            "You have already added this custom domain.",
+        ),
+        ("POST", _) => Reply::ok(json!({"id": "d2", "name": seen.json()["name"], "status": "pending"})),
+        _ => Reply::err(404, 8_000_021, "The domain could not be found."),
+    })
+    .await;
+    let client = server.client();
+    let pages = client.pages();
+    let project = pages
+        .update_project(
+            "site",
+            &UpdateProject {
+                production_branch: Some("release".into()),
+                ..UpdateProject::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(project.production_branch.as_deref(), Some("release"));
+    let domains = pages.list_domains("site").await.unwrap();
+    assert_eq!(domains.len(), 1);
+    assert_eq!(domains[0].name, "www.example.com");
+    assert_eq!(domains[0].zone_tag.as_deref(), Some("z1"));
+    assert_eq!(domains[0].extra["validation_data"]["method"], "http");
+    let added = pages.add_domain("site", "app.example.com").await.unwrap();
+    assert_eq!(added.status.as_deref(), Some("pending"));
+    let dup = pages
+        .add_domain("site", "dup.example.com")
+        .await
+        .unwrap_err();
+    assert!(dup.is_conflict(), "{dup}");
+    assert!(dup.has_code(sv_cloudflare::pages::DOMAIN_ALREADY_ADDED));
+    let missing = pages
+        .delete_domain("site", "gone.example.com")
+        .await
+        .unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+
+    let seen = server.seen();
+    let path = format!("/accounts/{ACCOUNT}/pages/projects/site");
+    assert_eq!(seen[0].api_path(), path);
+    // Only what changes is sent.
+    assert_eq!(seen[0].json(), json!({"production_branch": "release"}));
+    assert_eq!(seen[1].api_path(), format!("{path}/domains"));
+    assert_eq!(seen[1].query, None);
+    assert_eq!(seen[2].json(), json!({"name": "app.example.com"}));
+    assert_eq!(seen[4].method.as_str(), "DELETE");
+    assert_eq!(
+        seen[4].api_path(),
+        format!("{path}/domains/gone.example.com")
+    );
+}

@@ -196,6 +196,16 @@ fn drift_is_reported_and_deleted_resources_are_recreated() {
             .iter()
             .any(|d| d.address == addr("dns.api") && d.changes[0].name == "proxied")
     );
+    // Was what sv applied, now what is live.
+    let dns = p
+        .drift
+        .iter()
+        .find(|d| d.address == addr("dns.api"))
+        .unwrap();
+    assert_eq!(
+        (&dns.changes[0].before, &dns.changes[0].after),
+        (&json!(true), &json!(false))
+    );
     assert_eq!(
         p.change(&addr("kv.sessions")).unwrap().action,
         Action::Create
@@ -384,4 +394,53 @@ fn plan_json_round_trips() {
     let text = serde_json::to_string(&p).unwrap();
     let back: sv_planner::Plan = serde_json::from_str(&text).unwrap();
     assert_eq!(back, p);
+}
+
+#[test]
+fn removing_a_pages_custom_domain_is_a_warning() {
+    let mut state = empty_state();
+    managed(
+        &mut state,
+        "pages.web",
+        "web",
+        "web",
+        json!({"name": "web", "production_branch": "main", "custom_domains": ["a.example.com", "b.example.com"]}),
+        &[],
+    );
+    let live = [observed(
+        Kind::Pages,
+        "web",
+        "web",
+        json!({"name": "web", "production_branch": "main", "custom_domains": ["a.example.com", "b.example.com"]}),
+    )];
+    let want = [desired(
+        "pages.web",
+        "web",
+        json!({"name": "web", "production_branch": "main", "custom_domains": ["b.example.com", "c.example.com"]}),
+        &[],
+    )];
+    let p = plan(&want, &live, &state, PlanOptions::default()).unwrap();
+    assert_eq!(p.change(&addr("pages.web")).unwrap().action, Action::Update);
+    let messages: Vec<(RiskLevel, &str)> = p
+        .risks
+        .iter()
+        .map(|r| (r.level, r.message.as_str()))
+        .collect();
+    assert_eq!(
+        messages,
+        [(
+            RiskLevel::Warning,
+            "Removing custom domain `a.example.com` from Pages project `web`: the site stops answering on that host."
+        )]
+    );
+    // Only adding one is no risk.
+    let want = [desired(
+        "pages.web",
+        "web",
+        json!({"name": "web", "production_branch": "main", "custom_domains": ["a.example.com", "b.example.com", "c.example.com"]}),
+        &[],
+    )];
+    let p = plan(&want, &live, &state, PlanOptions::default()).unwrap();
+    assert_eq!(p.summary.update, 1);
+    assert!(p.risks.is_empty(), "{:?}", p.risks);
 }
