@@ -34,15 +34,11 @@ impl Ctx {
 
     fn with_config(global: &GlobalArgs, config: LoadedConfig) -> anyhow::Result<Self> {
         let runner = sv_cli::context::runner();
+        // A developer environment belongs to one machine: its state stays beside sv.yaml
+        // (in the configured directory, or `.sv/state` when the team's state is in R2).
         let state_dir = match &config.config.state {
             StateBackend::Local(dir) => config.resolve_path(dir),
-            StateBackend::R2(r2) => {
-                return Err(input_error(anyhow::anyhow!(
-                    "state.r2 (bucket `{}`) is not supported yet: use `state: {{ local: .sv/state }}` in {}",
-                    r2.bucket,
-                    global.config.display()
-                )));
-            }
+            StateBackend::R2(_) => config.resolve_path(std::path::Path::new(".sv/state")),
         };
         Ok(Self {
             global: global.clone(),

@@ -24,8 +24,8 @@ use sv_actions::Runner;
 use sv_audit::{AuditLog, AuditRecord, Outcome};
 use sv_cli::{CloudflareArgs, ExitStatus, GlobalArgs, input_error};
 use sv_cloudflare::Client;
-use sv_config::{Environment, LoadedConfig, ResourceKind, ResourceSpec, StateBackend};
-use sv_infra::{ConvergeRequest, LocalStore, StateStore};
+use sv_config::{Environment, LoadedConfig, ResourceKind, ResourceSpec};
+use sv_infra::{ConvergeRequest, StateStore};
 use sv_planner::{Action, LockInfo, Plan, PlanOptions, State};
 
 use crate::branch;
@@ -114,7 +114,7 @@ struct Ctx {
     env: Environment,
     pr: u64,
     client: Client,
-    store: LocalStore,
+    store: Box<dyn StateStore>,
 }
 
 impl Ctx {
@@ -124,17 +124,10 @@ impl Ctx {
         let env = config
             .preview_environment(pr)
             .map_err(sv_cli::context::config_error)?;
-        let dir = match &config.config.state {
-            StateBackend::Local(dir) => config.resolve_path(dir),
-            StateBackend::R2(r2) => {
-                return Err(input_error(anyhow::anyhow!(
-                    "state.r2 (bucket `{}`) is not supported yet: use `state: {{ local: .sv/state }}`",
-                    r2.bucket
-                )));
-            }
-        };
-        let store = LocalStore::new(&dir, &env.name);
         let client = sv_cli::context::cloudflare(cf, &runner)?;
+        // Previews live in CI, whose jobs start fresh: state in R2 (`state.r2`) survives
+        // between them; a local one is rebuilt from the reserved names (`adopt_by_name`).
+        let store = sv_infra::store::configured(&config, &env.name, Some(&client))?;
         Ok(Self {
             global: global.clone(),
             runner,
@@ -630,10 +623,10 @@ async fn create(global: &GlobalArgs, args: &CreateArgs) -> anyhow::Result<ExitSt
 
     let memory;
     let store: &dyn StateStore = if args.dry_run {
-        memory = MemoryStore::copy_of(&ctx.store).map_err(input_error)?;
+        memory = MemoryStore::copy_of(ctx.store.as_ref()).map_err(input_error)?;
         &memory
     } else {
-        &ctx.store
+        ctx.store.as_ref()
     };
     let req = ctx.request(store, PlanOptions::default(), "preview.create");
     let adopted = sv_infra::adopt_by_name(&req)
@@ -761,10 +754,10 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> anyhow::Result<Exit
     }
     let memory;
     let store: &dyn StateStore = if args.dry_run {
-        memory = MemoryStore::copy_of(&ctx.store).map_err(input_error)?;
+        memory = MemoryStore::copy_of(ctx.store.as_ref()).map_err(input_error)?;
         &memory
     } else {
-        &ctx.store
+        ctx.store.as_ref()
     };
     // A preview's data is disposable by definition: prevent_destroy does not apply.
     let options = PlanOptions {

@@ -678,3 +678,43 @@ fn preview_help() {
         );
     }
 }
+
+/// With the team's state in R2 (`state.r2`), a preview's state lives there too, so the next
+/// CI job finds it; nothing is written to `.sv/state`.
+#[test]
+fn a_preview_keeps_its_state_in_r2_when_the_team_does() {
+    let app = PreviewApp::new();
+    app.edit(
+        "state:\n  local: .sv/state",
+        "state:\n  r2: { bucket: team-state, prefix: sv/ }\n  #",
+    );
+    let client = app.client();
+    app.block_on(client.r2().create_bucket(&sv_cloudflare::r2::CreateBucket {
+        name: "team-state".into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    let (code, out, err) = app.run(&["preview", "create", "--pr", "8"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!app.path(".sv/state").exists(), "no local state");
+    let state = app.block_on(async {
+        let object = client
+            .r2()
+            .get_object("team-state", "sv/pr-8.json", None)
+            .await
+            .unwrap();
+        String::from_utf8(object.bytes().await.unwrap().to_vec()).unwrap()
+    });
+    let state = sv_planner::State::from_json(&state).unwrap();
+    assert_eq!(state.resources.len(), 4, "{:?}", state.resources.keys());
+    let (code, again, err) = app.run(&["preview", "create", "--pr", "8", "--format", "json"]);
+    assert_eq!(code, 0, "{again}\n{err}");
+    assert_eq!(json(&again)["changed"], false, "{again}");
+    let (code, out, err) = app.run(&["preview", "destroy", "--pr", "8", "--yes"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        prefixed(&app.names(), "pr-8-").is_empty(),
+        "{:?}",
+        app.names()
+    );
+}
