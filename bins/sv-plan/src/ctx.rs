@@ -108,8 +108,8 @@ impl Ctx {
     }
 
     pub async fn inventory(&self, state: &State, desired: &[Desired]) -> anyhow::Result<Inventory> {
-        let kinds = sv_infra::inventory::kinds_in_use(desired, state);
-        sv_infra::inventory(self.client()?, self.env().zone.as_deref(), state, &kinds)
+        let reads = sv_infra::inventory::Reads::in_use(desired, state);
+        sv_infra::inventory(self.client()?, self.env().zone.as_deref(), state, &reads)
             .await
             .context("reading the live Cloudflare account")
     }

@@ -37,8 +37,9 @@ pub async fn adopt_by_name(req: &ConvergeRequest<'_>) -> Result<Vec<Address>, Er
     if missing.is_empty() {
         return Ok(Vec::new());
     }
-    let kinds = missing.iter().map(|d| d.address.kind).collect();
-    let inventory = crate::inventory(req.client, req.env.zone.as_deref(), &state, &kinds).await?;
+    let desired_missing: Vec<sv_planner::Desired> = missing.iter().map(|d| (*d).clone()).collect();
+    let reads = crate::inventory::Reads::in_use(&desired_missing, &state);
+    let inventory = crate::inventory(req.client, req.env.zone.as_deref(), &state, &reads).await?;
     let mut adopted = Vec::new();
     let mut records = Vec::new();
     for want in missing {

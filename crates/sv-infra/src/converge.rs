@@ -73,8 +73,8 @@ pub async fn plan_environment(req: &ConvergeRequest<'_>) -> Result<Planned, Erro
         .load()?
         .unwrap_or_else(|| State::new(&req.env.name, ""));
     let desired = crate::desired(req.env, req.root)?;
-    let kinds = crate::inventory::kinds_in_use(&desired, &state);
-    let inventory = crate::inventory(req.client, req.env.zone.as_deref(), &state, &kinds).await?;
+    let reads = crate::inventory::Reads::in_use(&desired, &state);
+    let inventory = crate::inventory(req.client, req.env.zone.as_deref(), &state, &reads).await?;
     let adopted = state.adopt_pending(&inventory.observed, &desired, chrono::Utc::now());
     let plan = Plan::compute(&PlanInput {
         environment: &req.env.name,

@@ -76,7 +76,8 @@ pub fn all_kinds() -> BTreeSet<Kind> {
 /// A failed API call, or a zone the account does not have.
 pub async fn generate(req: &GenerateRequest<'_>) -> Result<Generated, Error> {
     let empty = State::new("", "");
-    let inventory = crate::inventory(req.client, req.zone, &empty, &req.kinds).await?;
+    let reads = crate::inventory::Reads::from(req.kinds.clone());
+    let inventory = crate::inventory(req.client, req.zone, &empty, &reads).await?;
     let mut out = Generated {
         resources: Resources::default(),
         imports: Vec::new(),

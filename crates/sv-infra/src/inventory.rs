@@ -29,18 +29,57 @@ pub struct Inventory {
     pub zone_id: Option<String>,
 }
 
-/// The kinds worth reading: those the config declares or state records. Reading no more
-/// keeps a plan's requests proportional to what the project uses.
-#[must_use]
-pub fn kinds_in_use(desired: &[sv_planner::Desired], state: &State) -> BTreeSet<Kind> {
-    desired
-        .iter()
-        .map(|d| d.address.kind)
-        .chain(state.resources.values().map(|r| r.kind))
-        .collect()
+/// What a plan reads: the kinds the config declares or state records (reading no more keeps
+/// a plan's requests proportional to what the project uses), and the R2 jurisdictions
+/// (`eu`, `fedramp`) its buckets are in — each is a separate bucket list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reads {
+    pub kinds: BTreeSet<Kind>,
+    pub r2_jurisdictions: BTreeSet<String>,
 }
 
-/// Reads the live resources of `kinds`. `zone` is the environment's zone name (DNS records
+impl Reads {
+    /// What a plan over `desired` and `state` needs to read.
+    #[must_use]
+    pub fn in_use(desired: &[sv_planner::Desired], state: &State) -> Self {
+        let kinds = desired
+            .iter()
+            .map(|d| d.address.kind)
+            .chain(state.resources.values().map(|r| r.kind))
+            .collect();
+        let r2_jurisdictions = desired
+            .iter()
+            .filter(|d| d.address.kind == Kind::R2)
+            .map(|d| &d.attributes)
+            .chain(
+                state
+                    .resources
+                    .values()
+                    .filter(|r| r.kind == Kind::R2)
+                    .map(|r| &r.attributes),
+            )
+            .filter_map(|a| a.get("jurisdiction").and_then(Value::as_str))
+            .filter(|j| !j.is_empty() && *j != "default")
+            .map(str::to_owned)
+            .collect();
+        Self {
+            kinds,
+            r2_jurisdictions,
+        }
+    }
+}
+
+impl From<BTreeSet<Kind>> for Reads {
+    fn from(kinds: BTreeSet<Kind>) -> Self {
+        Self {
+            kinds,
+            r2_jurisdictions: BTreeSet::new(),
+        }
+    }
+}
+
+/// Reads the live resources of `reads.kinds` (R2 buckets in the default jurisdiction and in
+/// each of `reads.r2_jurisdictions`). `zone` is the environment's zone name (DNS records
 /// and Worker routes are only read when it is set).
 ///
 /// # Errors
@@ -49,8 +88,9 @@ pub async fn inventory(
     client: &Client,
     zone: Option<&str>,
     state: &State,
-    kinds: &BTreeSet<Kind>,
+    reads: &Reads,
 ) -> Result<Inventory, Error> {
+    let kinds = &reads.kinds;
     let zoned_kinds = kinds.contains(&Kind::Dns) || kinds.contains(&Kind::WorkerRoute);
     let zone_id = match zone {
         Some(name) if zoned_kinds || kinds.contains(&Kind::CustomDomain) => {
@@ -77,7 +117,7 @@ pub async fn inventory(
         },
         async {
             if want(Kind::R2) {
-                list_r2(client, state).await
+                list_r2(client, state, &reads.r2_jurisdictions).await
             } else {
                 none().await
             }
@@ -128,7 +168,7 @@ pub async fn find_live(
     let found = match kind {
         Kind::Kv => list_kv(client).await?,
         Kind::D1 => list_d1(client, &empty).await?,
-        Kind::R2 => list_r2(client, &empty).await?,
+        Kind::R2 => list_r2(client, &empty, &BTreeSet::new()).await?,
         Kind::Pages => list_pages(client).await?,
         Kind::CustomDomain => list_domains(client).await?,
         Kind::Dns | Kind::WorkerRoute => {
@@ -310,13 +350,29 @@ pub async fn applied_migrations_at(
     }
 }
 
-async fn list_r2(client: &Client, state: &State) -> Result<Vec<Observed>, Error> {
-    let list: Vec<_> = client
-        .r2()
-        .list_buckets(&BucketFilter::default())
-        .try_collect()
-        .await
-        .map_err(Error::cf("listing R2 buckets"))?;
+async fn list_r2(
+    client: &Client,
+    state: &State,
+    jurisdictions: &BTreeSet<String>,
+) -> Result<Vec<Observed>, Error> {
+    let filters = std::iter::once(None).chain(jurisdictions.iter().map(Some));
+    let lists = futures::future::try_join_all(filters.map(|j| async move {
+        let filter = BucketFilter {
+            jurisdiction: j.cloned(),
+            ..BucketFilter::default()
+        };
+        client
+            .r2()
+            .list_buckets(&filter)
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(Error::cf(match j {
+                None => "listing R2 buckets".to_owned(),
+                Some(j) => format!("listing R2 buckets in jurisdiction `{j}`"),
+            }))
+    }))
+    .await?;
+    let list: Vec<_> = lists.into_iter().flatten().collect();
     let reads = list.into_iter().map(|b| async move {
         let mut attrs = Attrs::from([("name".to_owned(), json!(b.name))]);
         if let Some(l) = &b.location {

@@ -262,3 +262,34 @@ fn refresh_records_live_changes_so_the_plan_corrects_them() {
         "{out}"
     );
 }
+
+#[test]
+fn a_bucket_in_a_jurisdiction_is_listed_there_so_a_second_plan_is_a_no_op() {
+    let app = App::new();
+    app.edit(
+        "  r2:\n    uploads:\n",
+        "  r2:\n    uploads:\n      jurisdiction: eu\n",
+    );
+    app.apply_all();
+    let client = app.client();
+    let eu: Vec<_> = app.block_on(async {
+        use futures::TryStreamExt as _;
+        client
+            .r2()
+            .list_buckets(&sv_cloudflare::r2::BucketFilter {
+                jurisdiction: Some("eu".into()),
+                ..sv_cloudflare::r2::BucketFilter::default()
+            })
+            .try_collect()
+            .await
+            .unwrap()
+    });
+    assert_eq!(eu.len(), 1, "created in the EU jurisdiction: {eu:?}");
+    let (code, out, err) = app.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // Moving it to another jurisdiction is a replacement (data loss), not a second create.
+    app.edit("      jurisdiction: eu\n", "      jurisdiction: fedramp\n");
+    let (_, out, _) = app.run(&["plan", "--allow-data-loss"]);
+    assert!(out.contains("r2.uploads"), "{out}");
+    assert!(out.contains("1 to replace"), "{out}");
+}
