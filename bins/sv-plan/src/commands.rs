@@ -8,7 +8,7 @@ use sv_audit::{AuditRecord, Outcome};
 use sv_cli::{ExitStatus, input_error};
 use sv_config::Operation;
 use sv_infra::ExecContext;
-use sv_planner::{LockInfo, Plan, PlanOptions, Render as _, State, StateResource};
+use sv_planner::{LockInfo, Plan, PlanOptions, Render as _, State};
 
 use crate::args::{ApplyArgs, DestroyArgs, ImportArgs, PlanArgs, RefreshArgs, StateCommand};
 use crate::ctx::Ctx;
@@ -516,34 +516,7 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> anyhow::Result<ExitStatus> 
                 args.id
             ))
         })?;
-    let mut live_attrs = live.attributes.clone();
-    if live.kind == sv_planner::Kind::R2 {
-        // Rules are not in the bucket listing: read those the config manages.
-        let rules = sv_infra::inventory::bucket_rules(
-            ctx.client()?,
-            &live.name,
-            live.attributes.get("jurisdiction").and_then(|j| j.as_str()),
-            want.attributes.contains_key("cors"),
-            want.attributes.contains_key("lifecycle_rules"),
-        )
-        .await?;
-        live_attrs.extend(rules);
-    }
-    let mut attributes = sv_planner::Attrs::new();
-    for (k, v) in &want.attributes {
-        let value = match (k.as_str(), live_attrs.get(k)) {
-            (_, Some(live)) => live.clone(),
-            // A rule set the bucket does not have.
-            ("cors" | "lifecycle_rules", None) => serde_json::Value::Null,
-            ("migrations", None) => serde_json::json!(
-                sv_infra::inventory::applied_migrations(ctx.client()?, &live.id, &live.name)
-                    .await?
-            ),
-            // Not reported by the API (a D1 location hint): assumed as configured.
-            (_, None) => v.clone(),
-        };
-        attributes.insert(k.clone(), value);
-    }
+    let resource = sv_infra::adopt::adopted_resource(ctx.client()?, live, want).await?;
     let message = format!(
         "Imported {} as {} (id {}); run `sv-plan plan` to see how it differs from sv.yaml.",
         live.name, args.address, live.id
@@ -558,18 +531,7 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> anyhow::Result<ExitStatus> 
         })?;
         return Ok(ExitStatus::Success);
     }
-    state.resources.insert(
-        args.address.clone(),
-        StateResource {
-            kind: live.kind,
-            id: live.id.clone(),
-            name: live.name.clone(),
-            attributes,
-            depends_on: want.depends_on.clone(),
-            prevent_destroy: want.prevent_destroy,
-            updated_at: chrono::Utc::now(),
-        },
-    );
+    state.resources.insert(args.address.clone(), resource);
     save_state(ctx, &mut state)?;
     audit(
         ctx,

@@ -69,13 +69,7 @@ impl PreviewApp {
     }
 
     pub fn client(&self) -> sv_cloudflare::Client {
-        sv_cloudflare::Client::builder(
-            self.emu.cloudflare_api_url().parse().unwrap(),
-            self.emu.token().to_owned().into(),
-        )
-        .account_id(self.emu.account_id())
-        .build()
-        .unwrap()
+        self.emu.client().unwrap()
     }
 
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
