@@ -113,6 +113,7 @@ fn write_actions_outputs(ctx: &Ctx, plan: &Plan, plan_path: Option<&Path>) -> an
 }
 
 pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<ExitStatus> {
+    ctx.warn_if_state_is_ephemeral();
     let planned = ctx
         .plan(args.flags.options(ctx.env().protect, false))
         .await?;
@@ -201,6 +202,7 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
         _ => req.operation,
     };
     authorize(ctx, operation, req.name)?;
+    ctx.warn_if_state_is_ephemeral();
     let _guard = if req.dry_run {
         None
     } else {

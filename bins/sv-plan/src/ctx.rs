@@ -179,6 +179,29 @@ impl Ctx {
             .unwrap_or_default()
     }
 
+    /// In a CI job, state in a local file the checkout does not contain is written into a
+    /// workspace that is thrown away when the job ends: the next run would plan everything
+    /// as new. Says so (an Actions warning) instead of letting it happen quietly.
+    pub fn warn_if_state_is_ephemeral(&self) {
+        if !self.runner.is_active() || !matches!(self.config.config.state, StateBackend::Local(_)) {
+            return;
+        }
+        if !matches!(self.store.load(), Ok(None)) {
+            return;
+        }
+        let message = format!(
+            "state {} is a local file this checkout does not contain: what this job records \
+             there is lost when the job ends (the next run plans everything as new). Keep \
+             state in R2 (`state: {{ r2: {{ bucket: …, prefix: sv/ }} }}` in sv.yaml) or commit \
+             it.",
+            self.store.describe()
+        );
+        tracing::warn!("{message}");
+        let _ = self.runner.annotate(
+            &sv_actions::Annotation::warning(message).title("sv-plan: state is not kept"),
+        );
+    }
+
     pub fn actor(&self) -> sv_audit::Actor {
         sv_audit::Actor::from_env(sv_cli::env_vars::process_env)
     }

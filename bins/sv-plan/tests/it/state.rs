@@ -271,3 +271,34 @@ fn plan_refuses_a_token_that_cannot_read_a_declared_kind_and_names_the_permissio
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn in_actions_local_state_missing_from_the_checkout_is_warned_about() {
+    let app = App::new();
+    let in_actions = |args: &[&str]| {
+        let out = app
+            .cmd()
+            .env("GITHUB_ACTIONS", "true")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = in_actions(&["plan"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "::warning title=sv-plan%3A state is not kept::state .sv/state/production.json"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("Keep state in R2"), "{out}");
+    // Once the checkout has the state (committed, say), nothing to warn about.
+    app.apply_all();
+    let (code, out) = in_actions(&["plan"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("::warning"), "{out}");
+}
