@@ -63,6 +63,31 @@ impl App {
         Self { dir, emulator }
     }
 
+    /// The example app and an empty emulator serving `zone`: nothing applied yet.
+    pub fn empty(zone: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        sv_test::example::copy_to(dir.path()).unwrap();
+        let emulator = EmulatorProcess::builder()
+            .arg("--zone-name")
+            .arg(zone)
+            .start()
+            .unwrap();
+        Self { dir, emulator }
+    }
+
+    /// `sv-plan` run like [`Self::cmd`] (needs `cargo build --workspace --bins`).
+    pub fn sv_plan(&self) -> Command {
+        let bin = sv_test::paths::cargo_bin("sv-plan").unwrap_or_else(|e| panic!("{e}"));
+        let mut cmd = Command::new(bin);
+        cmd.current_dir(self.root())
+            .envs(self.emulator.cloudflare_env())
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("SV_ENV")
+            .env("USER", "tester")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }

@@ -13,3 +13,4 @@ mod history_remote;
 mod lock;
 mod pause;
 mod release;
+mod routes;
