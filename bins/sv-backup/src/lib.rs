@@ -4,7 +4,6 @@
 //! for the library crates and prints their reports.
 
 pub mod args;
-mod bridge;
 pub mod create;
 pub mod drill;
 pub mod fetch;
@@ -15,7 +14,6 @@ pub mod recovery;
 pub mod restore;
 pub mod sources;
 pub mod verify;
-mod vtables;
 pub mod workers;
 
 use clap::{Parser, Subcommand};

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Read as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -21,6 +21,9 @@ use sv_cli::InputError;
 use sv_cloudflare::Client;
 use sv_config::{Environment, LoadedConfig, ResourceAddress};
 use sv_report::{Render, Styles};
+use sv_snapshot::d1::{D1Table, d1_tables, quote_ident};
+use sv_snapshot::state_path;
+use sv_snapshot::worker::WorkerDoc;
 
 /// KV rejects an expiration less than 60 s ahead: such entries count as expired.
 pub const KV_MIN_TTL_SECS: i64 = 60;
@@ -200,7 +203,7 @@ pub fn scan(file: &File, path: &Path, decryption: &Decryption, now: i64) -> anyh
                 entry
                     .read_to_end(&mut bytes)
                     .map_err(|e| io_classify(e, path))?;
-                let doc: crate::workers::WorkerDoc = serde_json::from_slice(&bytes)
+                let doc: WorkerDoc = serde_json::from_slice(&bytes)
                     .map_err(|e| bad(format!("not a worker.json ({e})")))?;
                 scanned.items += 1;
                 scanned.secrets = doc.secrets;
@@ -389,11 +392,6 @@ pub fn select(manifest: &Manifest, only: &[String]) -> anyhow::Result<Vec<String
         chosen.extend(matches.into_iter().cloned());
     }
     Ok(all.into_iter().filter(|r| chosen.contains(r)).collect())
-}
-
-/// sv-plan's state file of an environment.
-pub fn state_path(config: &LoadedConfig, env: &Environment) -> PathBuf {
-    config.resolve_path(Path::new(&format!(".sv/state/{}.json", env.name)))
 }
 
 /// Resolves each selected resource against the target environment and finds it live. A
@@ -867,50 +865,6 @@ pub async fn d1_live_rows(client: &Client, uuid: &str) -> anyhow::Result<BTreeMa
         }
     }
     Ok(out)
-}
-
-/// A schema object of a D1 database.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct D1Table {
-    pub name: String,
-    /// `table`, `virtual`, `shadow`, `view`.
-    pub kind: String,
-    /// The `CREATE …` statement (virtual tables).
-    pub sql: Option<String>,
-}
-
-/// The user's tables of a D1 database, with SQLite's own classification (`PRAGMA
-/// table_list`: `shadow` marks the tables an FTS5 or R*Tree virtual table keeps its data in).
-pub async fn d1_tables(client: &Client, uuid: &str) -> anyhow::Result<Vec<D1Table>> {
-    let d1 = client.d1();
-    let listed = d1
-        .query_read_only(
-            uuid,
-            "SELECT l.name AS name, l.type AS type, m.sql AS sql FROM pragma_table_list AS l \
-             LEFT JOIN sqlite_master AS m ON m.name = l.name \
-             WHERE l.schema = 'main' AND l.name NOT LIKE 'sqlite_%' AND l.name NOT LIKE '_cf_%' \
-             ORDER BY m.rowid",
-            &[],
-        )
-        .await?;
-    Ok(listed
-        .iter()
-        .flat_map(|r| r.results.iter())
-        .filter_map(|row| {
-            Some(D1Table {
-                name: row.get("name")?.as_str()?.to_owned(),
-                kind: row.get("type")?.as_str()?.to_owned(),
-                sql: row
-                    .get("sql")
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned),
-            })
-        })
-        .collect())
-}
-
-pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 async fn fast_path(

@@ -29,9 +29,11 @@ use sv_cli::{ExitStatus, GlobalArgs, InputError};
 use sv_cloudflare::Client;
 use sv_cloudflare::r2::{ObjectBody, PutObjectOptions};
 use sv_report::{Render, Styles};
+use sv_snapshot::d1::{d1_tables, quote_ident};
+use sv_snapshot::worker::WorkerDoc;
 
 use crate::args::{PlanArgs, RestoreArgs};
-use crate::recovery::{self, Kind, KvRecord, RecoveryPlan, Scan, Target, quote_ident};
+use crate::recovery::{self, Kind, KvRecord, RecoveryPlan, Scan, Target};
 
 const TOOL: &str = "sv-backup";
 /// Pairs per KV bulk write, and the value bytes (base64) held for one batch at most.
@@ -668,9 +670,7 @@ impl Restore {
     /// Drops every table, view and virtual table of a database. Repeatable (`IF EXISTS`), so
     /// the client retries it after a lost answer.
     fn empty_d1(&self, uuid: &str) -> anyhow::Result<()> {
-        let tables = self
-            .handle
-            .block_on(recovery::d1_tables(&self.client, uuid))?;
+        let tables = self.handle.block_on(d1_tables(&self.client, uuid))?;
         let mut sql = String::from("PRAGMA defer_foreign_keys = on;\n");
         // Virtual tables first: dropping one drops its shadow tables.
         for kind in ["virtual", "view", "table"] {
@@ -851,7 +851,7 @@ impl Restore {
                 entry
                     .read_to_end(&mut bytes)
                     .map_err(|e| recovery::io_classify(e, path))?;
-                let doc: crate::workers::WorkerDoc = serde_json::from_slice(&bytes)?;
+                let doc: WorkerDoc = serde_json::from_slice(&bytes)?;
                 let (content_meta, body) = self
                     .worker_content
                     .take()
@@ -880,7 +880,7 @@ impl Restore {
     fn worker(
         &mut self,
         target: &Target,
-        doc: &crate::workers::WorkerDoc,
+        doc: &WorkerDoc,
         content: &EntryMeta,
         body: Bytes,
     ) -> anyhow::Result<()> {

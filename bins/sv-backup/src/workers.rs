@@ -1,7 +1,5 @@
-//! Worker scripts in a backup: the code as stored (`content/v2`), and `worker.json` with the
-//! settings (bindings, compatibility, limits), cron triggers and the NAMES of secrets —
-//! never their values (the API does not return them, and any `text` of a secret binding is
-//! dropped before it reaches the archive).
+//! Restoring Worker scripts. What a backup holds of them (the code as stored, and
+//! `worker.json`: [`WorkerDoc`], secret values never included) is written by sv-snapshot.
 //!
 //! Restoring uploads the code again as a new deployment, with bindings pointed at the target
 //! environment's resources, secrets inherited from the live Worker when it has them (else
@@ -10,44 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use sv_cloudflare::workers::{Binding, Module, UploadMetadata, WorkerUpload};
+use sv_snapshot::worker::WorkerDoc;
 
 /// Largest script content read into memory on restore (Workers allow 10 MB compressed).
 pub const MAX_CONTENT_BYTES: u64 = 64 * 1024 * 1024;
-
-/// `worker/<name>/worker.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WorkerDoc {
-    /// The script's name where it was backed up.
-    pub script: String,
-    /// `GET …/settings`, secret values removed.
-    pub settings: serde_json::Value,
-    /// Cron expressions.
-    #[serde(default)]
-    pub schedules: Vec<String>,
-    /// Names of the Worker's secrets (values are never backed up).
-    #[serde(default)]
-    pub secrets: Vec<String>,
-}
-
-/// Removes every field but `type` and `name` from secret bindings.
-pub fn strip_secrets(settings: &mut serde_json::Value) {
-    if let Some(bindings) = settings
-        .get_mut("bindings")
-        .and_then(serde_json::Value::as_array_mut)
-    {
-        for b in bindings {
-            let secret = b
-                .get("type")
-                .and_then(serde_json::Value::as_str)
-                .is_some_and(|t| t.contains("secret"));
-            if secret && let Some(obj) = b.as_object_mut() {
-                obj.retain(|k, _| k == "type" || k == "name");
-            }
-        }
-    }
-}
 
 /// The modules of stored content: one part per module when it is multipart, else the
 /// single script. Returns the modules and whether it is a service-worker script.
@@ -236,6 +201,8 @@ pub fn upload(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use sv_snapshot::worker::strip_secrets;
 
     use super::*;
 

@@ -1,6 +1,7 @@
 //! The backup taken before an apply deletes or replaces a data store: exactly the D1
-//! databases, KV namespaces and R2 buckets the plan destroys, through sv-backup's library
-//! (same archive format, so `sv-backup verify`/`restore` take it), encrypted to sv.yaml's
+//! databases, KV namespaces and R2 buckets the plan destroys, read by sv-snapshot (the
+//! library `sv-backup create` uses too: same archive format and entries, so
+//! `sv-backup verify`/`restore` take it), encrypted to sv.yaml's
 //! `backup.recipients`, written to `.sv/backups/` beside sv.yaml.
 
 use std::path::PathBuf;
@@ -8,9 +9,9 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use sv_archive::Encryption;
 use sv_audit::Outcome;
-use sv_backup::create::Item;
 use sv_cli::input_error;
 use sv_planner::{Action, Kind, Plan, State};
+use sv_snapshot::Item;
 
 use crate::ctx::Ctx;
 
@@ -102,7 +103,7 @@ pub fn prepare(
 /// change.
 pub async fn take(ctx: &Ctx, pending: Pending, operation: &str) -> anyhow::Result<PathBuf> {
     let dir = ctx.config.resolve_path(std::path::Path::new(BACKUP_DIR));
-    let result = sv_backup::create::create_archive(
+    let result = sv_snapshot::create_archive(
         ctx.client()?,
         &ctx.config,
         ctx.env(),
@@ -110,7 +111,8 @@ pub async fn take(ctx: &Ctx, pending: Pending, operation: &str) -> anyhow::Resul
         &dir,
         pending.encryption,
     )
-    .await;
+    .await
+    .map_err(anyhow::Error::from);
     let (outcome, detail) = match &result {
         Ok(summary) => (Outcome::Succeeded, summary.path.display().to_string()),
         Err(e) => (Outcome::Failed, format!("{e:#}")),

@@ -17,7 +17,8 @@ use bytes::Bytes;
 use sv_cloudflare::Client;
 use tokio::sync::mpsc::Sender;
 
-use crate::recovery::{D1Table, quote_ident};
+use crate::d1::{D1Table, quote_ident};
+use crate::error::{Error, Result};
 
 /// Rows read per query.
 const PAGE: usize = 500;
@@ -110,6 +111,14 @@ pub fn literal(v: &serde_json::Value) -> String {
     }
 }
 
+fn query_error(uuid: &str, source: sv_cloudflare::Error) -> Error {
+    Error::Api {
+        operation: "querying D1 database",
+        resource: uuid.to_owned(),
+        source: Box::new(source),
+    }
+}
+
 fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -122,7 +131,7 @@ pub async fn rebuild_sql(
     tables: &[D1Table],
     tx: &Sender<Result<Bytes, String>>,
     count: &AtomicU64,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let mut out = String::from(
         "-- sv-backup: virtual tables, recreated after the base tables were imported\n",
     );
@@ -166,7 +175,7 @@ async fn insert_rows(
     out: &mut String,
     tx: &Sender<Result<Bytes, String>>,
     count: &AtomicU64,
-) -> anyhow::Result<bool> {
+) -> Result<bool> {
     let name = quote_ident(table);
     let mut last: Option<i64> = None;
     loop {
@@ -181,7 +190,11 @@ async fn insert_rows(
                 format!("SELECT {select} FROM {name} WHERE rowid > {r} ORDER BY rowid LIMIT {PAGE}")
             }
         };
-        let results = client.d1().raw_read_only(uuid, &query, &[]).await?;
+        let results = client
+            .d1()
+            .raw_read_only(uuid, &query, &[])
+            .await
+            .map_err(|source| query_error(uuid, source))?;
         let Some(page) = results.into_iter().next() else {
             break;
         };
@@ -227,7 +240,7 @@ pub async fn base_dump_sql(
     tables: &[D1Table],
     tx: &Sender<Result<Bytes, String>>,
     count: &AtomicU64,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let mut out = String::from(
         "-- sv-backup: base tables read through the query API (D1 does not export a database \
          with virtual tables)\nPRAGMA defer_foreign_keys=TRUE;\n",
@@ -250,7 +263,8 @@ pub async fn base_dump_sql(
              WHERE type IN ('index', 'trigger', 'view') AND sql IS NOT NULL ORDER BY rowid",
             &[],
         )
-        .await?;
+        .await
+        .map_err(|source| query_error(uuid, source))?;
     for row in schema.iter().flat_map(|r| r.results.iter()) {
         let text = |k: &str| {
             row.get(k)
@@ -268,13 +282,15 @@ pub async fn base_dump_sql(
             "SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'",
             &[],
         )
-        .await?
+        .await
+        .map_err(|source| query_error(uuid, source))?
         .iter()
         .any(|r| !r.results.is_empty());
     if has_sequence {
         let counters = d1
             .query_read_only(uuid, "SELECT name, seq FROM sqlite_sequence", &[])
-            .await?;
+            .await
+            .map_err(|source| query_error(uuid, source))?;
         out.push_str("DELETE FROM sqlite_sequence;\n");
         for row in counters.iter().flat_map(|r| r.results.iter()) {
             let (Some(name), Some(seq)) = (row.get("name"), row.get("seq")) else {
