@@ -11,6 +11,7 @@ const OUR_CRATES: &[&str] = &[
     "sv_deploy",
     "sv_health",
     "sv_backup",
+    "sv_snapshot",
     "sv_onboard",
     "sv_emulator",
     "sv_cloudflare",
