@@ -325,34 +325,11 @@ async fn run_plan(ctx: &Ctx, req: RunRequest<'_>) -> anyhow::Result<ExitStatus> 
     })
 }
 
-/// Refuses (exit 2, nothing changed) when the token lacks a write permission the plan needs
-/// or is not active; when its permissions cannot be read, warns and goes on.
+/// The write-scope check before an apply or destroy changes anything.
 async fn check_token_scope(ctx: &Ctx, plan: &Plan, zone_id: Option<&str>) -> anyhow::Result<()> {
-    use sv_infra::scope::ScopeCheck;
     let zone = ctx.env().zone.as_deref().zip(zone_id);
-    match sv_infra::scope::check_write_scope(ctx.client()?, plan, zone).await {
-        Ok(ScopeCheck::Granted) => Ok(()),
-        Ok(ScopeCheck::Missing(missing)) => {
-            let lines: Vec<String> = missing.iter().map(|m| format!("  - {m}")).collect();
-            Err(input_error(anyhow::anyhow!(
-                "the API token cannot make these changes; it lacks:\n{}\nadd the permission(s) to \
-                 the token (dashboard → My Profile → API Tokens → Edit) and run again. Nothing was \
-                 changed.",
-                lines.join("\n")
-            )))
-        }
-        Ok(ScopeCheck::Inactive { status }) => Err(input_error(anyhow::anyhow!(
-            "the API token is {status}: nothing was changed"
-        ))),
-        Ok(ScopeCheck::Unknown(why)) => {
-            tracing::warn!("token permissions not checked before applying: {why}");
-            Ok(())
-        }
-        Err(e) => {
-            tracing::warn!("token permissions not checked before applying: {e:#}");
-            Ok(())
-        }
-    }
+    let check = sv_infra::scope::check_write_scope(ctx.client()?, plan, zone).await;
+    crate::ctx::enforce_scope(check, crate::ctx::ScopeFor::Applying)
 }
 
 pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<ExitStatus> {

@@ -144,7 +144,7 @@ impl Ctx {
             let zone = self.env().zone.as_deref().zip(zone_id.as_deref());
             sv_infra::scope::evaluate(&p, self.client_account(), zone, &needs)
         });
-        check_read_scope(read_scope)?;
+        enforce_scope(read_scope, ScopeFor::Planning)?;
         let inventory = inventory?;
         let adopted = state.adopt_pending(&inventory.observed, &desired, chrono::Utc::now());
         let checksum = self.config_checksum()?;
@@ -222,33 +222,60 @@ pub fn stamp_lineage(state: &mut State) {
     }
 }
 
-/// Refuses (exit 2) a plan the token cannot read for, naming each missing permission; when
-/// its permissions cannot be read, says so at info level and goes on (the list calls fail
-/// with Cloudflare's own message if it really cannot read).
-fn check_read_scope(
+/// What a token-scope verdict is checked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeFor {
+    /// Reading the account for a plan.
+    Planning,
+    /// Making a plan's changes.
+    Applying,
+}
+
+/// Refuses (exit 2, nothing changed) when the token lacks a permission `what` needs, naming
+/// each, or is not active. A token whose permissions cannot be read goes on unchecked:
+/// said at info level before planning (a list call it cannot make fails with Cloudflare's
+/// message anyway), as a warning before applying.
+pub fn enforce_scope(
     check: Result<sv_infra::scope::ScopeCheck, sv_infra::Error>,
+    what: ScopeFor,
 ) -> anyhow::Result<()> {
     use sv_infra::scope::ScopeCheck;
+    let (cannot, hint, when) = match what {
+        ScopeFor::Planning => (
+            "read what this plan looks at",
+            "; a Write/Edit permission includes the Read",
+            "planning",
+        ),
+        ScopeFor::Applying => ("make these changes", "", "applying"),
+    };
+    let unchecked = |why: &dyn std::fmt::Display| {
+        let message = format!("token permissions not checked before {when}: {why}");
+        match what {
+            ScopeFor::Planning => tracing::info!("{message}"),
+            ScopeFor::Applying => tracing::warn!("{message}"),
+        }
+    };
     match check {
         Ok(ScopeCheck::Granted) => Ok(()),
         Ok(ScopeCheck::Missing(missing)) => {
             let lines: Vec<String> = missing.iter().map(|m| format!("  - {m}")).collect();
             Err(input_error(anyhow::anyhow!(
-                "the API token cannot read what this plan looks at; it lacks:\n{}\nadd the \
-                 permission(s) to the token (dashboard → My Profile → API Tokens → Edit; a \
-                 Write/Edit permission includes the Read) and run again.",
+                "the API token cannot {cannot}; it lacks:\n{}\nadd the permission(s) to the \
+                 token (dashboard → My Profile → API Tokens → Edit{hint}) and run again. \
+                 Nothing was changed.",
                 lines.join("\n")
             )))
         }
         Ok(ScopeCheck::Inactive { status }) => Err(input_error(anyhow::anyhow!(
-            "the API token is {status}: create or roll a token (`sv-onboard token`)"
+            "the API token is {status}: nothing was changed; create or roll a token \
+             (`sv-onboard token`)"
         ))),
         Ok(ScopeCheck::Unknown(why)) => {
-            tracing::info!("token read permissions not checked before planning: {why}");
+            unchecked(&why);
             Ok(())
         }
         Err(e) => {
-            tracing::info!("token read permissions not checked before planning: {e:#}");
+            unchecked(&format!("{e:#}"));
             Ok(())
         }
     }
