@@ -164,6 +164,8 @@ impl Ctx {
                 "{address}: created by an interrupted apply and adopted into state now"
             ));
         }
+        plan.notes
+            .extend(sv_infra::deferral_notes(&plan, self.client()?).await);
         Ok(Planned {
             plan,
             inventory,

@@ -139,6 +139,23 @@ pub fn needs_worker(c: &Change) -> Option<&str> {
     str_attr(&c.attributes, attr).filter(|s| !s.is_empty())
 }
 
+/// Notes for a plan's readers: each route or custom domain apply will defer because its
+/// Worker is not deployed yet (one list call, only when the plan creates or changes any).
+pub async fn deferral_notes(plan: &Plan, client: &Client) -> Vec<String> {
+    let undeployed = undeployed_workers(plan, client).await;
+    plan.changes
+        .iter()
+        .filter_map(|c| {
+            let worker = needs_worker(c).filter(|w| undeployed.contains(*w))?;
+            Some(format!(
+                "{}: Worker `{worker}` is not deployed yet, so apply defers this; \
+                 `sv-deploy deploy` creates it after the Worker's first upload",
+                c.address
+            ))
+        })
+        .collect()
+}
+
 /// The Workers `plan` needs that are not deployed (one list call, only when it needs any).
 async fn undeployed_workers(plan: &Plan, client: &Client) -> BTreeSet<String> {
     let needed: BTreeSet<&str> = plan.changes.iter().filter_map(needs_worker).collect();

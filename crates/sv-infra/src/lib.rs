@@ -42,7 +42,8 @@ pub use converge::{
 };
 pub use desired::desired;
 pub use execute::{
-    ApplyReport, ExecContext, OpCounts, OpOutcome, OpResult, apply_pending_migrations, execute,
+    ApplyReport, ExecContext, OpCounts, OpOutcome, OpResult, apply_pending_migrations,
+    deferral_notes, execute,
 };
 pub use inventory::{Inventory, inventory};
 pub use r2_store::R2Store;

@@ -80,6 +80,13 @@ fn first_apply_defers_routes_until_the_worker_exists() {
         .unwrap();
     assert!(routes.is_empty(), "{routes:?}");
 
+    let (_, human_plan, _) = app.run(&["plan"]);
+    assert!(
+        human_plan.contains(
+            "route.api.spacevision.app/*: Worker `spacevision-api` is not deployed yet, so apply defers this"
+        ),
+        "the plan says so in advance: {human_plan}"
+    );
     let (_, plan, _) = app.run(&["plan", "--format", "json"]);
     let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
     let creates: Vec<&str> = plan["changes"]
