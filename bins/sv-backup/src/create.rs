@@ -13,7 +13,7 @@ use sv_archive::{ArchiveSummary, Encryption};
 use sv_cli::{ExitStatus, GlobalArgs, InputError};
 use sv_config::{BackupItem, Environment, LoadedConfig, ResourceKind};
 use sv_report::{Render, Styles};
-use sv_snapshot::{Item, Snapshot, state_path};
+use sv_snapshot::{Item, Snapshot};
 
 use crate::args::CreateArgs;
 
@@ -179,7 +179,7 @@ pub fn resolve(config: &LoadedConfig, env: &Environment) -> anyhow::Result<Vec<I
         match include {
             BackupItem::State => push(Item {
                 resource: "state".into(),
-                target: state_path(config, env).display().to_string(),
+                target: sv_infra::store::location(config, &env.name).to_string(),
                 skipped: None,
             }),
             BackupItem::AllOf(kind) => {

@@ -22,7 +22,6 @@ use sv_cloudflare::Client;
 use sv_config::{Environment, LoadedConfig, ResourceAddress};
 use sv_report::{Render, Styles};
 use sv_snapshot::d1::{D1Table, d1_tables, quote_ident};
-use sv_snapshot::state_path;
 use sv_snapshot::worker::WorkerDoc;
 
 /// KV rejects an expiration less than 60 s ahead: such entries count as expired.
@@ -418,7 +417,7 @@ pub async fn resolve_targets(
         };
         match kind {
             Kind::State => {
-                t.name = state_path(config, target).display().to_string();
+                t.name = sv_infra::store::location(config, &target.name).to_string();
                 if target.name != source_env {
                     t.skip = Some(format!(
                         "the state describes {source_env}'s resources, not {}'s",
@@ -779,8 +778,9 @@ pub async fn build(
             }
             Kind::State => {
                 step.action = Action::Replace;
-                let exists = Path::new(&t.name).exists();
-                step.live_items = Some(u64::from(exists));
+                // A state in R2 is not looked at before the restore: it is replaced anyway.
+                let exists = t.name.starts_with("r2://") || Path::new(&t.name).exists();
+                step.live_items = (!t.name.starts_with("r2://")).then_some(u64::from(exists));
                 if exists {
                     risks.push(format!(
                         "state: {} is replaced by the backup's copy (sv-plan then plans from it)",

@@ -470,8 +470,8 @@ struct Restore {
     scan: Scan,
     targets: Vec<Target>,
     outcomes: BTreeMap<String, Outcome>,
-    /// The state file, written last.
-    state: Option<(PathBuf, Vec<u8>)>,
+    /// sv-plan's state (where: a path or `r2://BUCKET/KEY`), written last.
+    state: Option<(String, Vec<u8>)>,
     /// A Worker's code, uploaded once its `worker.json` (the next entry) is read.
     worker_content: Option<(EntryMeta, Bytes)>,
     binding_map: crate::workers::BindingMap,
@@ -620,14 +620,49 @@ impl Restore {
                 o.seconds += started.elapsed().as_secs_f64();
             }
         }
-        if let Some((path, bytes)) = self.state.take() {
+        if let Some((location, bytes)) = self.state.take() {
             let started = Instant::now();
-            write_atomically(&path, &bytes)?;
+            match location
+                .strip_prefix("r2://")
+                .and_then(|l| l.split_once('/'))
+            {
+                Some((bucket, key)) => self.put_state_object(bucket, key, bytes)?,
+                None => write_atomically(Path::new(&location), &bytes)?,
+            }
             if let Some(o) = self.outcomes.get_mut("state") {
                 o.restored = 1;
                 o.seconds += started.elapsed().as_secs_f64();
             }
         }
+        Ok(())
+    }
+
+    /// Replaces sv-plan's state object in R2 (whatever is there: a restore replaces), unless
+    /// a run holds its lock: overwriting state under a running apply would lose its writes.
+    fn put_state_object(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        let lock_key = key
+            .strip_suffix(".json")
+            .map(|k| format!("{k}.lock"))
+            .context("a state object's key ends in .json")?;
+        let r2 = self.client.r2();
+        match self.handle.block_on(r2.get_object(bucket, &lock_key, None)) {
+            Ok(_) => anyhow::bail!(
+                "the state r2://{bucket}/{key} is locked (r2://{bucket}/{lock_key}) by a running \
+                 sv-plan: restore the state when it is done, or `sv-plan state unlock ID` if that \
+                 run is gone"
+            ),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e).context("checking the state's lock"),
+        }
+        self.handle
+            .block_on(r2.put_object_if(
+                bucket,
+                key,
+                bytes::Bytes::from(bytes),
+                "application/json",
+                &sv_cloudflare::r2_conditional::WriteCondition::Always,
+            ))
+            .with_context(|| format!("writing the state r2://{bucket}/{key}"))?;
         Ok(())
     }
 
@@ -864,7 +899,7 @@ impl Restore {
                 entry
                     .read_to_end(&mut bytes)
                     .map_err(|e| recovery::io_classify(e, path))?;
-                self.state = Some((PathBuf::from(&target.name), bytes));
+                self.state = Some((target.name.clone(), bytes));
                 Ok(())
             }
             other => {

@@ -52,19 +52,23 @@ impl std::fmt::Debug for R2Store {
     }
 }
 
+/// The key of `environment`'s state (`ext` `json`) or lock (`lock`) object under `prefix`.
+#[must_use]
+pub fn object_key(prefix: &str, environment: &str, ext: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        format!("{environment}.{ext}")
+    } else {
+        format!("{prefix}/{environment}.{ext}")
+    }
+}
+
 impl R2Store {
     /// The store of `environment` in `bucket` under `prefix` (`""` for the bucket's root;
     /// a trailing `/` is optional).
     #[must_use]
     pub fn new(client: &Client, bucket: &str, prefix: &str, environment: &str) -> Self {
-        let prefix = prefix.trim_matches('/');
-        let key = |ext: &str| {
-            if prefix.is_empty() {
-                format!("{environment}.{ext}")
-            } else {
-                format!("{prefix}/{environment}.{ext}")
-            }
-        };
+        let key = |ext: &str| object_key(prefix, environment, ext);
         Self {
             client: client.clone(),
             bucket: bucket.to_owned(),

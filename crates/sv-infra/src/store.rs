@@ -12,6 +12,38 @@ use sv_planner::{LockInfo, State};
 
 use crate::Error;
 
+/// Where sv.yaml's `state:` keeps `environment`'s state, known without opening it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    /// A local file.
+    File(PathBuf),
+    /// An object in an R2 bucket.
+    R2 { bucket: String, key: String },
+}
+
+impl std::fmt::Display for StateLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateLocation::File(path) => write!(f, "{}", path.display()),
+            StateLocation::R2 { bucket, key } => write!(f, "r2://{bucket}/{key}"),
+        }
+    }
+}
+
+/// Where `environment`'s state is (what [`configured`] opens).
+#[must_use]
+pub fn location(config: &sv_config::LoadedConfig, environment: &str) -> StateLocation {
+    match &config.config.state {
+        sv_config::StateBackend::Local(dir) => {
+            StateLocation::File(config.resolve_path(dir).join(format!("{environment}.json")))
+        }
+        sv_config::StateBackend::R2(r2) => StateLocation::R2 {
+            bucket: r2.bucket.clone(),
+            key: crate::r2_store::object_key(&r2.prefix, environment, "json"),
+        },
+    }
+}
+
 /// The store sv.yaml's `state:` names for `environment`: a directory relative to sv.yaml
 /// (the default `.sv/state`), or an R2 bucket, which needs `client`. Every tool that reads
 /// or writes an environment's state opens it here, so they all agree on where it is.

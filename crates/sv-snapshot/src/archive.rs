@@ -6,7 +6,7 @@
 //! rebuilds D1 virtual tables) stream the same way, produced by a task as they are read:
 //! nothing is spooled to disk in plaintext.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
@@ -31,11 +31,6 @@ pub struct Item {
     /// `None` when it will be backed up; otherwise why not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
-}
-
-/// sv-plan's state file of an environment (what the `state` item backs up).
-pub fn state_path(config: &LoadedConfig, env: &Environment) -> PathBuf {
-    config.resolve_path(Path::new(&format!(".sv/state/{}.json", env.name)))
 }
 
 /// The manifest header of a backup of `items` (those not skipped) of `env`, taken `now`.
@@ -237,19 +232,36 @@ async fn backup_item(
         .unwrap_or((item.resource.as_str(), ""));
     match kind {
         "state" => {
-            let path = state_path(config, env);
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    let len = bytes.len() as u64;
-                    sink.add(
-                        NewEntry::new(format!("state/{}.json", env.name), "state", "sv-state"),
-                        Some(len),
-                        std::io::Cursor::new(bytes),
-                    )
-                    .await?;
+            // sv-plan's state where sv.yaml keeps it: the file as it is (even one whose
+            // checksum no longer matches: the backup keeps what there is), or the R2 object
+            // through the store (verified).
+            let bytes = match sv_infra::store::location(config, &env.name) {
+                sv_infra::store::StateLocation::File(path) => match std::fs::read(&path) {
+                    Ok(bytes) => Some(bytes),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(source) => return Err(Error::State { path, source }),
+                },
+                location @ sv_infra::store::StateLocation::R2 { .. } => {
+                    let failed = |source| Error::StateStore {
+                        location: location.to_string(),
+                        source: Box::new(source),
+                    };
+                    let store = sv_infra::store::configured(config, &env.name, Some(client))
+                        .map_err(failed)?;
+                    store
+                        .load()
+                        .map_err(failed)?
+                        .map(|s| s.to_json().into_bytes())
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(Error::State { path, source }),
+            };
+            if let Some(bytes) = bytes {
+                let len = bytes.len() as u64;
+                sink.add(
+                    NewEntry::new(format!("state/{}.json", env.name), "state", "sv-state"),
+                    Some(len),
+                    std::io::Cursor::new(bytes),
+                )
+                .await?;
             }
         }
         "kv" => crate::kv::backup_kv(client, name, &item.target, sink).await?,

@@ -46,6 +46,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// sv-plan's state in R2 cannot be read.
+    #[error("reading the state {location}")]
+    StateStore {
+        location: String,
+        #[source]
+        source: Box<sv_infra::Error>,
+    },
     /// Starting, writing or finishing the archive failed (`source` names the entry).
     #[error("writing the archive {name}")]
     Archive {

@@ -8,7 +8,8 @@
 //! - [`create_archive`]: a whole backup set into a new archive, nothing printed.
 //! - [`Snapshot`]: the same one item at a time, for a caller that measures or reports each
 //!   (`sv-backup create` counts API requests per resource).
-//! - [`Item`], [`manifest_header`], [`archive_name`], [`state_path`]: the pieces both share.
+//! - [`Item`], [`manifest_header`], [`archive_name`]: the pieces both share (where the
+//!   `state` item lives is `sv_infra::store::location`).
 //! - [`d1`] and [`worker`]: the D1 schema helpers and the `worker.json` document, which
 //!   sv-backup's restore and drill read back.
 //!
@@ -24,7 +25,5 @@ mod kv;
 mod vtables;
 pub mod worker;
 
-pub use archive::{
-    Item, Snapshot, TOOL, archive_name, create_archive, manifest_header, state_path,
-};
+pub use archive::{Item, Snapshot, TOOL, archive_name, create_archive, manifest_header};
 pub use error::{Error, Result};

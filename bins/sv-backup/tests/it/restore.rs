@@ -1183,3 +1183,115 @@ fn an_object_too_large_to_hold_in_memory_is_spooled_and_restored() {
         assert_eq!(sha(&bytes), sha(&big));
     });
 }
+
+/// With sv-plan's state in R2 (`state.r2`), the `state` item backs the object up and a
+/// restore puts it back — refused while a run holds the state's lock.
+#[test]
+fn state_kept_in_r2_is_backed_up_and_restored() {
+    let emu = sv_test::EmulatorProcess::builder()
+        .arg("--zone-name")
+        .arg(ZONE)
+        .start()
+        .unwrap();
+    seed(&emu);
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app_copy(tmp.path());
+    let yaml = std::fs::read_to_string(app.join("sv.yaml")).unwrap();
+    let yaml = yaml.replacen(
+        "state:\n  local: .sv/state",
+        "state:\n  r2: { bucket: team-state, prefix: sv/ }\n  #",
+        1,
+    );
+    std::fs::write(app.join("sv.yaml"), yaml).unwrap();
+    let mut state = sv_planner::State::new("staging", "lineage-1");
+    state.serial = 7;
+    let original = state.to_json();
+    let c = client(&emu);
+    let put = |key: &str, text: &str| {
+        let (c, key, text) = (c.clone(), key.to_owned(), text.to_owned());
+        runtime().block_on(async move {
+            c.r2()
+                .put_object_if(
+                    "team-state",
+                    &key,
+                    bytes::Bytes::from(text),
+                    "application/json",
+                    &sv_cloudflare::r2_conditional::WriteCondition::Always,
+                )
+                .await
+                .unwrap();
+        });
+    };
+    let get = |key: &str| {
+        let (c, key) = (c.clone(), key.to_owned());
+        runtime().block_on(async move {
+            let o = c.r2().get_object("team-state", &key, None).await.unwrap();
+            String::from_utf8(o.bytes().await.unwrap().to_vec()).unwrap()
+        })
+    };
+    runtime()
+        .block_on(c.r2().create_bucket(&sv_cloudflare::r2::CreateBucket {
+            name: "team-state".into(),
+            ..Default::default()
+        }))
+        .unwrap();
+    put("sv/staging.json", &original);
+
+    let key = tmp.path().join("key.txt");
+    let recipient = keygen(&key);
+    let out_dir = tmp.path().join("backups");
+    let created = json(
+        &sv_backup(&app, &emu)
+            .args([
+                "--format",
+                "json",
+                "--env",
+                "staging",
+                "create",
+                "--recipient",
+            ])
+            .arg(&recipient)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap(),
+    );
+    let state_item = created["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["resource"] == "state")
+        .unwrap_or_else(|| panic!("{created:#}"));
+    assert_eq!(state_item["target"], "r2://team-state/sv/staging.json");
+    let archive = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz.age"))
+        .unwrap();
+
+    // The state moves on (or is damaged); the restore puts the backed-up one back.
+    put("sv/staging.json", "{\"damaged\": true}");
+    let restore_state = || {
+        sv_backup(&app, &emu)
+            .args(["--format", "json", "restore"])
+            .arg(&archive)
+            .arg("--identity")
+            .arg(&key)
+            .args(["--env", "staging", "--yes", "--only", "state"])
+            .output()
+            .unwrap()
+    };
+    // Not while a run holds the lock.
+    put("sv/staging.lock", "{}");
+    let out = restore_state();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("is locked"), "{stderr}");
+    assert_eq!(get("sv/staging.json"), "{\"damaged\": true}");
+    runtime()
+        .block_on(c.r2().delete_object("team-state", "sv/staging.lock", None))
+        .unwrap();
+    let report = json(&restore_state());
+    assert_eq!(report["restored"][0]["resource"], "state", "{report:#}");
+    assert_eq!(get("sv/staging.json"), original);
+}
