@@ -1,9 +1,9 @@
 //! `sv-snapshot`: reading live resources into a backup archive.
 //!
 //! It owns reading live D1 databases, KV namespaces, R2 buckets, DNS zones and Worker
-//! scripts (and sv-plan's state file) into an sv-archive archive: what `sv-backup create`
-//! and sv-plan's backup before an apply destroys data stores both call, so both write the
-//! same entries and manifest and `sv-backup verify`/`restore` take either.
+//! scripts (and sv-plan's state, from a file or R2) into an sv-archive archive: what
+//! `sv-backup create` and sv-plan's backup before an apply destroys data stores both call,
+//! so both write the same entries and manifest and `sv-backup verify`/`restore` take either.
 //!
 //! - [`create_archive`]: a whole backup set into a new archive, nothing printed.
 //! - [`Snapshot`]: the same one item at a time, for a caller that measures or reports each
