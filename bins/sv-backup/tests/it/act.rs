@@ -219,14 +219,7 @@ fn backup_workflow_uploads_the_archive_and_prunes_old_artifacts() {
 
 fn client(emu: &sv_test::EmulatorProcess) -> sv_cloudflare::Client {
     sv_cloudflare::install_crypto_provider();
-    let config = sv_cloudflare::ClientConfig::new(
-        sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
-        sv_cloudflare::SecretString::from(emu.token().to_owned()),
-        Some(emu.account_id().to_owned()),
-    );
-    sv_cloudflare::Client::builder_from_config(&config)
-        .build()
-        .unwrap()
+    emu.client().unwrap()
 }
 
 /// The value of `key` in KV namespace `title`, `None` when the key does not exist.

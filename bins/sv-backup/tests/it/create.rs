@@ -76,14 +76,7 @@ pub(crate) fn seed(emu: &sv_test::EmulatorProcess) {
         .unwrap();
     runtime.block_on(async {
         sv_cloudflare::install_crypto_provider();
-        let config = sv_cloudflare::ClientConfig::new(
-            sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
-            sv_cloudflare::SecretString::from(emu.token().to_owned()),
-            Some(emu.account_id().to_owned()),
-        );
-        let client = sv_cloudflare::Client::builder_from_config(&config)
-            .build()
-            .unwrap();
+        let client = emu.client().unwrap();
         let ns = client
             .kv()
             .create_namespace("staging-sessions")

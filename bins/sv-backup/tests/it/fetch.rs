@@ -22,14 +22,7 @@ fn create_bucket(emu: &sv_test::EmulatorProcess, name: &str) {
         .unwrap();
     runtime.block_on(async {
         sv_cloudflare::install_crypto_provider();
-        let config = sv_cloudflare::ClientConfig::new(
-            sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
-            sv_cloudflare::SecretString::from(emu.token().to_owned()),
-            Some(emu.account_id().to_owned()),
-        );
-        let client = sv_cloudflare::Client::builder_from_config(&config)
-            .build()
-            .unwrap();
+        let client = emu.client().unwrap();
         client
             .r2()
             .create_bucket(&sv_cloudflare::r2::CreateBucket {

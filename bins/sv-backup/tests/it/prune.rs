@@ -351,14 +351,7 @@ fn list_and_prune_an_r2_bucket() {
         .unwrap();
     runtime.block_on(async {
         sv_cloudflare::install_crypto_provider();
-        let config = sv_cloudflare::ClientConfig::new(
-            sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
-            sv_cloudflare::SecretString::from(emu.token().to_owned()),
-            Some(emu.account_id().to_owned()),
-        );
-        let client = sv_cloudflare::Client::builder_from_config(&config)
-            .build()
-            .unwrap();
+        let client = emu.client().unwrap();
         let r2 = client.r2();
         r2.create_bucket(&sv_cloudflare::r2::CreateBucket {
             name: "sv-backups".into(),
@@ -419,14 +412,7 @@ fn list_and_prune_an_r2_bucket() {
     // The sidecars went with their archives: 3 kept archives + 3 sidecars + the outsider.
     let objects: Vec<sv_cloudflare::r2::R2Object> = runtime.block_on(async {
         use futures::TryStreamExt as _;
-        let config = sv_cloudflare::ClientConfig::new(
-            sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
-            sv_cloudflare::SecretString::from(emu.token().to_owned()),
-            Some(emu.account_id().to_owned()),
-        );
-        let client = sv_cloudflare::Client::builder_from_config(&config)
-            .build()
-            .unwrap();
+        let client = emu.client().unwrap();
         client
             .r2()
             .list_objects("sv-backups", None, None)

@@ -23,14 +23,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn client(emu: &sv_test::EmulatorProcess) -> sv_cloudflare::Client {
     sv_cloudflare::install_crypto_provider();
-    let config = sv_cloudflare::ClientConfig::new(
-        sv_cloudflare::parse_base_url(&emu.cloudflare_api_url()).unwrap(),
-        sv_cloudflare::SecretString::from(emu.token().to_owned()),
-        Some(emu.account_id().to_owned()),
-    );
-    sv_cloudflare::Client::builder_from_config(&config)
-        .build()
-        .unwrap()
+    emu.client().unwrap()
 }
 
 /// Everything a restore could change, read through the API: KV (values, metadata,
