@@ -517,9 +517,10 @@ pub struct PagesProject {
     /// Branch whose deployments are production.
     #[serde(default = "default_branch")]
     pub production_branch: String,
-    /// Custom domains of the project.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub custom_domains: Vec<String>,
+    /// Custom domains of the project. Absent: sv leaves the project's domains alone; a list
+    /// (`[]` included) is exactly the domains it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_domains: Option<Vec<String>>,
     /// Resources that must exist first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<ResourceAddress>,
@@ -532,7 +533,7 @@ impl Default for PagesProject {
     fn default() -> Self {
         Self {
             production_branch: default_branch(),
-            custom_domains: Vec::new(),
+            custom_domains: None,
             depends_on: Vec::new(),
             lifecycle: Lifecycle::default(),
         }

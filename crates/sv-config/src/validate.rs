@@ -297,7 +297,7 @@ fn resources(ctx: &Ctx<'_>, cfg: &Config, prefix: &str) -> Result<(), Error> {
                 format!("invalid Pages project name {}: {m}", explain(name)),
             )
         })?;
-        for (i, domain) in pages.custom_domains.iter().enumerate() {
+        for (i, domain) in pages.custom_domains.iter().flatten().enumerate() {
             if rendered(domain) {
                 names::hostname(domain).map_err(|m| {
                     ctx.err(

@@ -98,8 +98,8 @@ pub fn desired(env: &Environment, root: &Path) -> Result<Vec<Desired>, Error> {
             ResourceSpec::Pages(p) => {
                 put("name", json!(resource.name));
                 put("production_branch", json!(p.production_branch));
-                if !p.custom_domains.is_empty() {
-                    put("custom_domains", json!(pages_domains(&p.custom_domains)));
+                if let Some(domains) = &p.custom_domains {
+                    put("custom_domains", json!(pages_domains(domains)));
                 }
             }
             ResourceSpec::Route(r) => {

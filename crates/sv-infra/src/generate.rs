@@ -253,16 +253,19 @@ fn pages(o: &Observed, zone: Option<&str>) -> PagesProject {
             .and_then(Value::as_str)
             .unwrap_or("main")
             .to_owned(),
-        // Domains in the environment's zone as `${zone}`, like route patterns.
-        custom_domains: o
-            .attributes
-            .get("custom_domains")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(|d| zone_relative(d, zone))
-            .collect(),
+        // Domains in the environment's zone as `${zone}`, like route patterns; a project
+        // without any leaves the key out.
+        custom_domains: Some(
+            o.attributes
+                .get("custom_domains")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|d| zone_relative(d, zone))
+                .collect::<Vec<_>>(),
+        )
+        .filter(|d| !d.is_empty()),
         ..PagesProject::default()
     }
 }

@@ -189,3 +189,31 @@ fn a_domain_refused_after_the_project_was_created_leaves_it_recorded() {
     assert_eq!(live_domains(&app), ["www.spacevision.app"]);
     assert_no_changes(&app);
 }
+
+/// `custom_domains: []` means "no custom domains": the project's are removed. Without the key
+/// sv leaves them alone.
+#[test]
+fn an_empty_list_removes_every_custom_domain_and_no_key_leaves_them_alone() {
+    let app = App::new();
+    app.apply_all();
+    assert_eq!(live_domains(&app), ["www.spacevision.app"]);
+    app.edit("custom_domains: [\"www.${zone}\"]", "custom_domains: []");
+    let (code, out, err) = app.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(live_domains(&app).is_empty(), "{:?}", live_domains(&app));
+    assert_no_changes(&app);
+
+    // Without the key, a domain added outside sv is not sv's business.
+    app.edit(
+        "production_branch: main, custom_domains: []",
+        "production_branch: main",
+    );
+    app.block_on(
+        app.client()
+            .pages()
+            .add_domain(PROJECT, "shop.spacevision.app"),
+    )
+    .unwrap();
+    assert_no_changes(&app);
+    assert_eq!(live_domains(&app), ["shop.spacevision.app"]);
+}
