@@ -292,6 +292,7 @@ pub async fn run(global: &GlobalArgs, args: RestoreArgs) -> anyhow::Result<ExitS
         targets,
         outcomes: BTreeMap::new(),
         state: None,
+        state_at: Some(sv_infra::store::location(&config_for_map, &target_name)),
         d1_held: Vec::new(),
     };
     let result = tokio::task::spawn_blocking(move || {
@@ -445,6 +446,7 @@ pub(crate) async fn restore_targets(
         targets,
         outcomes: BTreeMap::new(),
         state: None,
+        state_at: None,
         d1_held: Vec::new(),
     };
     match tokio::task::spawn_blocking(move || {
@@ -470,8 +472,11 @@ struct Restore {
     scan: Scan,
     targets: Vec<Target>,
     outcomes: BTreeMap<String, Outcome>,
-    /// sv-plan's state (where: a path or `r2://BUCKET/KEY`), written last.
-    state: Option<(String, Vec<u8>)>,
+    /// sv-plan's state from the archive, written last, to `state_at`.
+    state: Option<Vec<u8>>,
+    /// Where the target environment's state is (sv.yaml's `state:`); `None` for the restore
+    /// drill, which restores data stores only.
+    state_at: Option<sv_infra::store::StateLocation>,
     /// A Worker's code, uploaded once its `worker.json` (the next entry) is read.
     worker_content: Option<(EntryMeta, Bytes)>,
     binding_map: crate::workers::BindingMap,
@@ -620,14 +625,16 @@ impl Restore {
                 o.seconds += started.elapsed().as_secs_f64();
             }
         }
-        if let Some((location, bytes)) = self.state.take() {
+        if let Some(bytes) = self.state.take() {
             let started = Instant::now();
-            match location
-                .strip_prefix("r2://")
-                .and_then(|l| l.split_once('/'))
-            {
-                Some((bucket, key)) => self.put_state_object(bucket, key, bytes)?,
-                None => write_atomically(Path::new(&location), &bytes)?,
+            match &self.state_at {
+                Some(sv_infra::store::StateLocation::R2 {
+                    bucket,
+                    key,
+                    lock_key,
+                }) => self.put_state_object(bucket, key, lock_key, bytes)?,
+                Some(sv_infra::store::StateLocation::File(path)) => write_atomically(path, &bytes)?,
+                None => anyhow::bail!("this restore does not write sv-plan's state"),
             }
             if let Some(o) = self.outcomes.get_mut("state") {
                 o.restored = 1;
@@ -639,13 +646,15 @@ impl Restore {
 
     /// Replaces sv-plan's state object in R2 (whatever is there: a restore replaces), unless
     /// a run holds its lock: overwriting state under a running apply would lose its writes.
-    fn put_state_object(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
-        let lock_key = key
-            .strip_suffix(".json")
-            .map(|k| format!("{k}.lock"))
-            .context("a state object's key ends in .json")?;
+    fn put_state_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        lock_key: &str,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<()> {
         let r2 = self.client.r2();
-        match self.handle.block_on(r2.get_object(bucket, &lock_key, None)) {
+        match self.handle.block_on(r2.get_object(bucket, lock_key, None)) {
             Ok(_) => anyhow::bail!(
                 "the state r2://{bucket}/{key} is locked (r2://{bucket}/{lock_key}) by a running \
                  sv-plan: restore the state when it is done, or `sv-plan state unlock ID` if that \
@@ -899,7 +908,7 @@ impl Restore {
                 entry
                     .read_to_end(&mut bytes)
                     .map_err(|e| recovery::io_classify(e, path))?;
-                self.state = Some((target.name.clone(), bytes));
+                self.state = Some(bytes);
                 Ok(())
             }
             other => {

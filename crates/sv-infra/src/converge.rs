@@ -76,23 +76,34 @@ pub async fn plan_environment(req: &ConvergeRequest<'_>) -> Result<Planned, Erro
     let reads = crate::inventory::Reads::in_use(&desired, &state);
     let inventory = crate::inventory(req.client, req.env.zone.as_deref(), &state, &reads).await?;
     let adopted = state.adopt_pending(&inventory.observed, &desired, chrono::Utc::now());
-    let plan = Plan::compute(&PlanInput {
-        environment: &req.env.name,
-        desired: &desired,
-        observed: &inventory.observed,
-        state: &state,
-        config_checksum: &req.config_checksum,
-        options: req.options.clone(),
-        now: chrono::Utc::now(),
-        tool_version: env!("CARGO_PKG_VERSION"),
-    })
-    .map_err(Error::Plan)?;
+    let plan = compute(req, &desired, &inventory, &state, req.options.clone())?;
     Ok(Planned {
         plan,
         inventory,
         state,
         adopted,
     })
+}
+
+/// The plan of `desired` against what was read, with `options`.
+fn compute(
+    req: &ConvergeRequest<'_>,
+    desired: &[sv_planner::Desired],
+    inventory: &crate::Inventory,
+    state: &State,
+    options: PlanOptions,
+) -> Result<Plan, Error> {
+    Plan::compute(&PlanInput {
+        environment: &req.env.name,
+        desired,
+        observed: &inventory.observed,
+        state,
+        config_checksum: &req.config_checksum,
+        options,
+        now: chrono::Utc::now(),
+        tool_version: env!("CARGO_PKG_VERSION"),
+    })
+    .map_err(Error::Plan)
 }
 
 /// Plans and applies `req.env` under its state lock; a converged environment is left
@@ -106,6 +117,11 @@ pub async fn plan_environment(req: &ConvergeRequest<'_>) -> Result<Planned, Erro
 /// cannot be written.
 pub async fn converge(req: &ConvergeRequest<'_>) -> Result<Converged, Error> {
     let planned = plan_environment(req).await?;
+    apply_planned(req, planned).await
+}
+
+/// Applies `planned` under the state lock, unless there is nothing to do.
+async fn apply_planned(req: &ConvergeRequest<'_>, planned: Planned) -> Result<Converged, Error> {
     if !planned.plan.summary.has_changes() && planned.adopted.is_empty() {
         return Ok(Converged {
             plan: planned.plan,
@@ -193,21 +209,15 @@ pub async fn finish_deferred(
     if targets.is_empty() {
         return Ok(FinishedDeferred::Nothing);
     }
-    let targeted = ConvergeRequest {
-        client: req.client,
-        env: req.env,
-        root: req.root,
-        store: req.store,
-        options: PlanOptions {
-            targets,
-            ..req.options.clone()
-        },
-        concurrency: req.concurrency,
-        owner: req.owner.clone(),
-        operation: req.operation.clone(),
-        config_checksum: req.config_checksum.clone(),
+    // The same reads, planned again for those targets only (sv.yaml is read again, the
+    // account is not).
+    let desired = crate::desired(req.env, req.root)?;
+    let options = PlanOptions {
+        targets,
+        ..req.options.clone()
     };
-    converge(&targeted)
+    let plan = compute(req, &desired, &planned.inventory, &planned.state, options)?;
+    apply_planned(req, Planned { plan, ..planned })
         .await
         .map(|c| FinishedDeferred::Done(Box::new(c)))
 }

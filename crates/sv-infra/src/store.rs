@@ -17,15 +17,19 @@ use crate::Error;
 pub enum StateLocation {
     /// A local file.
     File(PathBuf),
-    /// An object in an R2 bucket.
-    R2 { bucket: String, key: String },
+    /// An object in an R2 bucket, and the key of its lock object.
+    R2 {
+        bucket: String,
+        key: String,
+        lock_key: String,
+    },
 }
 
 impl std::fmt::Display for StateLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StateLocation::File(path) => write!(f, "{}", path.display()),
-            StateLocation::R2 { bucket, key } => write!(f, "r2://{bucket}/{key}"),
+            StateLocation::R2 { bucket, key, .. } => write!(f, "r2://{bucket}/{key}"),
         }
     }
 }
@@ -40,6 +44,7 @@ pub fn location(config: &sv_config::LoadedConfig, environment: &str) -> StateLoc
         sv_config::StateBackend::R2(r2) => StateLocation::R2 {
             bucket: r2.bucket.clone(),
             key: crate::r2_store::object_key(&r2.prefix, environment, "json"),
+            lock_key: crate::r2_store::object_key(&r2.prefix, environment, "lock"),
         },
     }
 }

@@ -167,6 +167,20 @@ fn mint_token(app: &App, groups: &[&str], zone_groups: &[&str]) -> String {
     answer["result"]["value"].as_str().unwrap().to_owned()
 }
 
+/// Runs sv-plan with `token` as the API token; returns (exit code, stderr).
+fn run_with_token(app: &App, token: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = app
+        .cmd()
+        .env("CLOUDFLARE_API_TOKEN", token)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn apply_refuses_a_token_without_a_permission_the_plan_needs_and_names_it() {
     let app = App::new();
@@ -181,14 +195,8 @@ fn apply_refuses_a_token_without_a_permission_the_plan_needs_and_names_it() {
     // D1 Read lets it plan (a write group would include the read).
     let d1_read = "192192df92ee43ac90f2aeeffce67e35";
     let token = mint_token(&app, &[kv, d1_read, r2, pages, scripts], &[dns, routes]);
-    let out = app
-        .cmd()
-        .env("CLOUDFLARE_API_TOKEN", &token)
-        .args(["apply", "--auto-approve"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, err) = run_with_token(&app, &token, &["apply", "--auto-approve"]);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains(&format!(
             "D1 Write on account {} (needed by d1.main)",
@@ -204,18 +212,8 @@ fn apply_refuses_a_token_without_a_permission_the_plan_needs_and_names_it() {
     // Given D1 Write too, the same token applies.
     let d1 = "09b2857d1c31407795e75e3fed8617a1";
     let token = mint_token(&app, &[kv, d1, r2, pages, scripts], &[dns, routes]);
-    let out = app
-        .cmd()
-        .env("CLOUDFLARE_API_TOKEN", &token)
-        .args(["apply", "--auto-approve"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, err) = run_with_token(&app, &token, &["apply", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{err}");
 }
 
 #[test]
@@ -229,14 +227,8 @@ fn plan_refuses_a_token_that_cannot_read_a_declared_kind_and_names_the_permissio
     let zone = "c8fed203ed3043cba015a93ad1616f1f";
     let routes_write = "28f4b596e7d643029c524985477ae49a";
     let token = mint_token(&app, &[kv, d1, pages, scripts], &[zone, routes_write]);
-    let out = app
-        .cmd()
-        .env("CLOUDFLARE_API_TOKEN", &token)
-        .args(["plan"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, err) = run_with_token(&app, &token, &["plan"]);
+    assert_eq!(code, Some(2), "{err}");
     let account = app.emu.account_id();
     assert!(
         err.contains(&format!(
@@ -258,18 +250,8 @@ fn plan_refuses_a_token_that_cannot_read_a_declared_kind_and_names_the_permissio
         &[kv, d1, r2, pages, scripts],
         &[zone, dns, routes_write],
     );
-    let out = app
-        .cmd()
-        .env("CLOUDFLARE_API_TOKEN", &token)
-        .args(["plan"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, err) = run_with_token(&app, &token, &["plan"]);
+    assert_eq!(code, Some(0), "{err}");
 }
 
 #[test]
